@@ -1,0 +1,53 @@
+// The values that cross the query path: a decoded query in, an answer out.
+// Names are canonical: lower case, fully qualified, with the trailing dot ("www.example.com.", root ".").
+
+/** EDNS Client Subnet (RFC 7871 §6). `address` always has the family's full length, host bits zero. */
+export interface ClientSubnet {
+  family: 1 | 2;
+  sourcePrefix: number;
+  scopePrefix: number;
+  address: Uint8Array;
+}
+
+export interface Edns {
+  version: number;
+  udpSize: number;
+  dnssecOk: boolean;
+  ecs: ClientSubnet | null;
+}
+
+export interface Query {
+  id: number;
+  /** The request's header flag bits (RD and CD are copied into the reply). */
+  flags: number;
+  opcode: number;
+  /** Canonical (lower-case) question name, for lookups. */
+  qname: string;
+  qtype: number;
+  qclass: number;
+  /** Offset just past the question in the request: the reply copies bytes 12..questionEnd, keeping the asker's case. */
+  questionEnd: number;
+  edns: Edns | null;
+}
+
+/** A resource record ready for the wire: rdata is pre-encoded (uncompressed) when the snapshot is built. */
+export interface WireRR {
+  /** Canonical owner name. */
+  owner: string;
+  /** The owner in wire format (uncompressed labels). */
+  ownerWire: Uint8Array;
+  type: number;
+  klass: number;
+  ttl: number;
+  rdata: Uint8Array;
+}
+
+export interface Answer {
+  rcode: number;
+  aa: boolean;
+  answer: readonly WireRR[];
+  authority: readonly WireRR[];
+  additional: readonly WireRR[];
+  /** ECS scope prefix to echo (RFC 7871 §7.2.1); ignored when the query carried no ECS. */
+  ecsScope: number;
+}
