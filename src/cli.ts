@@ -1,0 +1,172 @@
+// regiondns command line: serve, check, explain.
+
+import { parseArgs } from 'node:util';
+import { formatConfigError } from './config/errors.js';
+import { loadConfig } from './config/load-config.js';
+import { RRType } from './dns/constants.js';
+import { parseSubnet } from './dns/ecs.js';
+import { canonicalName } from './dns/name.js';
+import { parseListenAddress } from './dns/listen-address.js';
+import { createLogger } from './obs/logger.js';
+import { explainQuery } from './query/explain.js';
+import { ConfigLoadError, serve } from './server/serve.js';
+import { buildSnapshot } from './state/snapshot.js';
+import { openGeoDatabases, defaultGeoDatabasePaths } from './geo/locator.js';
+import { formatTrace } from './steering/trace.js';
+
+const USAGE = `regiondns: authoritative DNS and global traffic manager
+
+Usage:
+  regiondns serve   [--zones DIR] [--listen ADDR:PORT]... [--http ADDR:PORT] [options]
+  regiondns check   [DIR]
+  regiondns explain HOSTNAME --client IP[/PREFIX] [--zones DIR] [--geoip FILE]... [--json]
+
+serve options:
+  --zones DIR            zone files and steering policies (default ./zones)
+  --listen ADDR:PORT     UDP and TCP; repeatable; IPv6 as [::1]:5353 (default 127.0.0.1:5353)
+  --http ADDR:PORT       metrics, /healthz, /readyz (default 127.0.0.1:8053); "off" disables
+  --udp-size N           largest UDP reply, bytes (default 1232)
+  --geoip FILE           MMDB city database (GeoIP2 or DB-IP layout); repeatable (IPv4 + IPv6 files);
+                         default: the bundled DB-IP City Lite if installed
+  --no-geoip             no GeoIP: steered names keep the regions' configured order
+  --latency-table FILE   CSV of measured latencies (key,region,ms) overriding the distance model
+  --query-log RATE       log this fraction of queries (0..1, default 0)
+  --log-level LEVEL      trace|debug|info|warn|error (default info)
+  --tcp-idle-timeout MS  (default 10000)   --tcp-max-connections N (default 1000)
+
+Signals: SIGHUP reloads the zones folder (a broken file keeps the previous version serving);
+SIGTERM and SIGINT shut down gracefully.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'serve': return cmdServe(rest);
+    case 'check': return cmdCheck(rest);
+    case 'explain': return cmdExplain(rest);
+    case undefined: case '-h': case '--help': case 'help':
+      console.log(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      console.error(`unknown command "${cmd}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function cmdServe(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      zones: { type: 'string', default: 'zones' },
+      listen: { type: 'string', multiple: true },
+      http: { type: 'string', default: '127.0.0.1:8053' },
+      'udp-size': { type: 'string' },
+      geoip: { type: 'string', multiple: true },
+      'no-geoip': { type: 'boolean', default: false },
+      'latency-table': { type: 'string' },
+      'query-log': { type: 'string', default: '0' },
+      'log-level': { type: 'string' },
+      'tcp-idle-timeout': { type: 'string' },
+      'tcp-max-connections': { type: 'string' },
+    },
+    strict: true,
+  });
+  const log = createLogger({ level: values['log-level'] });
+  const udpLimit = values['udp-size'] ? intOption('--udp-size', values['udp-size'], 512, 65535) : undefined;
+  const sample = Number(values['query-log']);
+  if (!(sample >= 0 && sample <= 1)) throw new Error('--query-log takes a fraction between 0 and 1');
+  let server;
+  try {
+    server = await serve({
+      zonesDir: values.zones!,
+      listen: (values.listen ?? ['127.0.0.1:5353']).map(parseListenAddress),
+      http: values.http === 'off' ? null : parseListenAddress(values.http!),
+      udpLimit,
+      geoip: values['no-geoip'] ? null : values.geoip,
+      latencyTable: values['latency-table'] ?? null,
+      queryLogSample: sample,
+      tcp: {
+        ...(values['tcp-idle-timeout'] ? { idleTimeoutMs: intOption('--tcp-idle-timeout', values['tcp-idle-timeout'], 100, 3_600_000) } : {}),
+        ...(values['tcp-max-connections'] ? { maxConnections: intOption('--tcp-max-connections', values['tcp-max-connections'], 1, 1_000_000) } : {}),
+      },
+    }, log);
+  } catch (err) {
+    if (err instanceof ConfigLoadError) {
+      for (const e of err.errors) log.error({ error: e }, 'zone error');
+      console.error(err.message);
+      return 1;
+    }
+    throw err;
+  }
+  const running = server;
+  process.on('SIGHUP', () => { running.reload(); });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      running.close().then(resolve, resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  log.info('stopped');
+  return 0;
+}
+
+function cmdCheck(argv: string[]): number {
+  const { positionals, values } = parseArgs({ args: argv, options: { 'latency-table': { type: 'string' } }, allowPositionals: true });
+  const dir = positionals[0] ?? 'zones';
+  const cfg = loadConfig(dir, { latencyTablePath: values['latency-table'] ?? null });
+  if (cfg.errors.length) {
+    for (const e of cfg.errors) console.error(formatConfigError(e));
+    console.error(`${cfg.errors.length} error${cfg.errors.length === 1 ? '' : 's'}`);
+    return 1;
+  }
+  for (const z of cfg.zones) {
+    const steered = [...cfg.steering.hostnames.values()].filter((h) => h.zone === z.origin).length;
+    const owners = new Set(z.records.map((r) => r.owner)).size;
+    const soa = z.records.find((r) => r.type === RRType.SOA);
+    const serial = soa ? new DataView(soa.rdata.buffer, soa.rdata.byteOffset, soa.rdata.byteLength).getUint32(soa.rdata.length - 20) : 0;
+    console.log(`${z.origin} ok: ${z.records.length} records, ${owners} names, ${steered} steered, serial ${serial} (${z.file})`);
+  }
+  if (cfg.steering.regions.size) console.log(`regions ok: ${[...cfg.steering.regions.keys()].join(', ')}`);
+  return 0;
+}
+
+async function cmdExplain(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    options: {
+      client: { type: 'string' },
+      zones: { type: 'string', default: 'zones' },
+      geoip: { type: 'string', multiple: true },
+      'no-geoip': { type: 'boolean', default: false },
+      'latency-table': { type: 'string' },
+      type: { type: 'string', default: 'A' },
+      json: { type: 'boolean', default: false },
+    },
+    allowPositionals: true,
+  });
+  const hostname = positionals[0];
+  if (!hostname || !values.client) {
+    console.error('usage: regiondns explain HOSTNAME --client IP[/PREFIX] [--zones DIR]');
+    return 2;
+  }
+  const cfg = loadConfig(values.zones!, { latencyTablePath: values['latency-table'] ?? null });
+  if (cfg.errors.length) {
+    for (const e of cfg.errors) console.error(formatConfigError(e));
+    return 1;
+  }
+  const paths = values['no-geoip'] ? null : values.geoip ?? defaultGeoDatabasePaths();
+  const geo = paths && paths.length ? openGeoDatabases(paths) : null;
+  const snap = buildSnapshot({ version: 1, zones: cfg.zones, steering: cfg.steering, geo, latencyTable: cfg.latencyTable });
+  const qtype = values.type!.toUpperCase() === 'AAAA' ? RRType.AAAA : RRType.A;
+  const result = explainQuery(snap, canonicalName(hostname), qtype, parseSubnet(values.client));
+  if (values.json) console.log(JSON.stringify(result, null, 2));
+  else console.log(result.trace ? formatTrace(result.trace) + '\n' + result.summary : result.summary);
+  return 0;
+}
+
+function intOption(name: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} takes an integer from ${min} to ${max}`);
+  return n;
+}

@@ -1,0 +1,42 @@
+// Loads everything a zones folder holds (zone files, regions.yaml, *.steer.yaml) into values,
+// with every problem as a ConfigError naming file:line. Nothing here touches the running server.
+
+import fs from 'node:fs';
+import { RRType } from '../dns/constants.js';
+import { parseLatencyTable, type LatencyTable } from '../geo/latency-table.js';
+import { loadSteering } from '../steering/load-policy.js';
+import type { SteeringConfig } from '../steering/policy.js';
+import { loadZoneDir, type LoadedZone } from '../zone/load.js';
+import type { ConfigError } from './errors.js';
+
+export interface LoadedConfig {
+  zones: LoadedZone[];
+  steering: SteeringConfig;
+  latencyTable: LatencyTable | null;
+  errors: ConfigError[];
+}
+
+export function loadConfig(zonesDir: string, opts: { latencyTablePath?: string | null } = {}): LoadedConfig {
+  if (!fs.existsSync(zonesDir) || !fs.statSync(zonesDir).isDirectory()) {
+    return { zones: [], steering: { regions: new Map(), hostnames: new Map() }, latencyTable: null, errors: [{ code: 'REGIONDNS_ERR_ZONES_DIR', file: zonesDir, line: 0, message: 'zones folder not found: pass --zones DIR' }] };
+  }
+  const { zones, errors } = loadZoneDir(zonesDir);
+  const addressOwners = new Set<string>();
+  for (const z of zones) for (const r of z.records) if (r.type === RRType.A || r.type === RRType.AAAA) addressOwners.add(r.owner);
+  const steering = loadSteering(zonesDir, zones.map((z) => z.origin), (fqdn) => addressOwners.has(fqdn));
+  errors.push(...steering.errors);
+  let latencyTable: LatencyTable | null = null;
+  if (opts.latencyTablePath) {
+    try {
+      const parsed = parseLatencyTable(fs.readFileSync(opts.latencyTablePath, 'utf8'), opts.latencyTablePath);
+      latencyTable = parsed.table;
+      errors.push(...parsed.errors);
+    } catch (err) {
+      errors.push({ code: 'REGIONDNS_ERR_LATENCY_TABLE', file: opts.latencyTablePath, line: 0, message: `cannot read the latency table: ${(err as Error).message}` });
+    }
+  }
+  if (zones.length === 0 && errors.length === 0) {
+    errors.push({ code: 'REGIONDNS_ERR_NO_ZONES', file: zonesDir, line: 0, message: 'no zone files (*.zone) in the zones folder' });
+  }
+  return { zones, steering: steering.config, latencyTable, errors };
+}

@@ -1,0 +1,202 @@
+// EDNS Client Subnet option codec (RFC 7871 §6). Pure, bounds-checked, no exceptions on the decode path.
+//
+//  +0 OPTION-CODE (8)  +2 OPTION-LENGTH
+//  +4 FAMILY (1 = IPv4, 2 = IPv6)  +6 SOURCE PREFIX-LENGTH  +7 SCOPE PREFIX-LENGTH
+//  +8 ADDRESS: exactly ceil(SOURCE / 8) octets, bits past SOURCE zero.
+
+import type { ClientSubnet } from './types.js';
+import { EdnsOption } from './constants.js';
+
+export type EcsErrorCode =
+  | 'short' // fewer than 4 octets of FAMILY/SOURCE/SCOPE
+  | 'family' // not 1 or 2
+  | 'source_prefix' // longer than the family's address
+  | 'scope_prefix' // non-zero in a query, or longer than the address in a response
+  | 'address_length' // not ceil(SOURCE / 8) octets
+  | 'host_bits'; // non-zero bits past SOURCE
+
+/** Why an ECS option was rejected; the query is then answered FORMERR (RFC 7871 §7.1.1). */
+export interface EcsError {
+  readonly error: EcsErrorCode;
+  readonly detail: string;
+}
+
+export function isEcsError(v: ClientSubnet | EcsError): v is EcsError {
+  return (v as EcsError).error !== undefined;
+}
+
+/** Address length in octets and maximum prefix of a family. */
+function familyBits(family: number): number {
+  return family === 1 ? 32 : family === 2 ? 128 : -1;
+}
+
+function fail(error: EcsErrorCode, detail: string): EcsError {
+  return { error, detail };
+}
+
+/**
+ * Decodes the option body (FAMILY onward; `offset`/`length` delimit OPTION-DATA).
+ * In a query SCOPE must be 0 (RFC 7871 §6); pass `inResponse` to accept a scope up to the family's maximum.
+ */
+export function decodeEcs(buf: Uint8Array, offset: number, length: number, inResponse = false): ClientSubnet | EcsError {
+  if (length < 4 || offset + length > buf.length) return fail('short', `ECS option is ${length} octets, needs at least 4`);
+  const family = (buf[offset] << 8) | buf[offset + 1];
+  const maxBits = familyBits(family);
+  if (maxBits < 0) return fail('family', `ECS family ${family} is neither 1 (IPv4) nor 2 (IPv6)`);
+  const source = buf[offset + 2];
+  const scope = buf[offset + 3];
+  if (source > maxBits) return fail('source_prefix', `ECS source prefix /${source} exceeds /${maxBits}`);
+  if (inResponse ? scope > maxBits : scope !== 0) {
+    return fail('scope_prefix', `ECS scope prefix /${scope} ${inResponse ? `exceeds /${maxBits}` : 'must be 0 in a query'}`);
+  }
+  const addrLen = (source + 7) >> 3;
+  if (length - 4 !== addrLen) {
+    return fail('address_length', `ECS address is ${length - 4} octets, /${source} needs ${addrLen}`);
+  }
+  const a = offset + 4;
+  // Only the last address octet can hold bits past the prefix (RFC 7871 §6: they MUST be zero).
+  const rem = source & 7;
+  if (rem !== 0 && (buf[a + addrLen - 1] & (0xff >> rem)) !== 0) {
+    return fail('host_bits', `ECS address has bits set past /${source}`);
+  }
+  const address = new Uint8Array(maxBits >> 3);
+  for (let i = 0; i < addrLen; i++) address[i] = buf[a + i];
+  return { family: family as 1 | 2, sourcePrefix: source, scopePrefix: scope, address };
+}
+
+/** Octets the whole option takes in OPT RDATA, the 4-octet option header included. */
+export function ecsOptionLength(ecs: ClientSubnet): number {
+  return 8 + ((ecs.sourcePrefix + 7) >> 3);
+}
+
+/**
+ * Writes the whole option (code 8, length, body) at `offset`; returns the offset past it.
+ * SCOPE is clamped to 0..family maximum; ADDRESS is cut to ceil(SOURCE / 8) octets with host bits masked.
+ */
+export function encodeEcs(out: Uint8Array, offset: number, ecs: ClientSubnet, scope: number): number {
+  const maxBits = ecs.family === 1 ? 32 : 128;
+  const source = ecs.sourcePrefix > maxBits ? maxBits : ecs.sourcePrefix;
+  const addrLen = (source + 7) >> 3;
+  const sc = scope > 0 ? (scope > maxBits ? maxBits : scope | 0) : 0;
+  let o = offset;
+  out[o++] = 0;
+  out[o++] = EdnsOption.ECS;
+  out[o++] = 0;
+  out[o++] = 4 + addrLen;
+  out[o++] = 0;
+  out[o++] = ecs.family;
+  out[o++] = source;
+  out[o++] = sc;
+  const addr = ecs.address;
+  for (let i = 0; i < addrLen; i++) out[o++] = addr[i] ?? 0;
+  const rem = source & 7;
+  if (rem !== 0) out[o - 1] &= (0xff << (8 - rem)) & 0xff;
+  return o;
+}
+
+/** "193.0.0.0/24", "2001:db8::/56" (RFC 5952 text for IPv6). */
+export function ecsToString(ecs: ClientSubnet): string {
+  return `${addressToString(ecs.family, ecs.address)}/${ecs.sourcePrefix}`;
+}
+
+export function addressToString(family: 1 | 2, a: Uint8Array): string {
+  if (family === 1) return `${a[0] ?? 0}.${a[1] ?? 0}.${a[2] ?? 0}.${a[3] ?? 0}`;
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((a[i] ?? 0) << 8) | (a[i + 1] ?? 0));
+  // RFC 5952 §4.2: "::" replaces the longest run (first on a tie) of two or more zero groups.
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = (g: number[]): string => g.map((x) => x.toString(16)).join(':');
+  if (bestStart < 0) return hex(groups);
+  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
+}
+
+/**
+ * Parses "1.2.3.0/24", "2001:db8::/56" or a bare address (/32 or /128) into a ClientSubnet with
+ * host bits masked and scope 0. For the CLI and tests; throws an Error with a user-facing message.
+ */
+export function parseSubnet(text: string): ClientSubnet {
+  const s = text.trim();
+  const slash = s.indexOf('/');
+  const addrText = slash < 0 ? s : s.slice(0, slash);
+  const v4 = parseIPv4(addrText);
+  const address = v4 ?? parseIPv6(addrText);
+  if (!address) throw new Error(`"${text}" is not an IPv4 or IPv6 address or subnet`);
+  const family: 1 | 2 = v4 ? 1 : 2;
+  const maxBits = family === 1 ? 32 : 128;
+  let prefix = maxBits;
+  if (slash >= 0) {
+    const p = s.slice(slash + 1);
+    if (!/^[0-9]{1,3}$/.test(p) || Number(p) > maxBits) {
+      throw new Error(`"${text}": prefix length must be 0-${maxBits}`);
+    }
+    prefix = Number(p);
+  }
+  maskAddress(address, prefix);
+  return { family, sourcePrefix: prefix, scopePrefix: 0, address };
+}
+
+/** Zeroes every bit of `address` past `prefix` in place. */
+export function maskAddress(address: Uint8Array, prefix: number): void {
+  for (let i = 0; i < address.length; i++) {
+    const keep = prefix - i * 8;
+    if (keep >= 8) continue;
+    address[i] = keep <= 0 ? 0 : address[i] & ((0xff << (8 - keep)) & 0xff);
+  }
+}
+
+function parseIPv4(s: string): Uint8Array | null {
+  const parts = s.split('.');
+  if (parts.length !== 4) return null;
+  const out = new Uint8Array(4);
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i];
+    if (!/^[0-9]{1,3}$/.test(p) || (p.length > 1 && p[0] === '0')) return null;
+    const v = Number(p);
+    if (v > 255) return null;
+    out[i] = v;
+  }
+  return out;
+}
+
+function parseIPv6(s: string): Uint8Array | null {
+  if (s.length < 2 || s.length > 45) return null;
+  const dbl = s.indexOf('::');
+  if (dbl >= 0 && s.indexOf('::', dbl + 1) >= 0) return null;
+  const headText = dbl >= 0 ? s.slice(0, dbl) : s;
+  const tailText = dbl >= 0 ? s.slice(dbl + 2) : '';
+  const head = headText === '' ? [] : headText.split(':');
+  const tail = tailText === '' ? [] : tailText.split(':');
+  const groups: number[] = [];
+  const pushGroups = (parts: string[], allowV4Last: boolean): boolean => {
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      if (allowV4Last && i === parts.length - 1 && p.includes('.')) {
+        const v4 = parseIPv4(p); // RFC 4291 §2.2 form 3: "::ffff:192.0.2.1"
+        if (!v4) return false;
+        groups.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
+        continue;
+      }
+      if (!/^[0-9a-fA-F]{1,4}$/.test(p)) return false;
+      groups.push(parseInt(p, 16));
+    }
+    return true;
+  };
+  if (!pushGroups(head, dbl < 0)) return null;
+  const headCount = groups.length;
+  if (!pushGroups(tail, true)) return null;
+  const tailCount = groups.length - headCount;
+  if (dbl < 0 ? groups.length !== 8 : groups.length > 7) return null;
+  const out = new Uint8Array(16);
+  const write = (g: number, idx: number): void => { out[idx * 2] = g >> 8; out[idx * 2 + 1] = g & 0xff; };
+  for (let i = 0; i < headCount; i++) write(groups[i], i);
+  for (let i = 0; i < tailCount; i++) write(groups[headCount + i], 8 - tailCount + i);
+  return out;
+}

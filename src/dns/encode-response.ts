@@ -1,0 +1,228 @@
+// Response encoder: Query + Answer → one wire message, sized first and written into a single allocation.
+// The question is copied from the request bytes, so the asker's case survives (RFC 1034 §3.1, RFC 4343).
+
+import type { Answer, ClientSubnet, Edns, Query, WireRR } from './types.js';
+import { Rcode, RRType } from './constants.js';
+import { ecsOptionLength, encodeEcs } from './ecs.js';
+
+/** The UDP payload size we advertise in every OPT (DNS Flag Day 2020). */
+export const SERVER_UDP_PAYLOAD = 1232;
+
+const HEADER = 12;
+const MAX_MESSAGE = 65535;
+const OPT_FIXED = 11; // root owner(1) type(2) class(2) ttl(4) rdlength(2)
+const QR = 0x8000;
+const AA = 0x0400;
+const TC = 0x0200;
+const RD = 0x0100;
+const CD = 0x0010;
+
+// Per-RR owner pointer (or -1), filled while sizing and reused while writing; grows, never shrinks.
+let ptrs = new Int32Array(64);
+
+/**
+ * Offset in the request's question of a label-boundary suffix equal (case-insensitively) to `owner`,
+ * or -1. Only one suffix can have the owner's length, so at most one byte comparison is made.
+ */
+function ownerPointer(req: Uint8Array, nameEnd: number, owner: Uint8Array): number {
+  const L = owner.length;
+  if (L <= 2) return -1; // the root: a pointer would not save anything
+  let p = HEADER;
+  while (nameEnd - p > L) p += req[p] + 1;
+  if (nameEnd - p !== L) return -1;
+  for (let j = 0; j < L; j++) {
+    let a = req[p + j];
+    let b = owner[j];
+    if (a === b) continue;
+    if (a >= 0x41 && a <= 0x5a) a |= 0x20;
+    if (b >= 0x41 && b <= 0x5a) b |= 0x20;
+    if (a !== b) return -1;
+  }
+  return p;
+}
+
+/** Sizes one section, filling ptrs from index `k`; returns the section's octets. */
+function sizeSection(rrs: readonly WireRR[], k: number, req: Uint8Array, qname: string, nameEnd: number): number {
+  let size = 0;
+  for (let i = 0; i < rrs.length; i++) {
+    const rr = rrs[i];
+    // Same canonical string ⇒ same wire name up to case: point at the question's name.
+    const ptr = rr.owner === qname ? HEADER : ownerPointer(req, nameEnd, rr.ownerWire);
+    ptrs[k + i] = ptr;
+    size += (ptr >= 0 ? 2 : rr.ownerWire.length) + 10 + rr.rdata.length;
+  }
+  return size;
+}
+
+function writeSection(out: Uint8Array, o: number, rrs: readonly WireRR[], k: number): number {
+  for (let i = 0; i < rrs.length; i++) {
+    const rr = rrs[i];
+    const ptr = ptrs[k + i];
+    if (ptr >= 0) {
+      out[o++] = 0xc0 | (ptr >> 8);
+      out[o++] = ptr & 0xff;
+    } else {
+      o = copy(out, o, rr.ownerWire);
+    }
+    const t = rr.type;
+    const c = rr.klass;
+    const ttl = rr.ttl;
+    const rd = rr.rdata;
+    out[o++] = t >> 8;
+    out[o++] = t & 0xff;
+    out[o++] = c >> 8;
+    out[o++] = c & 0xff;
+    out[o++] = ttl >>> 24;
+    out[o++] = (ttl >>> 16) & 0xff;
+    out[o++] = (ttl >>> 8) & 0xff;
+    out[o++] = ttl & 0xff;
+    out[o++] = rd.length >> 8;
+    out[o++] = rd.length & 0xff;
+    o = copy(out, o, rd);
+  }
+  return o;
+}
+
+/** Copies small arrays by hand (a typed-array set() costs more than a loop below ~32 octets). */
+function copy(out: Uint8Array, o: number, src: Uint8Array): number {
+  const n = src.length;
+  if (n > 32) {
+    out.set(src, o);
+    return o + n;
+  }
+  for (let i = 0; i < n; i++) out[o + i] = src[i];
+  return o + n;
+}
+
+function copyRange(out: Uint8Array, o: number, src: Uint8Array, from: number, to: number): number {
+  for (let i = from; i < to; i++) out[o++] = src[i];
+  return o;
+}
+
+function writeHeader(out: Uint8Array, id: number, flags: number, qd: number, an: number, ns: number, ar: number): void {
+  out[0] = id >> 8;
+  out[1] = id & 0xff;
+  out[2] = flags >> 8;
+  out[3] = flags & 0xff;
+  out[4] = qd >> 8;
+  out[5] = qd & 0xff;
+  out[6] = an >> 8;
+  out[7] = an & 0xff;
+  out[8] = ns >> 8;
+  out[9] = ns & 0xff;
+  out[10] = ar >> 8;
+  out[11] = ar & 0xff;
+}
+
+/** The OPT of a reply (RFC 6891 §6.1.2/§7): our payload size, extended rcode, version 0, DO 0, ECS echo. */
+function writeOpt(out: Uint8Array, o: number, rcode: number, ecs: ClientSubnet | null, scope: number): number {
+  const rdlen = ecs === null ? 0 : ecsOptionLength(ecs);
+  out[o++] = 0;
+  out[o++] = 0;
+  out[o++] = RRType.OPT;
+  out[o++] = SERVER_UDP_PAYLOAD >> 8;
+  out[o++] = SERVER_UDP_PAYLOAD & 0xff;
+  // TTL: extended rcode (high 8 of 12 bits), version 0, DO 0: we do not sign, so DO is not echoed.
+  out[o++] = (rcode >> 4) & 0xff;
+  out[o++] = 0;
+  out[o++] = 0;
+  out[o++] = 0;
+  out[o++] = rdlen >> 8;
+  out[o++] = rdlen & 0xff;
+  return ecs === null ? o : encodeEcs(out, o, ecs, scope);
+}
+
+/** Header flags of a reply: QR, opcode, RD and CD copied (RFC 6840 §5.9), AD and RA 0. */
+function replyFlags(reqFlags: number, opcode: number, aa: boolean, rcode: number): number {
+  return QR | ((opcode & 0xf) << 11) | (aa ? AA : 0) | (reqFlags & (RD | CD)) | (rcode & 0xf);
+}
+
+/**
+ * An rcode above 15 lives half in the OPT TTL (RFC 6891 §6.1.3); without an OPT it cannot be said,
+ * so SERVFAIL stands in for it.
+ */
+function effectiveRcode(rcode: number, edns: Edns | null): number {
+  return rcode > 15 && edns === null ? Rcode.SERVFAIL : rcode;
+}
+
+/**
+ * Encodes the reply to `query`. `maxSize` is the size limit: min(client's EDNS size or 512, server cap)
+ * for UDP, 65535 for TCP. Over the limit: TC=1 with header, question and OPT only (RFC 6891 §7, RFC 2181 §9).
+ */
+export function encodeResponse(req: Uint8Array, query: Query, answer: Answer, maxSize: number): Uint8Array {
+  const edns = query.edns;
+  const rcode = effectiveRcode(answer.rcode, edns);
+  const qEnd = query.questionEnd > HEADER && query.questionEnd <= req.length ? query.questionEnd : HEADER;
+  const nameEnd = qEnd > HEADER ? qEnd - 4 : HEADER;
+  const limit = maxSize > MAX_MESSAGE ? MAX_MESSAGE : maxSize < HEADER ? HEADER : maxSize;
+  const an = answer.answer;
+  const ns = answer.authority;
+  const ad = answer.additional;
+  const total = an.length + ns.length + ad.length;
+  if (ptrs.length < total) ptrs = new Int32Array(Math.max(total, ptrs.length * 2));
+
+  const ecs = edns === null ? null : edns.ecs;
+  const optSize = edns === null ? 0 : OPT_FIXED + (ecs === null ? 0 : ecsOptionLength(ecs));
+  const base = qEnd + optSize; // header + question + OPT: what a truncated reply keeps
+  // Without a question nothing can be pointed at: '' matches no owner and nameEnd = 12 finds no suffix.
+  const qname = qEnd > HEADER ? query.qname : '';
+  const size = base
+    + sizeSection(an, 0, req, qname, nameEnd)
+    + sizeSection(ns, an.length, req, qname, nameEnd)
+    + sizeSection(ad, an.length + ns.length, req, qname, nameEnd);
+
+  let flags = replyFlags(query.flags, query.opcode, answer.aa, rcode);
+  const qd = qEnd > HEADER ? 1 : 0;
+  if (size <= limit) {
+    const out = Buffer.allocUnsafe(size);
+    writeHeader(out, query.id, flags, qd, an.length, ns.length, ad.length + (edns === null ? 0 : 1));
+    let o = copyRange(out, HEADER, req, HEADER, qEnd);
+    o = writeSection(out, o, an, 0);
+    o = writeSection(out, o, ns, an.length);
+    o = writeSection(out, o, ad, an.length + ns.length);
+    if (edns !== null) writeOpt(out, o, rcode, ecs, answer.ecsScope);
+    return out;
+  }
+  flags |= TC;
+  return truncated(req, query.id, flags, qd, qEnd, base, limit, rcode, edns, answer.ecsScope);
+}
+
+/** Header + question + OPT with TC set; just the header if even that does not fit. */
+function truncated(
+  req: Uint8Array, id: number, flags: number, qd: number, qEnd: number, base: number, limit: number,
+  rcode: number, edns: Edns | null, scope: number,
+): Uint8Array {
+  if (base > limit) {
+    const out = Buffer.allocUnsafe(HEADER);
+    writeHeader(out, id, flags | TC, 0, 0, 0, 0);
+    return out;
+  }
+  const out = Buffer.allocUnsafe(base);
+  writeHeader(out, id, flags, qd, 0, 0, edns === null ? 0 : 1);
+  const o = copyRange(out, HEADER, req, HEADER, qEnd);
+  if (edns !== null) writeOpt(out, o, rcode, edns.ecs, scope);
+  return out;
+}
+
+/**
+ * Encodes an error reply from the decoder's verdict (FORMERR, NOTIMP, BADVERS, …): header, the question
+ * when `questionEnd` > 12, and an OPT when `edns` is set (echoing its ECS, if any, with scope 0).
+ */
+export function encodeErrorResponse(
+  req: Uint8Array, id: number, flags: number, opcode: number, questionEnd: number, rcode: number,
+  edns: Edns | null, maxSize = 512,
+): Uint8Array {
+  const rc = effectiveRcode(rcode, edns);
+  const qEnd = questionEnd > HEADER && questionEnd <= req.length ? questionEnd : HEADER;
+  const limit = maxSize > MAX_MESSAGE ? MAX_MESSAGE : maxSize < HEADER ? HEADER : maxSize;
+  const ecs = edns === null ? null : edns.ecs;
+  const size = qEnd + (edns === null ? 0 : OPT_FIXED + (ecs === null ? 0 : ecsOptionLength(ecs)));
+  const outFlags = replyFlags(flags, opcode, false, rc);
+  const qd = qEnd > HEADER ? 1 : 0;
+  if (size > limit) return truncated(req, id, outFlags | TC, qd, qEnd, size, limit, rc, edns, 0);
+  const out = Buffer.allocUnsafe(size);
+  writeHeader(out, id, outFlags, qd, 0, 0, edns === null ? 0 : 1);
+  const o = copyRange(out, HEADER, req, HEADER, qEnd);
+  if (edns !== null) writeOpt(out, o, rc, ecs, 0);
+  return out;
+}

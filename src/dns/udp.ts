@@ -1,0 +1,37 @@
+// UDP listener. dns2's UDP server hands every datagram to an async handler with no guard for
+// responses, opcodes or size limits, so we bind a plain dgram socket and do those checks in the
+// query handler instead (see ../../README.md, "dns2").
+
+import dgram from 'node:dgram';
+import type { ListenAddress } from './listen-address.js';
+
+/** Answers one message synchronously; null means "send nothing". `maxUdp` is applied by the handler. */
+export type MessageHandler = (msg: Buffer, remoteAddress: string) => Uint8Array | null;
+
+export interface UdpListener {
+  readonly socket: dgram.Socket;
+  close(): Promise<void>;
+}
+
+export function listenUdp(addr: ListenAddress, handle: MessageHandler, onError: (err: Error) => void): Promise<UdpListener> {
+  const socket = dgram.createSocket({ type: addr.family === 6 ? 'udp6' : 'udp4', reuseAddr: false, ipv6Only: addr.family === 6 });
+  const sent = (err: Error | null) => { if (err) onError(err); };
+  socket.on('message', (msg, rinfo) => {
+    let reply: Uint8Array | null;
+    try {
+      reply = handle(msg, rinfo.address);
+    } catch (err) {
+      onError(err as Error); // the handler answers SERVFAIL itself; this is the last line of defence
+      return;
+    }
+    if (reply) socket.send(reply, rinfo.port, rinfo.address, sent);
+  });
+  socket.on('error', onError);
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(addr.port, addr.host, () => {
+      socket.off('error', reject);
+      resolve({ socket, close: () => new Promise((r) => socket.close(() => r())) });
+    });
+  });
+}

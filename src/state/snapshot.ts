@@ -1,0 +1,113 @@
+// The immutable world the query path answers from. Writers (zone reload, health, ops) build a new
+// Snapshot beside the old one and swap one reference; a query never sees a half-built state.
+
+import { RRClass, RRType } from '../dns/constants.js';
+import { nameToWire } from '../dns/name.js';
+import type { WireRR } from '../dns/types.js';
+import type { GeoLocator } from '../geo/types.js';
+import type { LatencyTable } from '../geo/latency-table.js';
+import type { HostnamePolicy, RegionId, SteeringConfig } from '../steering/policy.js';
+import { buildZone, buildZoneSet, type Zone, type ZoneSet } from '../zone/tree.js';
+import type { LoadedZone } from '../zone/load.js';
+
+export interface RegionHealth {
+  up: boolean;
+  reason: string;
+}
+
+/** A steered hostname with its answers pre-encoded per region, so a query only picks and concatenates. */
+export interface SteeredName {
+  policy: HostnamePolicy;
+  /** Per region: A and AAAA records at the policy TTL, and at half of it for fail-open answers. */
+  records: Map<RegionId, { a: WireRR[]; aaaa: WireRR[]; aHalf: WireRR[]; aaaaHalf: WireRR[] }>;
+}
+
+export interface Snapshot {
+  version: number;
+  builtAt: number;
+  zones: ZoneSet;
+  zoneList: readonly Zone[];
+  steering: SteeringConfig;
+  steered: Map<string, SteeredName>;
+  geo: GeoLocator | null;
+  latencyTable: LatencyTable | null;
+  /** Regions absent from the map are up. Health and drains (later: forced state) both land here. */
+  regionHealth: ReadonlyMap<RegionId, RegionHealth>;
+  /** Runtime weight overrides, aligned with the policy's sets. */
+  weightOverrides: ReadonlyMap<string, readonly number[]>;
+  /** regionHealth as a function, bound once per snapshot for the steering pipeline. */
+  isOperational: (region: RegionId) => RegionHealth;
+}
+
+const UP: RegionHealth = Object.freeze({ up: true, reason: 'up' });
+
+function operationalFn(health: ReadonlyMap<RegionId, RegionHealth>): (region: RegionId) => RegionHealth {
+  return (region) => health.get(region) ?? UP;
+}
+
+export interface SnapshotInputs {
+  version: number;
+  zones: readonly LoadedZone[];
+  steering: SteeringConfig;
+  geo: GeoLocator | null;
+  latencyTable: LatencyTable | null;
+  regionHealth?: ReadonlyMap<RegionId, RegionHealth>;
+  weightOverrides?: ReadonlyMap<string, readonly number[]>;
+}
+
+export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
+  const steeredByZone = new Map<string, string[]>();
+  for (const p of inputs.steering.hostnames.values()) {
+    const list = steeredByZone.get(p.zone) ?? [];
+    list.push(p.fqdn);
+    steeredByZone.set(p.zone, list);
+  }
+  const zoneList = inputs.zones.map((z) => buildZone(z.origin, z.file, z.records, steeredByZone.get(z.origin) ?? []));
+  const steered = new Map<string, SteeredName>();
+  for (const p of inputs.steering.hostnames.values()) steered.set(p.fqdn, preEncode(p));
+  return {
+    version: inputs.version,
+    builtAt: Date.now(),
+    zones: buildZoneSet(zoneList),
+    zoneList,
+    steering: inputs.steering,
+    steered,
+    geo: inputs.geo,
+    latencyTable: inputs.latencyTable,
+    regionHealth: inputs.regionHealth ?? new Map(),
+    weightOverrides: inputs.weightOverrides ?? new Map(),
+    isOperational: operationalFn(inputs.regionHealth ?? new Map()),
+  };
+}
+
+/** The same world with other region health or overrides: zones and pre-encoded answers are shared. */
+export function withState(
+  snap: Snapshot,
+  change: { version: number; regionHealth?: ReadonlyMap<RegionId, RegionHealth>; weightOverrides?: ReadonlyMap<string, readonly number[]> },
+): Snapshot {
+  const regionHealth = change.regionHealth ?? snap.regionHealth;
+  return {
+    ...snap,
+    version: change.version,
+    builtAt: Date.now(),
+    regionHealth,
+    weightOverrides: change.weightOverrides ?? snap.weightOverrides,
+    isOperational: operationalFn(regionHealth),
+  };
+}
+
+function preEncode(p: HostnamePolicy): SteeredName {
+  const ownerWire = nameToWire(p.fqdn);
+  const half = Math.floor(p.ttl / 2);
+  const rr = (type: number, ttl: number, rdata: Uint8Array): WireRR => ({ owner: p.fqdn, ownerWire, type, klass: RRClass.IN, ttl, rdata });
+  const records: SteeredName['records'] = new Map();
+  for (const [region, ep] of p.pools) {
+    records.set(region, {
+      a: ep.v4.map((b) => rr(RRType.A, p.ttl, b)),
+      aaaa: ep.v6.map((b) => rr(RRType.AAAA, p.ttl, b)),
+      aHalf: ep.v4.map((b) => rr(RRType.A, half, b)),
+      aaaaHalf: ep.v6.map((b) => rr(RRType.AAAA, half, b)),
+    });
+  }
+  return { policy: p, records };
+}

@@ -1,0 +1,68 @@
+// What a steering policy is once loaded: regions, and per steered hostname the pools of endpoints,
+// the record sets to split between, and what to do when every region is down.
+// Built once per config load (load-policy.ts); read-only on the query path.
+
+import type { GeoPoint } from '../geo/types.js';
+
+export type RegionId = string;
+
+export interface Region {
+  id: RegionId;
+  location: GeoPoint;
+  /** Health checks, validated by the health module; kept untouched here so regions.yaml stays forward compatible. */
+  checks: unknown[];
+  file: string;
+  line: number;
+}
+
+/** One side of a weighted split: a named, ordered list of regions (the order is the tiebreak). */
+export interface RecordSet {
+  name: string;
+  weight: number;
+  regions: RegionId[];
+}
+
+export type WhenAllDown = { kind: 'fail-open' } | { kind: 'servfail' } | { kind: 'region'; region: RegionId };
+
+/** A region's endpoints, as wire bytes (4 or 16 octets) for the encoder and as text for explain. */
+export interface Endpoints {
+  v4: Uint8Array[];
+  v6: Uint8Array[];
+  v4Text: string[];
+  v6Text: string[];
+}
+
+export type Sticky = 'none' | 'subnet';
+
+export interface HostnamePolicy {
+  /** Canonical owner name (lower case, trailing dot). */
+  fqdn: string;
+  /** Canonical origin of the zone the name is served from. */
+  zone: string;
+  ttl: number;
+  /** How many regions' endpoints go into one answer. */
+  answers: number;
+  /** In the order written in the file. */
+  pools: Map<RegionId, Endpoints>;
+  sets: RecordSet[];
+  /** `sets[i].weight`, precomputed so the query path does not allocate it. */
+  weights: readonly number[];
+  sticky: Sticky;
+  whenAllDown: WhenAllDown;
+  file: string;
+  line: number;
+}
+
+export interface SteeringConfig {
+  /** In the order written in regions.yaml. */
+  regions: Map<RegionId, Region>;
+  /** Keyed by canonical fqdn. */
+  hostnames: Map<string, HostnamePolicy>;
+}
+
+export function emptySteeringConfig(): SteeringConfig {
+  return { regions: new Map(), hostnames: new Map() };
+}
+
+/** How an answer came about: normally, by failing open, by refusing (SERVFAIL), or from the fallback region. */
+export type SteeringOutcome = 'ok' | 'fail-open' | 'servfail' | 'fallback-region';

@@ -1,0 +1,163 @@
+// Loads every `*.zone` file of a folder: parse, make RRsets sound (RFC 2181 §5), validate.
+// A zone with any error is left out; the caller decides whether to keep its previous snapshot.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ConfigError } from '../config/errors.js';
+import { typeName } from '../dns/constants.js';
+import { parseMasterFile, ZoneErrorCode, type ZoneRecord } from './masterfile.js';
+import { absoluteName } from './rdata.js';
+import { validateZone } from './validate.js';
+
+export interface LoadedZone {
+  origin: string;
+  file: string;
+  records: ZoneRecord[];
+}
+
+export interface LoadResult {
+  zones: LoadedZone[];
+  errors: ConfigError[];
+  /** Problems fixed on load (TTLs made equal in an RRset); the zone is still served. */
+  warnings: ConfigError[];
+}
+
+export const ZoneWarningCode = {
+  TTL_MISMATCH: 'REGIONDNS_WARN_ZONE_TTL_MISMATCH',
+} as const;
+
+const ZONE_SUFFIX = '.zone';
+
+export function loadZoneDir(dir: string): LoadResult {
+  const out: LoadResult = { zones: [], errors: [], warnings: [] };
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((n) => n.endsWith(ZONE_SUFFIX) && n.length > ZONE_SUFFIX.length).sort();
+  } catch (e) {
+    out.errors.push({ code: ZoneErrorCode.DIR_READ, file: dir, line: 0, message: `cannot read the zones folder: ${(e as Error).message}` });
+    return out;
+  }
+
+  const loaded: LoadedZone[] = [];
+  const firstFileOf = new Map<string, string>();
+  const duplicated = new Set<string>();
+  for (const name of names) {
+    const file = path.join(dir, name);
+    if (!isFile(file)) continue;
+    const r = loadZoneFile(file, name.slice(0, -ZONE_SUFFIX.length), dir);
+    out.errors.push(...r.errors);
+    out.warnings.push(...r.warnings);
+    if (!r.zone) continue;
+    const first = firstFileOf.get(r.zone.origin);
+    if (first !== undefined) {
+      // Neither file wins: serving whichever sorts first would hide the conflict.
+      out.errors.push({ code: ZoneErrorCode.DUPLICATE_ORIGIN, file, line: 0, message: `zone ${r.zone.origin} is also defined by ${first}: keep one file per zone (a file's zone is its name minus .zone, or its leading $ORIGIN)` });
+      duplicated.add(r.zone.origin);
+      continue;
+    }
+    firstFileOf.set(r.zone.origin, file);
+    if (r.errors.length === 0) loaded.push(r.zone);
+  }
+  out.zones = loaded.filter((z) => !duplicated.has(z.origin));
+  return out;
+}
+
+/**
+ * Loads one zone file. `baseName` is the file name minus `.zone`, which names the zone unless
+ * the file starts with $ORIGIN. `zone` is set even when there are errors (so duplicate origins
+ * can be detected); callers serve it only when `errors` is empty.
+ */
+export function loadZoneFile(file: string, baseName: string, includeRoot: string): { zone?: LoadedZone; errors: ConfigError[]; warnings: ConfigError[] } {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    return { errors: [{ code: ZoneErrorCode.FILE_READ, file, line: 0, message: `cannot read zone file: ${(e as Error).message}` }], warnings: [] };
+  }
+  let nameOrigin: string | undefined;
+  let nameProblem = '';
+  try {
+    nameOrigin = absoluteName(baseName, '.');
+  } catch (e) {
+    nameProblem = (e as Error).message;
+  }
+  const parsed = parseMasterFile(text, { file, origin: nameOrigin ?? '.', includeRoot });
+  const errors = parsed.errors;
+  if (nameOrigin === undefined && !parsed.originFromFile) {
+    errors.unshift({ code: ZoneErrorCode.BAD_FILENAME, file, line: 0, message: `file name does not give a zone name (${nameProblem}): name the file <zone>.zone, e.g. example.com.zone, or start it with $ORIGIN` });
+    return { errors, warnings: [] };
+  }
+  const { records, warnings } = normalizeRRsets(parsed.records);
+  let problems = validateZone(parsed.origin, records, file);
+  // A record the parser rejected (say a bad SOA line) would also show up as "no SOA": skip the
+  // zone-wide findings then, the parser's error already points at the line.
+  if (errors.length > 0) problems = problems.filter((p) => p.line !== 0);
+  errors.push(...problems);
+  return { zone: { origin: parsed.origin, file, records }, errors, warnings };
+}
+
+interface RRsetInfo {
+  first: ZoneRecord;
+  minTtl: number;
+  /** latin1 images of the distinct rdatas, made once the RRset has a second record. */
+  seen?: Set<string>;
+  /** First record whose TTL differs from the first's. */
+  differs?: ZoneRecord;
+}
+
+function rdataKey(rdata: Uint8Array): string {
+  return Buffer.from(rdata.buffer, rdata.byteOffset, rdata.length).toString('latin1');
+}
+
+/**
+ * RFC 2181 §5: an RRset holds no duplicates, so identical records are dropped silently;
+ * §5.2: all its TTLs are equal, so each takes the RRset's lowest TTL (with a warning).
+ * Record order is kept. Input records are not modified.
+ */
+export function normalizeRRsets(records: ZoneRecord[]): { records: ZoneRecord[]; warnings: ConfigError[] } {
+  const sets = new Map<string, RRsetInfo>();
+  const kept: ZoneRecord[] = [];
+  const setOf: RRsetInfo[] = [];
+  for (const r of records) {
+    const key = r.owner + '\u0000' + r.type; // canonical names never hold a raw NUL
+    let s = sets.get(key);
+    if (!s) {
+      s = { first: r, minTtl: r.ttl };
+      sets.set(key, s);
+    } else {
+      if (!s.seen) s.seen = new Set([rdataKey(s.first.rdata)]);
+      const k = rdataKey(r.rdata);
+      if (s.seen.has(k)) continue;
+      s.seen.add(k);
+      if (r.ttl !== s.first.ttl && !s.differs) s.differs = r;
+      if (r.ttl < s.minTtl) s.minTtl = r.ttl;
+    }
+    kept.push(r);
+    setOf.push(s);
+  }
+
+  const warnings: ConfigError[] = [];
+  for (let i = 0; i < kept.length; i++) {
+    const s = setOf[i];
+    if (!s.differs) continue;
+    const r = kept[i];
+    if (r.ttl !== s.minTtl) kept[i] = { ...r, ttl: s.minTtl };
+    if (r === s.differs) {
+      warnings.push({
+        code: ZoneWarningCode.TTL_MISMATCH,
+        file: r.file,
+        line: r.line,
+        message: `TTLs differ within the ${r.owner} ${typeName(r.type)} RRset (${s.first.ttl} at ${s.first.file}:${s.first.line}, ${r.ttl} here): all records of an RRset share one TTL (RFC 2181 §5.2), so ${s.minTtl} (the lowest) is used; make them equal`,
+      });
+    }
+  }
+  return { records: kept, warnings };
+}
+
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,114 @@
+// A zone as the query path sees it: canonical name → node, with RRsets pre-encoded for the wire.
+// Built once per snapshot from parsed records; never mutated afterwards.
+
+import { RRType } from '../dns/constants.js';
+import { nameToWire, parentName, isSubdomain } from '../dns/name.js';
+import type { WireRR } from '../dns/types.js';
+import type { ZoneRecord } from './masterfile.js';
+
+export interface RRSet {
+  type: number;
+  ttl: number;
+  records: WireRR[];
+  /** Canonical names carried in the rdata (CNAME target, NS hosts), for chasing and glue. */
+  targets: string[];
+}
+
+export interface ZoneNode {
+  name: string;
+  /** Empty for an empty non-terminal (RFC 4592 §2.2.2): the name exists, with no data. */
+  rrsets: Map<number, RRSet>;
+}
+
+export interface Zone {
+  origin: string;
+  file: string;
+  nodes: Map<string, ZoneNode>;
+  soa: WireRR;
+  /** SOA as sent in negative answers: TTL = min(SOA TTL, SOA MINIMUM) (RFC 2308 §3, §5). */
+  negativeSoa: WireRR;
+  /** True when some name below the apex has NS records (a zone cut). */
+  hasCuts: boolean;
+  /** True when the zone has a wildcard owner somewhere. */
+  hasWildcards: boolean;
+  recordCount: number;
+}
+
+/**
+ * `extraNames` are names that exist without static data (steered hostnames): they get nodes so that
+ * other types at them are NODATA, not NXDOMAIN, and their ancestors become empty non-terminals.
+ */
+export function buildZone(origin: string, file: string, records: readonly ZoneRecord[], extraNames: Iterable<string> = []): Zone {
+  const nodes = new Map<string, ZoneNode>();
+  const ownerWires = new Map<string, Uint8Array>();
+  let soa: WireRR | null = null;
+  let soaMinimum = 0;
+  let hasCuts = false;
+  let hasWildcards = false;
+
+  const nodeFor = (name: string): ZoneNode => {
+    let node = nodes.get(name);
+    if (!node) {
+      node = { name, rrsets: new Map() };
+      nodes.set(name, node);
+      // Every ancestor up to the apex exists, if only as an empty non-terminal.
+      if (name !== origin) nodeFor(parentName(name));
+    }
+    return node;
+  };
+  nodeFor(origin);
+
+  for (const r of records) {
+    let ownerWire = ownerWires.get(r.owner);
+    if (!ownerWire) {
+      ownerWire = nameToWire(r.owner);
+      ownerWires.set(r.owner, ownerWire);
+    }
+    const rr: WireRR = { owner: r.owner, ownerWire, type: r.type, klass: r.klass, ttl: r.ttl, rdata: r.rdata };
+    const node = nodeFor(r.owner);
+    let set = node.rrsets.get(r.type);
+    if (!set) {
+      set = { type: r.type, ttl: r.ttl, records: [], targets: [] };
+      node.rrsets.set(r.type, set);
+    }
+    set.records.push(rr);
+    if (r.target !== undefined) set.targets.push(r.target);
+    if (r.type === RRType.SOA && r.owner === origin) {
+      soa = rr;
+      soaMinimum = r.soaMinimum ?? r.ttl;
+    }
+    if (r.type === RRType.NS && r.owner !== origin) hasCuts = true;
+    if (r.owner.startsWith('*.')) hasWildcards = true;
+  }
+  for (const name of extraNames) if (isSubdomain(name, origin)) nodeFor(name);
+  if (!soa) throw new Error(`zone ${origin} has no SOA at the apex`);
+  const negativeSoa: WireRR = { ...(soa as WireRR), ttl: Math.min((soa as WireRR).ttl, soaMinimum) };
+  return { origin, file, nodes, soa, negativeSoa, hasCuts, hasWildcards, recordCount: records.length };
+}
+
+/** The zones a server is authoritative for, matched longest-suffix first. */
+export interface ZoneSet {
+  byOrigin: Map<string, Zone>;
+}
+
+export function buildZoneSet(zones: readonly Zone[]): ZoneSet {
+  return { byOrigin: new Map(zones.map((z) => [z.origin, z])) };
+}
+
+/** The zone with the longest origin that encloses `name`, or null (→ REFUSED). */
+export function findZone(set: ZoneSet, name: string): Zone | null {
+  let n = name;
+  for (;;) {
+    const z = set.byOrigin.get(n);
+    if (z) return z;
+    if (n === '.') return null;
+    n = parentName(n);
+  }
+}
+
+/** True when `name` is in `zone` and has A or AAAA records of its own. */
+export function hasStaticAddresses(zone: Zone, name: string): boolean {
+  if (!isSubdomain(name, zone.origin)) return false;
+  const node = zone.nodes.get(name);
+  return !!node && (node.rrsets.has(RRType.A) || node.rrsets.has(RRType.AAAA));
+}
