@@ -20,7 +20,7 @@ function parseArgs(argv) {
   const files = [];
   let layout = null;
   // SOURCE_DATE_EPOCH (reproducible-builds.org) pins the build date, so committed files can be rebuilt byte for byte.
-  let buildEpoch = process.env.SOURCE_DATE_EPOCH ?? String(Math.floor(Date.now() / 1000));
+  let buildEpoch = process.env.SOURCE_DATE_EPOCH || String(Math.floor(Date.now() / 1000));
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--layout') layout = argv[++i];

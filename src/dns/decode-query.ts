@@ -177,7 +177,8 @@ function errorResult(
 
 /** Decodes a query received by an authoritative server. `length` defaults to the whole buffer. */
 export function decodeQuery(buf: Uint8Array, length?: number): DecodeResult {
-  const len = length === undefined || length > buf.length ? buf.length : length;
+  // Any length that is not a number within the buffer (NaN included) means the whole buffer.
+  const len = length === undefined || !(length < buf.length) ? buf.length : length > 0 ? Math.floor(length) : 0;
   if (len < HEADER) return { kind: 'drop', reason: 'short_header' };
   const flags = (buf[2] << 8) | buf[3];
   if ((flags & QR) !== 0) return { kind: 'drop', reason: 'response_bit' };

@@ -6,6 +6,7 @@
 
 import type { ClientSubnet } from './types.js';
 import { EdnsOption } from './constants.js';
+import { bytesToIp, ipToBytes } from './ip.js';
 
 export type EcsErrorCode =
   | 'short' // fewer than 4 octets of FAMILY/SOURCE/SCOPE
@@ -99,23 +100,9 @@ export function ecsToString(ecs: ClientSubnet): string {
   return `${addressToString(ecs.family, ecs.address)}/${ecs.sourcePrefix}`;
 }
 
+/** Text of a full-length ECS address (4 or 16 octets). */
 export function addressToString(family: 1 | 2, a: Uint8Array): string {
-  if (family === 1) return `${a[0] ?? 0}.${a[1] ?? 0}.${a[2] ?? 0}.${a[3] ?? 0}`;
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((a[i] ?? 0) << 8) | (a[i + 1] ?? 0));
-  // RFC 5952 §4.2: "::" replaces the longest run (first on a tie) of two or more zero groups.
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = (g: number[]): string => g.map((x) => x.toString(16)).join(':');
-  if (bestStart < 0) return hex(groups);
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
+  return bytesToIp(family === 1 ? a.subarray(0, 4) : a);
 }
 
 /**
@@ -126,10 +113,9 @@ export function parseSubnet(text: string): ClientSubnet {
   const s = text.trim();
   const slash = s.indexOf('/');
   const addrText = slash < 0 ? s : s.slice(0, slash);
-  const v4 = parseIPv4(addrText);
-  const address = v4 ?? parseIPv6(addrText);
+  const address = ipToBytes(addrText); // an IPv4-mapped IPv6 address counts as IPv4
   if (!address) throw new Error(`"${text}" is not an IPv4 or IPv6 address or subnet`);
-  const family: 1 | 2 = v4 ? 1 : 2;
+  const family: 1 | 2 = address.length === 4 ? 1 : 2;
   const maxBits = family === 1 ? 32 : 128;
   let prefix = maxBits;
   if (slash >= 0) {
@@ -150,53 +136,4 @@ export function maskAddress(address: Uint8Array, prefix: number): void {
     if (keep >= 8) continue;
     address[i] = keep <= 0 ? 0 : address[i] & ((0xff << (8 - keep)) & 0xff);
   }
-}
-
-function parseIPv4(s: string): Uint8Array | null {
-  const parts = s.split('.');
-  if (parts.length !== 4) return null;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i];
-    if (!/^[0-9]{1,3}$/.test(p) || (p.length > 1 && p[0] === '0')) return null;
-    const v = Number(p);
-    if (v > 255) return null;
-    out[i] = v;
-  }
-  return out;
-}
-
-function parseIPv6(s: string): Uint8Array | null {
-  if (s.length < 2 || s.length > 45) return null;
-  const dbl = s.indexOf('::');
-  if (dbl >= 0 && s.indexOf('::', dbl + 1) >= 0) return null;
-  const headText = dbl >= 0 ? s.slice(0, dbl) : s;
-  const tailText = dbl >= 0 ? s.slice(dbl + 2) : '';
-  const head = headText === '' ? [] : headText.split(':');
-  const tail = tailText === '' ? [] : tailText.split(':');
-  const groups: number[] = [];
-  const pushGroups = (parts: string[], allowV4Last: boolean): boolean => {
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i];
-      if (allowV4Last && i === parts.length - 1 && p.includes('.')) {
-        const v4 = parseIPv4(p); // RFC 4291 §2.2 form 3: "::ffff:192.0.2.1"
-        if (!v4) return false;
-        groups.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
-        continue;
-      }
-      if (!/^[0-9a-fA-F]{1,4}$/.test(p)) return false;
-      groups.push(parseInt(p, 16));
-    }
-    return true;
-  };
-  if (!pushGroups(head, dbl < 0)) return null;
-  const headCount = groups.length;
-  if (!pushGroups(tail, true)) return null;
-  const tailCount = groups.length - headCount;
-  if (dbl < 0 ? groups.length !== 8 : groups.length > 7) return null;
-  const out = new Uint8Array(16);
-  const write = (g: number, idx: number): void => { out[idx * 2] = g >> 8; out[idx * 2 + 1] = g & 0xff; };
-  for (let i = 0; i < headCount; i++) write(groups[i], i);
-  for (let i = 0; i < tailCount; i++) write(groups[headCount + i], 8 - tailCount + i);
-  return out;
 }

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { Reader, type Response } from 'maxmind';
+import { bytesToIp } from '../dns/ip.js';
 import { isV4Mapped } from './mmdb-writer.js';
 import type { ClientLocation, GeoLocator } from './types.js';
 
@@ -27,14 +28,9 @@ export function defaultGeoDatabasePaths(): string[] | null {
   return paths.length > 0 ? paths : null;
 }
 
-/** The DB-IP IPv4 file alone; prefer `defaultGeoDatabasePaths()`, which adds the IPv6 file. */
-export function defaultGeoDatabasePath(): string | null {
-  return defaultGeoDatabasePaths()?.[0] ?? null;
-}
-
 export type RecordLayout = 'geoip2' | 'flat';
 
-interface Place {
+export interface Place {
   lat: number;
   lon: number;
   country: string | null;
@@ -170,13 +166,13 @@ class Database {
   }
 
   /** Location for a data record; `addr` (4 or 16 bytes from `from`) decodes it on a cache miss. */
-  locationAt(record: number, addr: Uint8Array, from: number, len: 4 | 16, reported: number): ClientLocation | null {
+  locationAt(record: number, addr: Uint8Array, from: number, len: number, reported: number): ClientLocation | null {
     const key = record * 256 + reported;
     let hit = this.cache.get(key);
     if (hit !== undefined) return hit;
     hit = this.older.get(key);
     if (hit === undefined) {
-      const place = placeOf(this.reader.get(addressText(addr, from, len)));
+      const place = placeOf(this.reader.get(bytesToIp(addr.subarray(from, from + len))));
       hit = place === null ? null : Object.freeze({
         point: Object.freeze({ lat: place.lat, lon: place.lon }),
         country: place.country,
@@ -202,7 +198,7 @@ class Database {
       for (const bit of [0, 1]) {
         const next = this.read(node, bit);
         if (bit) path[depth >> 3] |= 1 << (7 - (depth & 7));
-        if (next > this.nodeCount) return this.reader.get(addressText(path, 0, path.length as 4 | 16));
+        if (next > this.nodeCount) return this.reader.get(bytesToIp(path));
         if (next < this.nodeCount) {
           const found = dfs(next, depth + 1);
           if (found !== undefined) return found;
@@ -214,14 +210,6 @@ class Database {
     return dfs(0, 0);
   }
 }
-
-function addressText(a: Uint8Array, from: number, len: 4 | 16): string {
-  if (len === 4) return `${a[from]}.${a[from + 1]}.${a[from + 2]}.${a[from + 3]}`;
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((a[from + i] << 8) | a[from + i + 1]).toString(16));
-  return groups.join(':');
-}
-
 
 /**
  * Opens one or more MaxMind DB files (e.g. DB-IP's separate IPv4 and IPv6 files, or one GeoLite2

@@ -5,7 +5,7 @@
 // "\xAB\xCD\xEFMaxMind.com", metadata map. A record holds a node number (< node_count), node_count
 // for "no data", or node_count + 16 + offset into the data section.
 
-import { isIPv4, isIPv6 } from 'node:net';
+import { bytesToIp, ipToBytes } from '../dns/ip.js';
 
 // ---------------------------------------------------------------------------------------------
 // Addresses and networks
@@ -18,55 +18,26 @@ export interface IpNetwork {
 
 export type NetworkParse = { ok: true; network: IpNetwork } | { ok: false; error: string };
 
-/** Parses a dotted-quad or RFC 4291 §2.2 text address into 4 or 16 bytes; null when invalid. */
-export function parseIpAddress(text: string): Uint8Array | null {
-  if (isIPv4(text)) return Uint8Array.from(text.split('.'), Number);
-  if (!isIPv6(text) || text.includes('%')) return null;
-  const out = new Uint8Array(16);
-  let groups: string[];
-  const dbl = text.indexOf('::');
-  const expand = (part: string): string[] => {
-    if (part === '') return [];
-    const gs = part.split(':');
-    const last = gs[gs.length - 1];
-    if (last.includes('.')) {
-      // Embedded IPv4 (RFC 4291 §2.2 form 3) fills the last two groups.
-      const [a, b, c, d] = last.split('.').map(Number);
-      gs.splice(gs.length - 1, 1, ((a << 8) | b).toString(16), ((c << 8) | d).toString(16));
-    }
-    return gs;
-  };
-  if (dbl >= 0) {
-    const head = expand(text.slice(0, dbl));
-    const tail = expand(text.slice(dbl + 2));
-    groups = [...head, ...new Array<string>(8 - head.length - tail.length).fill('0'), ...tail];
-  } else {
-    groups = expand(text);
-  }
-  for (let i = 0; i < 8; i++) {
-    const v = parseInt(groups[i], 16);
-    out[2 * i] = v >> 8;
-    out[2 * i + 1] = v & 0xff;
-  }
-  return out;
-}
-
-/** Parses "193.0.0.0/16" or "2001:db8::/32". A bare address is a host route (/32 or /128). */
+/**
+ * Parses "193.0.0.0/16" or "2001:db8::/32"; a bare address is a host route (/32 or /128).
+ * "::ffff:193.0.0.0/112" is IPv4-mapped and becomes 193.0.0.0/16, as the address does in ipToBytes.
+ */
 export function parseNetwork(text: string): NetworkParse {
   const slash = text.indexOf('/');
   const addrText = slash < 0 ? text : text.slice(0, slash);
-  const bytes = parseIpAddress(addrText);
+  const bytes = addrText.includes('%') ? null : ipToBytes(addrText);
   if (bytes === null) return { ok: false, error: `"${addrText}" is not an IPv4 or IPv6 address` };
-  const max = bytes.length * 8;
-  let prefix = max;
+  const mapped = bytes.length === 4 && addrText.includes(':');
+  const max = mapped ? 128 : bytes.length * 8;
+  let prefix = bytes.length * 8;
   if (slash >= 0) {
     const p = text.slice(slash + 1);
-    if (!/^[0-9]{1,3}$/.test(p) || Number(p) > max) {
-      return { ok: false, error: `prefix length "/${p}" must be 0..${max} for ${addrText}` };
+    if (!/^[0-9]{1,3}$/.test(p) || Number(p) > max || (mapped && Number(p) < 96)) {
+      return { ok: false, error: `prefix length "/${p}" must be ${mapped ? 96 : 0}..${max} for ${addrText}` };
     }
-    prefix = Number(p);
+    prefix = Number(p) - (mapped ? 96 : 0);
   }
-  for (let bit = prefix; bit < max; bit++) {
+  for (let bit = prefix; bit < bytes.length * 8; bit++) {
     if (bitAt(bytes, bit) !== 0) {
       const base = maskBytes(bytes, prefix);
       return { ok: false, error: `${text} has host bits set; did you mean ${formatNetwork({ bytes: base, prefix })}?` };
@@ -76,14 +47,7 @@ export function parseNetwork(text: string): NetworkParse {
 }
 
 export function formatNetwork(n: IpNetwork): string {
-  if (n.bytes.length === 4) return `${n.bytes.join('.')}/${n.prefix}`;
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((n.bytes[i] << 8) | n.bytes[i + 1]).toString(16));
-  // Compress the longest run of zero groups (RFC 5952 §4.2), good enough for messages.
-  const joined = groups.join(':');
-  const m = [...joined.matchAll(/(?:^|:)0(?::0)+(?::|$)/g)].sort((a, b) => b[0].length - a[0].length)[0];
-  const text = m ? `${joined.slice(0, m.index)}::${joined.slice(m.index + m[0].length)}` : joined;
-  return `${text}/${n.prefix}`;
+  return `${bytesToIp(n.bytes)}/${n.prefix}`;
 }
 
 /** True for ::ffff:a.b.c.d (RFC 4291 §2.5.5.2), which regiondns treats as the IPv4 address. */
@@ -184,36 +148,24 @@ function writeUnsigned(out: ByteSink, type: number, v: number | bigint, maxBits:
   out.push(bytes);
 }
 
+function writeFixed(out: ByteSink, type: number, size: number, fill: (b: Buffer) => void): void {
+  const b = Buffer.alloc(size);
+  fill(b);
+  writeHeader(out, type, size);
+  out.push(b);
+}
+
 function writeNumber(out: ByteSink, n: MmdbNumber): void {
   const { type, value } = n;
+  const v = Number(value);
   switch (type) {
-    case 'double': {
-      const b = Buffer.alloc(8);
-      b.writeDoubleBE(Number(value));
-      writeHeader(out, T.double, 8);
-      out.push(b);
-      return;
-    }
-    case 'float': {
-      const b = Buffer.alloc(4);
-      b.writeFloatBE(Number(value));
-      writeHeader(out, T.float, 4);
-      out.push(b);
-      return;
-    }
-    case 'int32': {
-      const v = Number(value);
+    case 'double': return writeFixed(out, T.double, 8, (b) => b.writeDoubleBE(v));
+    case 'float': return writeFixed(out, T.float, 4, (b) => b.writeFloatBE(v));
+    case 'int32':
       if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) throw new Error(`int32 ${v} does not fit`);
-      if (v < 0) {
-        const b = Buffer.alloc(4);
-        b.writeInt32BE(v);
-        writeHeader(out, T.int32, 4);
-        out.push(b);
-      } else {
-        writeUnsigned(out, T.int32, v, 31, 'int32');
-      }
-      return;
-    }
+      // Negative values need all four bytes (two's complement); positive ones are written short.
+      if (v < 0) return writeFixed(out, T.int32, 4, (b) => b.writeInt32BE(v));
+      return writeUnsigned(out, T.int32, v, 31, 'int32');
     case 'uint16': return writeUnsigned(out, T.uint16, value, 16, 'uint16');
     case 'uint32': return writeUnsigned(out, T.uint32, value, 32, 'uint32');
     case 'uint64': return writeUnsigned(out, T.uint64, value, 64, 'uint64');

@@ -88,8 +88,8 @@ const COUNTED_TYPES = [RRType.A, RRType.AAAA, RRType.CNAME, RRType.NS, RRType.SO
 
 /** Pre-bound children of `queries` and `responseBytes`: one array index per query, no strings. */
 export class QueryCounters {
-  private readonly children = new Map<number, client.Counter.Internal<'transport' | 'qtype' | 'rcode'>>();
-  private readonly sizes: client.Histogram.Internal<'transport'>;
+  private readonly children = new Map<number, ReturnType<typeof queries.labels>>();
+  private readonly sizes: ReturnType<typeof responseBytes.labels>;
 
   constructor(private readonly transport: Transport) {
     this.sizes = responseBytes.labels(transport);

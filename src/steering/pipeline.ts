@@ -90,7 +90,8 @@ export function steer(input: SteeringInput, trace: Trace | null): SteeringResult
  *    being in an unlocated network, whose size we do not know, so we claim the /24 or /56 (the
  *    granularity GeoIP databases and ECS senders commonly use) rather than 0, which would wrongly
  *    hand the configured-order answer to located neighbours sharing a wider cache entry.
- * Latency table entries are assumed no finer than the GeoIP network (they are keyed by country).
+ * Caveat: a latency-table row keyed by a prefix longer than the GeoIP network also splits it; the table
+ * does not report its prefix yet, so such rows are not reflected in the scope.
  * Never more than the client's source prefix.
  */
 export function ecsScope(

@@ -103,6 +103,8 @@ interface RRsetInfo {
   seen?: Set<string>;
   /** First record whose TTL differs from the first's. */
   differs?: ZoneRecord;
+  /** The next RRset at the same owner (another type). */
+  next?: RRsetInfo;
 }
 
 function rdataKey(rdata: Uint8Array): string {
@@ -115,26 +117,37 @@ function rdataKey(rdata: Uint8Array): string {
  * Record order is kept. Input records are not modified.
  */
 export function normalizeRRsets(records: ZoneRecord[]): { records: ZoneRecord[]; warnings: ConfigError[] } {
-  const sets = new Map<string, RRsetInfo>();
+  // Keyed by owner alone (a name's string hash is computed once and cached by V8), then a
+  // short chain by type: much cheaper than building an owner+type key per record.
+  const byOwner = new Map<string, RRsetInfo>();
   const kept: ZoneRecord[] = [];
   const setOf: RRsetInfo[] = [];
+  let anyDiffers = false;
+  let lastOwner = '';
+  let lastHead: RRsetInfo | undefined;
   for (const r of records) {
-    const key = r.owner + '\u0000' + r.type; // canonical names never hold a raw NUL
-    let s = sets.get(key);
-    if (!s) {
-      s = { first: r, minTtl: r.ttl };
-      sets.set(key, s);
+    // Records of one owner usually come together: skip the map lookup for them.
+    const head = r.owner === lastOwner ? lastHead : byOwner.get(r.owner);
+    let s = head;
+    while (s !== undefined && s.first.type !== r.type) s = s.next;
+    lastOwner = r.owner;
+    lastHead = head;
+    if (s === undefined) {
+      s = { first: r, minTtl: r.ttl, seen: undefined, differs: undefined, next: head };
+      byOwner.set(r.owner, s);
+      lastHead = s;
     } else {
       if (!s.seen) s.seen = new Set([rdataKey(s.first.rdata)]);
       const k = rdataKey(r.rdata);
       if (s.seen.has(k)) continue;
       s.seen.add(k);
-      if (r.ttl !== s.first.ttl && !s.differs) s.differs = r;
+      if (r.ttl !== s.first.ttl && !s.differs) { s.differs = r; anyDiffers = true; }
       if (r.ttl < s.minTtl) s.minTtl = r.ttl;
     }
     kept.push(r);
     setOf.push(s);
   }
+  if (!anyDiffers) return { records: kept, warnings: [] };
 
   const warnings: ConfigError[] = [];
   for (let i = 0; i < kept.length; i++) {

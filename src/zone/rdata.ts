@@ -211,32 +211,46 @@ export function parseIPv4(text: string): Uint8Array | undefined {
 export function parseIPv6(text: string): Uint8Array | undefined {
   // isIPv6 accepts a zone index ("fe80::1%eth0"), which has no meaning in a zone file.
   if (!isIPv6(text) || text.includes('%')) return undefined;
+  // The syntax is known good from here: fill groups from the left, and after "::" from the right.
   const out = new Uint8Array(16);
   const gap = text.indexOf('::');
-  const head = gap < 0 ? text : text.slice(0, gap);
-  const tail = gap < 0 ? '' : text.slice(gap + 2);
-  const headBytes = groupsToBytes(head);
-  const tailBytes = groupsToBytes(tail);
-  if (!headBytes || !tailBytes) return undefined;
-  out.set(headBytes, 0);
-  out.set(tailBytes, 16 - tailBytes.length);
-  return out;
+  const headEnd = gap < 0 ? text.length : gap;
+  const at = writeGroups(text, 0, headEnd, out, 0);
+  if (gap >= 0) {
+    const tail = new Uint8Array(16);
+    const len = writeGroups(text, gap + 2, text.length, tail, 0);
+    out.set(tail.subarray(0, len), 16 - len);
+  }
+  return at <= 16 ? out : undefined;
 }
 
-function groupsToBytes(s: string): number[] | undefined {
-  if (s === '') return [];
-  const bytes: number[] = [];
-  for (const g of s.split(':')) {
-    if (g.includes('.')) {
-      const v4 = parseIPv4(g);
-      if (!v4) return undefined;
-      bytes.push(...v4);
-    } else {
-      const v = parseInt(g, 16);
-      bytes.push(v >> 8, v & 0xff);
+/** Writes the colon-separated hex groups (and a final dotted quad) of text[from..to) at out[o]. */
+function writeGroups(text: string, from: number, to: number, out: Uint8Array, o: number): number {
+  let i = from;
+  while (i < to) {
+    let j = i;
+    let v = 0;
+    let dotted = false;
+    for (; j < to; j++) {
+      const c = text.charCodeAt(j);
+      if (c === 0x3a) break;
+      if (c === 0x2e) dotted = true;
+      v = (v << 4) | hexValue(c);
     }
+    if (dotted) {
+      out.set(parseIPv4(text.slice(i, j))!, o);
+      return o + 4;
+    }
+    out[o++] = (v >>> 8) & 0xff;
+    out[o++] = v & 0xff;
+    i = j + 1;
   }
-  return bytes;
+  return o;
+}
+
+function hexValue(c: number): number {
+  if (c <= 0x39) return c - 0x30;
+  return (c | 0x20) - 0x57; // a-f
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -538,5 +552,22 @@ export function parseRdata(type: number, f: Fields, start: number, end: number, 
   if (parsed.rdata.length > MAX_RDATA) {
     throw new RdataError(`rdata of ${parsed.rdata.length} octets is too long (max ${MAX_RDATA})`);
   }
+  parsed.rdata = pooled(parsed.rdata);
   return parsed;
+}
+
+// A Uint8Array of its own costs ~240 bytes of heap; a view into a shared slab ~110. With a
+// million records that is the difference of a hundred megabytes. Views never overlap.
+const SLAB = 64 * 1024;
+let slab = new Uint8Array(SLAB);
+let slabUsed = 0;
+
+function pooled(bytes: Uint8Array): Uint8Array {
+  const n = bytes.length;
+  if (n > SLAB / 16) return bytes;
+  if (slabUsed + n > SLAB) { slab = new Uint8Array(SLAB); slabUsed = 0; }
+  const view = slab.subarray(slabUsed, slabUsed + n);
+  view.set(bytes);
+  slabUsed += n;
+  return view;
 }

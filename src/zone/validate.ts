@@ -31,23 +31,26 @@ function distinct(rs: ZoneRecord[]): ZoneRecord[] {
 
 export function validateZone(origin: string, records: ZoneRecord[], originFile: string): ConfigError[] {
   const errors: ConfigError[] = [];
-  const err = (code: string, r: ZoneRecord | undefined, message: string): void => {
+  let dropped = 0;
+  // Capped while collecting: a wrong $ORIGIN puts every record out of zone.
+  const err: Report = (code, r, message) => {
+    if (r && errors.length >= MAX_ERRORS) { dropped++; return; }
     errors.push({ code, file: r ? r.file : originFile, line: r ? r.line : 0, message });
   };
 
-  const byOwner = new Map<string, ZoneRecord[]>();
+  // One pass over all records; per-owner lists are built only for the few owners that need
+  // them (CNAME owners, delegations), so a million-record zone stays cheap.
   const apexSoa: ZoneRecord[] = [];
   let apexNs = false;
+  const cnameOwners = new Map<string, ZoneRecord[]>();
   const cuts = new Map<string, ZoneRecord>(); // non-apex owner with NS → its first NS record
-
+  const inZone: ZoneRecord[] = [];
   for (const r of records) {
     if (!isSubdomain(r.owner, origin)) {
       err(ZoneErrorCode.OUT_OF_ZONE, r, `${typeName(r.type)} record for ${r.owner} is outside the zone ${origin}: use a name at or below ${origin}, or put it in that name's own zone file`);
       continue;
     }
-    let list = byOwner.get(r.owner);
-    if (!list) byOwner.set(r.owner, (list = []));
-    list.push(r);
+    inZone.push(r);
     const apex = r.owner === origin;
     if (r.type === RRType.SOA) {
       if (apex) apexSoa.push(r);
@@ -55,6 +58,8 @@ export function validateZone(origin: string, records: ZoneRecord[], originFile: 
     } else if (r.type === RRType.NS) {
       if (apex) apexNs = true;
       else if (!cuts.has(r.owner)) cuts.set(r.owner, r);
+    } else if (r.type === RRType.CNAME) {
+      cnameOwners.set(r.owner, []);
     }
   }
 
@@ -69,18 +74,29 @@ export function validateZone(origin: string, records: ZoneRecord[], originFile: 
     err(ZoneErrorCode.NO_APEX_NS, soas[0], `zone ${origin} has no NS records at its apex: add at least one, e.g. "@ IN NS ns1.${origin}"`);
   }
 
-  for (const [owner, rs] of byOwner) checkCname(owner, rs, origin, err);
-  if (cuts.size > 0) checkOccluded(byOwner, cuts, origin, err);
+  if (cnameOwners.size > 0) {
+    let lastOwner = '';
+    let list: ZoneRecord[] | undefined;
+    for (const r of inZone) {
+      if (r.owner !== lastOwner) { lastOwner = r.owner; list = cnameOwners.get(r.owner); }
+      list?.push(r);
+    }
+    for (const [owner, rs] of cnameOwners) checkCname(owner, rs, origin, err);
+  }
+  if (cuts.size > 0) checkOccluded(inZone, cuts, origin, err);
 
   errors.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
-  return errors.length > MAX_ERRORS ? errors.slice(0, MAX_ERRORS) : errors;
+  if (errors.length + dropped <= MAX_ERRORS) return errors;
+  const kept = errors.slice(0, MAX_ERRORS - 1);
+  kept.push({ code: ZoneErrorCode.TOO_MANY_ERRORS, file: originFile, line: 0, message: `${errors.length + dropped - kept.length} more problems in zone ${origin} not shown: fix the errors above first` });
+  return kept;
 }
 
 type Report = (code: string, r: ZoneRecord | undefined, message: string) => void;
 
 /** RFC 1034 §3.6.2: a CNAME owner has no other data, and one CNAME; the apex has none. */
 function checkCname(owner: string, rs: ZoneRecord[], origin: string, err: Report): void {
-  if (!hasType(rs, RRType.CNAME)) return;
+  if (rs.length === 1 && owner !== origin) return; // the common case: the CNAME alone
   const cnames = distinct(rs.filter((r) => r.type === RRType.CNAME));
   const first = cnames[0];
   if (owner === origin) {
@@ -101,30 +117,24 @@ function checkCname(owner: string, rs: ZoneRecord[], origin: string, err: Report
 
 /**
  * RFC 1034 §4.2.1: below an NS at a non-apex name the data belongs to the child zone, so only
- * glue addresses may be here; at the cut itself only NS, DS and glue.
+ * glue addresses may be there; at the cut itself only NS, DS and glue.
  */
-function checkOccluded(byOwner: Map<string, ZoneRecord[]>, cuts: Map<string, ZoneRecord>, origin: string, err: Report): void {
-  for (const [owner, rs] of byOwner) {
-    if (owner === origin) continue;
-    const atCut = cuts.get(owner);
-    if (atCut) {
-      for (const r of rs) {
-        if (r.type === RRType.NS || r.type === DS || isGlue(r) || r.type === RRType.CNAME) continue; // CNAME: reported above
-        err(ZoneErrorCode.OCCLUDED, r, `${typeName(r.type)} record for ${owner} is occluded: ${owner} is delegated (NS at ${where(atCut)}), so only NS, DS and glue A/AAAA records belong there; move it to the child zone or remove the delegation`);
-      }
+function checkOccluded(records: ZoneRecord[], cuts: Map<string, ZoneRecord>, origin: string, err: Report): void {
+  let lastOwner = '';
+  let above: ZoneRecord | undefined; // the delegation above lastOwner, if any
+  for (const r of records) {
+    if (isGlue(r) || r.owner === origin) continue;
+    if (r.owner !== lastOwner) { lastOwner = r.owner; above = cutAbove(r.owner, cuts, origin); }
+    if (above) {
+      err(ZoneErrorCode.OCCLUDED, r, `${typeName(r.type)} record for ${r.owner} is occluded: it is below the delegation to ${above.owner} (NS at ${where(above)}) and would never be served; only glue A/AAAA records belong below a zone cut. Move it to the child zone or remove the delegation`);
+      continue;
     }
-    const cut = cutAbove(owner, cuts, origin);
-    if (!cut) continue;
-    for (const r of rs) {
-      if (isGlue(r)) continue;
-      err(ZoneErrorCode.OCCLUDED, r, `${typeName(r.type)} record for ${owner} is occluded: it is below the delegation to ${cut.owner} (NS at ${where(cut)}) and would never be served; only glue A/AAAA records belong below a zone cut. Move it to the child zone or remove the delegation`);
+    const atCut = cuts.get(r.owner);
+    // CNAME beside the NS is already reported as CNAME-and-other-data.
+    if (atCut && r.type !== RRType.NS && r.type !== DS && r.type !== RRType.CNAME) {
+      err(ZoneErrorCode.OCCLUDED, r, `${typeName(r.type)} record for ${r.owner} is occluded: ${r.owner} is delegated (NS at ${where(atCut)}), so only NS, DS and glue A/AAAA records belong there; move it to the child zone or remove the delegation`);
     }
   }
-}
-
-function hasType(rs: ZoneRecord[], type: number): boolean {
-  for (const r of rs) if (r.type === type) return true;
-  return false;
 }
 
 function isGlue(r: ZoneRecord): boolean {

@@ -175,6 +175,9 @@ describe('decodeQuery: valid queries dns2 cannot build', () => {
     padded.set(full);
     expect(asQuery(decodeQuery(padded, full.length)).edns).not.toBeNull();
     expect(decodeQuery(padded, full.length - 1)).toMatchObject({ kind: 'error', reason: 'bad_edns' });
+    expect(decodeQuery(full, full.length + 50).kind).toBe('query');
+    expect(decodeQuery(full, Number.NaN).kind).toBe('query');
+    expect(decodeQuery(full, -1)).toEqual({ kind: 'drop', reason: 'short_header' });
   });
 
   it('labels needing escapes give the same text as labelToText', () => {

@@ -1,0 +1,29 @@
+# regiondns: multi-stage build on Node 24 slim, running as a non-root user.
+
+FROM node:24-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json ./
+COPY bin ./bin
+COPY src ./src
+# Full install (TypeScript is a dev dependency) and compile to dist/.
+RUN npm ci --no-audit --no-fund
+
+FROM node:24-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: `prepare` builds from source, and the build stage already did that.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY bin ./bin
+COPY zones /etc/regiondns/zones
+COPY geo /app/geo
+USER node
+VOLUME ["/etc/regiondns/zones"]
+EXPOSE 53/udp 53/tcp 8053/tcp
+# Binding port 53 as non-root: run with --sysctl net.ipv4.ip_unprivileged_port_start=53
+# (or map a high port: -p 53:5353/udp -p 53:5353/tcp and --listen 0.0.0.0:5353).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8053/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "/app/bin/regiondns.js"]
+CMD ["serve", "--zones", "/etc/regiondns/zones", "--listen", "0.0.0.0:53", "--http", "0.0.0.0:8053"]

@@ -1,0 +1,535 @@
+// Loads regions.yaml and <origin>.steer.yaml files into a SteeringConfig. Every problem is a
+// ConfigError naming file:line and what to fix; loading never throws on bad input.
+// Two passes: a zod schema checks each value's shape and types, then plain code checks ranges and
+// references (regions, pools, zones) with the YAML nodes at hand for line numbers.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import * as z from 'zod';
+import type { ConfigError } from '../config/errors.js';
+import { addressToString, parseSubnet } from '../dns/ecs.js';
+import { canonicalName, isSubdomain } from '../dns/name.js';
+import type { Endpoints, HostnamePolicy, RecordSet, Region, RegionId, SteeringConfig, WhenAllDown } from './policy.js';
+
+/** Stable error codes of steering files (the README's error table lists them). */
+export const SteerError = {
+  /** The directory or a file could not be read. */
+  READ: 'REGIONDNS_ERR_STEER_READ',
+  /** YAML syntax, including a key written twice in one mapping. */
+  YAML: 'REGIONDNS_ERR_STEER_YAML',
+  UNKNOWN_KEY: 'REGIONDNS_ERR_STEER_UNKNOWN_KEY',
+  MISSING_KEY: 'REGIONDNS_ERR_STEER_MISSING_KEY',
+  /** A value of the wrong type (a list where a mapping belongs, text where a number belongs). */
+  TYPE: 'REGIONDNS_ERR_STEER_TYPE',
+  /** `sticky` or `when-all-down` is not one of its forms. */
+  BAD_VALUE: 'REGIONDNS_ERR_STEER_BAD_VALUE',
+  /** A region id or record set name with characters other than letters, digits, '.', '_', '-'. */
+  BAD_ID: 'REGIONDNS_ERR_STEER_BAD_ID',
+  LOCATION_RANGE: 'REGIONDNS_ERR_STEER_LOCATION_RANGE',
+  /** A steer file but no regions.yaml. */
+  NO_REGIONS: 'REGIONDNS_ERR_STEER_NO_REGIONS',
+  UNKNOWN_REGION: 'REGIONDNS_ERR_STEER_UNKNOWN_REGION',
+  /** A record set or when-all-down names a region that has no pool for this hostname. */
+  REGION_WITHOUT_POOL: 'REGIONDNS_ERR_STEER_REGION_WITHOUT_POOL',
+  NEGATIVE_WEIGHT: 'REGIONDNS_ERR_STEER_NEGATIVE_WEIGHT',
+  ZERO_WEIGHTS: 'REGIONDNS_ERR_STEER_ZERO_WEIGHTS',
+  DUPLICATE_SET: 'REGIONDNS_ERR_STEER_DUPLICATE_SET',
+  /** `split: []`, or a record set with no regions. */
+  EMPTY_SET: 'REGIONDNS_ERR_STEER_EMPTY_SET',
+  /** The same region twice in one record set. */
+  DUPLICATE_REGION: 'REGIONDNS_ERR_STEER_DUPLICATE_REGION',
+  /** `pools: {}`, or a region's pool with no endpoints. */
+  EMPTY_POOL: 'REGIONDNS_ERR_STEER_EMPTY_POOL',
+  BAD_ADDRESS: 'REGIONDNS_ERR_STEER_BAD_ADDRESS',
+  DUPLICATE_ADDRESS: 'REGIONDNS_ERR_STEER_DUPLICATE_ADDRESS',
+  ANSWERS_RANGE: 'REGIONDNS_ERR_STEER_ANSWERS_RANGE',
+  TTL_RANGE: 'REGIONDNS_ERR_STEER_TTL_RANGE',
+  /** A steered name that also has A or AAAA records in the zone file. */
+  STATIC_CONFLICT: 'REGIONDNS_ERR_STEER_STATIC_CONFLICT',
+  /** A hostname not in the file's zone (or in a more specific zone that is also served). */
+  OUTSIDE_ZONE: 'REGIONDNS_ERR_STEER_OUTSIDE_ZONE',
+  BAD_NAME: 'REGIONDNS_ERR_STEER_BAD_NAME',
+  /** Two spellings of one hostname ("api" and "API.gslb.example.com."). */
+  DUPLICATE_HOSTNAME: 'REGIONDNS_ERR_STEER_DUPLICATE_HOSTNAME',
+  /** <origin>.steer.yaml for a zone that no zone file serves. */
+  UNSERVED_ORIGIN: 'REGIONDNS_ERR_STEER_UNSERVED_ORIGIN',
+} as const;
+
+export const REGIONS_FILE = 'regions.yaml';
+export const STEER_SUFFIX = '.steer.yaml';
+
+export const DEFAULT_TTL = 30;
+export const DEFAULT_ANSWERS = 1;
+/** RFC 2181 §8: a TTL is an unsigned 31-bit number. */
+export const MAX_TTL = 2147483647;
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+// --- schemas: shape and types only --------------------------------------------------------------
+
+/** A mapping that rejects unknown keys, naming the allowed ones. */
+function strict<T extends z.ZodRawShape>(shape: T) {
+  const allowed = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (iss) => (iss.code === 'unrecognized_keys' ? `allowed keys: ${allowed}` : undefined),
+  });
+}
+
+const mapping = z.record(z.string(), z.unknown());
+const RegionsFileSchema = strict({ regions: mapping });
+const RegionSchema = strict({
+  location: strict({ lat: z.number(), lon: z.number() }),
+  checks: z.array(z.unknown()).optional(),
+});
+const SteerFileSchema = strict({ hostnames: mapping });
+const SetSchema = strict({ name: z.string(), weight: z.number(), regions: z.array(z.string()) });
+const HostnameSchema = strict({
+  ttl: z.number().optional(),
+  answers: z.number().optional(),
+  pools: z.record(z.string(), z.array(z.unknown())),
+  split: z.array(SetSchema).optional(),
+  sticky: z.enum(['none', 'subnet']).optional(),
+  'when-all-down': z.string().optional(),
+});
+
+// --- one YAML file ------------------------------------------------------------------------------
+
+type Path = readonly (string | number)[];
+
+/** A parsed file: its JS value and a way back from a path to a line. */
+class YamlFile {
+  readonly js: unknown;
+  constructor(readonly file: string, private readonly doc: Document, private readonly lc: LineCounter, readonly errors: ConfigError[]) {
+    this.js = doc.toJS();
+  }
+
+  error(code: string, path: Path, message: string): void {
+    this.errors.push({ code, file: this.file, line: this.line(path), message });
+  }
+
+  /** Line of the key (in a mapping) or item (in a list) that `path` ends at; the nearest existing parent's when it is missing. */
+  line(path: Path): number {
+    return this.walk(path).line;
+  }
+
+  /** Keys of the mapping at `path`, in the order written (JS objects put integer-like keys first). */
+  keys(path: Path): string[] {
+    const { node, found } = this.walk(path);
+    return found && isMap(node) ? node.items.map((p) => keyText(p.key)) : [];
+  }
+
+  private walk(path: Path): { node: unknown; line: number; found: boolean } {
+    const deref = (n: unknown): unknown => (isAlias(n) ? n.resolve(this.doc) : n);
+    let node = deref(this.doc.contents);
+    let line = this.nodeLine(node) ?? 0;
+    for (const seg of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => keyText(p.key) === String(seg));
+        if (!pair) return { node, line, found: false };
+        line = this.nodeLine(pair.key) ?? line;
+        node = deref(pair.value);
+      } else if (isSeq(node) && typeof seg === 'number' && seg < node.items.length) {
+        line = this.nodeLine(node.items[seg]) ?? line;
+        node = deref(node.items[seg]);
+      } else {
+        return { node, line, found: false };
+      }
+    }
+    return { node, line, found: true };
+  }
+
+  /** Runs `schema` on the value at `path`; on failure records every issue and returns null. */
+  check<T>(schema: z.ZodType<T>, path: Path): T | null {
+    const value = valueAt(this.js, path);
+    const r = schema.safeParse(value);
+    if (r.success) return r.data;
+    for (const iss of r.error.issues) this.issue(iss, [...path, ...(iss.path as (string | number)[])]);
+    return null;
+  }
+
+  private issue(iss: z.core.$ZodIssue, path: Path): void {
+    const where = describePath(path);
+    switch (iss.code) {
+      case 'unrecognized_keys':
+        for (const k of iss.keys) this.error(SteerError.UNKNOWN_KEY, [...path, k], `unknown key "${k}" in ${where}; ${iss.message}`);
+        return;
+      case 'invalid_type': {
+        const value = valueAt(this.js, path);
+        if (value === undefined) {
+          const parent = path.slice(0, -1);
+          this.error(SteerError.MISSING_KEY, parent, `${describePath(parent)} needs a "${String(path[path.length - 1])}" key`);
+        } else {
+          this.error(SteerError.TYPE, path, `${where} must be ${typeName(iss.expected)}, not ${describeValue(value)}`);
+        }
+        return;
+      }
+      case 'invalid_value':
+        this.error(SteerError.BAD_VALUE, path, `${where} must be one of ${iss.values.map((v) => JSON.stringify(v)).join(', ')}`);
+        return;
+      default:
+        this.error(SteerError.TYPE, path, `${where}: ${iss.message}`);
+    }
+  }
+
+  private nodeLine(node: unknown): number | null {
+    const range = (node as { range?: [number, number, number] } | null)?.range;
+    return range ? this.lc.linePos(range[0]).line : null;
+  }
+}
+
+function keyText(key: unknown): string {
+  return isScalar(key) ? String(key.value) : String(key);
+}
+
+function valueAt(js: unknown, path: Path): unknown {
+  let v = js;
+  for (const seg of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string | number, unknown>)[seg];
+  }
+  return v;
+}
+
+function describePath(path: Path): string {
+  if (path.length === 0) return 'the file';
+  let s = '';
+  for (const seg of path) s += typeof seg === 'number' ? `[${seg}]` : s === '' ? seg : `.${seg}`;
+  return `"${s}"`;
+}
+
+function typeName(expected: string): string {
+  switch (expected) {
+    case 'object': case 'record': case 'map': return 'a mapping (key: value lines)';
+    case 'array': return 'a list';
+    case 'number': return 'a number';
+    case 'string': return 'text';
+    default: return `a ${expected}`;
+  }
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'empty';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'number') return Number.isFinite(v) ? `the number ${v}` : String(v);
+  if (typeof v === 'string') return `the text ${JSON.stringify(v)}`;
+  if (typeof v === 'object') return 'a mapping';
+  return String(v);
+}
+
+/** Reads and parses a YAML file; null (with errors recorded) when it cannot be read or has syntax errors. */
+function readYaml(file: string, errors: ConfigError[]): YamlFile | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    errors.push({ code: SteerError.READ, file, line: 0, message: `cannot read: ${(e as Error).message}` });
+    return null;
+  }
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) {
+      const message = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+      errors.push({ code: SteerError.YAML, file, line: lc.linePos(e.pos[0]).line, message: `YAML syntax: ${message}` });
+    }
+    return null;
+  }
+  return new YamlFile(file, doc, lc, errors);
+}
+
+// --- regions.yaml -------------------------------------------------------------------------------
+
+interface RegionsResult {
+  regions: Map<RegionId, Region>;
+  /** Every id written, valid or not, so a bad region does not also surface as "unknown" in steer files. */
+  declared: Set<RegionId>;
+}
+
+function loadRegions(y: YamlFile): RegionsResult {
+  const regions = new Map<RegionId, Region>();
+  const declared = new Set<RegionId>();
+  if (!y.check(RegionsFileSchema, [])) return { regions, declared };
+  for (const id of y.keys(['regions'])) {
+    declared.add(id);
+    const path = ['regions', id];
+    let ok = true;
+    if (!ID_PATTERN.test(id)) {
+      y.error(SteerError.BAD_ID, path, `region id "${id}" must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+      ok = false;
+    }
+    const r = y.check(RegionSchema, path);
+    if (!r) continue;
+    const { lat, lon } = r.location;
+    if (lat < -90 || lat > 90) {
+      y.error(SteerError.LOCATION_RANGE, [...path, 'location', 'lat'], `latitude ${lat} of region "${id}" must be between -90 and 90`);
+      ok = false;
+    }
+    if (lon < -180 || lon > 180) {
+      y.error(SteerError.LOCATION_RANGE, [...path, 'location', 'lon'], `longitude ${lon} of region "${id}" must be between -180 and 180`);
+      ok = false;
+    }
+    if (ok) regions.set(id, { id, location: { lat, lon }, checks: r.checks ?? [], file: y.file, line: y.line(path) });
+  }
+  return { regions, declared };
+}
+
+// --- <origin>.steer.yaml ------------------------------------------------------------------------
+
+interface SteerContext {
+  origin: string;
+  /** Canonical origins of every served zone, to find the most specific one for a name. */
+  origins: readonly string[];
+  /** Null when there is no regions.yaml: region references are then not checked (one NO_REGIONS error says why). */
+  declared: Set<RegionId> | null;
+  staticAddressNames: (fqdn: string) => boolean;
+  /** fqdn → "file:line" of the hostnames already loaded. */
+  seen: Map<string, string>;
+}
+
+function loadSteerFile(y: YamlFile, ctx: SteerContext, out: Map<string, HostnamePolicy>): void {
+  if (!y.check(SteerFileSchema, [])) return;
+  for (const key of y.keys(['hostnames'])) {
+    const policy = loadHostname(y, key, ctx);
+    if (policy) out.set(policy.fqdn, policy);
+  }
+}
+
+/** The canonical name a hostname key stands for ("@" is the origin, names without a final dot are relative). */
+function hostnameFqdn(key: string, origin: string): string {
+  if (key === '@') return origin;
+  if (key.endsWith('.')) return canonicalName(key);
+  return canonicalName(origin === '.' ? `${key}.` : `${key}.${origin}`);
+}
+
+function loadHostname(y: YamlFile, key: string, ctx: SteerContext): HostnamePolicy | null {
+  const path = ['hostnames', key];
+  const before = y.errors.length;
+  const line = y.line(path);
+
+  let fqdn: string | null = null;
+  try {
+    fqdn = key === '' ? null : hostnameFqdn(key, ctx.origin);
+    if (fqdn === null) y.error(SteerError.BAD_NAME, path, 'a hostname key must not be empty (use "@" for the zone apex)');
+  } catch (e) {
+    y.error(SteerError.BAD_NAME, path, `hostname "${key}": ${(e as Error).message}`);
+  }
+  if (fqdn !== null) {
+    const zone = mostSpecificOrigin(fqdn, ctx.origins);
+    if (zone !== ctx.origin) {
+      const hint = zone === null ? 'no served zone contains it' : `it belongs to zone ${zone}; move it to ${zoneFileName(zone)}`;
+      y.error(SteerError.OUTSIDE_ZONE, path, `hostname ${fqdn} is outside zone ${ctx.origin}: ${hint}`);
+    }
+    const other = ctx.seen.get(fqdn);
+    if (other !== undefined) y.error(SteerError.DUPLICATE_HOSTNAME, path, `hostname ${fqdn} is already steered at ${other}`);
+    else ctx.seen.set(fqdn, `${y.file}:${line}`);
+    if (ctx.staticAddressNames(fqdn)) {
+      y.error(SteerError.STATIC_CONFLICT, path, `${fqdn} has A/AAAA records in the zone file; remove them or stop steering the name`);
+    }
+  }
+
+  const h = y.check(HostnameSchema, path);
+  if (!h) return null;
+
+  const ttl = h.ttl ?? DEFAULT_TTL;
+  if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_TTL) {
+    y.error(SteerError.TTL_RANGE, [...path, 'ttl'], `ttl ${ttl} must be a whole number of seconds from 0 to ${MAX_TTL}`);
+  }
+  const answers = h.answers ?? DEFAULT_ANSWERS;
+  if (!Number.isInteger(answers) || answers < 1) {
+    y.error(SteerError.ANSWERS_RANGE, [...path, 'answers'], `answers ${answers} must be a whole number of regions, 1 or more`);
+  }
+
+  const pools = loadPools(y, [...path, 'pools'], h.pools, ctx);
+  const sets = h.split ? loadSplit(y, [...path, 'split'], h.split, pools, ctx) : [{ name: 'all', weight: 100, regions: [...pools.keys()] }];
+  const whenAllDown = parseWhenAllDown(y, [...path, 'when-all-down'], h['when-all-down'] ?? 'fail-open', pools, ctx);
+
+  if (y.errors.length > before || fqdn === null || whenAllDown === null) return null;
+  return {
+    fqdn, zone: ctx.origin, ttl, answers, pools, sets, weights: sets.map((s) => s.weight),
+    sticky: h.sticky ?? 'none', whenAllDown, file: y.file, line,
+  };
+}
+
+function mostSpecificOrigin(fqdn: string, origins: readonly string[]): string | null {
+  let best: string | null = null;
+  for (const o of origins) if (isSubdomain(fqdn, o) && (best === null || o.length > best.length)) best = o;
+  return best;
+}
+
+function zoneFileName(origin: string): string {
+  return `${origin === '.' ? '' : origin.slice(0, -1)}${STEER_SUFFIX}`;
+}
+
+/** Checks that `region` exists; true when it does (or when regions cannot be checked). */
+function knownRegion(y: YamlFile, path: Path, region: string, ctx: SteerContext): boolean {
+  if (ctx.declared === null || ctx.declared.has(region)) return true;
+  const known = [...ctx.declared].join(', ') || 'none';
+  y.error(SteerError.UNKNOWN_REGION, path, `unknown region "${region}"; ${REGIONS_FILE} defines: ${known}`);
+  return false;
+}
+
+function hasPool(y: YamlFile, path: Path, region: string, pools: Map<RegionId, Endpoints>, what: string, ctx: SteerContext): void {
+  if (!knownRegion(y, path, region, ctx) || pools.has(region)) return;
+  y.error(SteerError.REGION_WITHOUT_POOL, path, `${what} names region "${region}", which has no pool: add it under pools`);
+}
+
+function loadPools(y: YamlFile, path: Path, raw: Record<string, unknown[]>, ctx: SteerContext): Map<RegionId, Endpoints> {
+  const pools = new Map<RegionId, Endpoints>();
+  const regions = y.keys(path);
+  if (regions.length === 0) {
+    y.error(SteerError.EMPTY_POOL, path, 'pools is empty: give at least one region and its endpoints');
+  }
+  for (const region of regions) {
+    const poolPath = [...path, region];
+    if (!knownRegion(y, poolPath, region, ctx)) continue;
+    const list = raw[region];
+    if (list.length === 0) {
+      y.error(SteerError.EMPTY_POOL, poolPath, `pool of region "${region}" has no endpoints`);
+      continue;
+    }
+    const e: Endpoints = { v4: [], v6: [], v4Text: [], v6Text: [] };
+    const seen = new Set<string>();
+    list.forEach((item, i) => {
+      const address = typeof item === 'string' ? parseEndpoint(item) : null;
+      if (!address) {
+        y.error(SteerError.BAD_ADDRESS, [...poolPath, i], `${describeValue(item)} in the pool of "${region}" is not an IPv4 or IPv6 address`);
+        return;
+      }
+      const text = address.text;
+      if (seen.has(text)) {
+        y.error(SteerError.DUPLICATE_ADDRESS, [...poolPath, i], `${text} is listed twice in the pool of "${region}"`);
+        return;
+      }
+      seen.add(text);
+      if (address.bytes.length === 4) { e.v4.push(address.bytes); e.v4Text.push(text); }
+      else { e.v6.push(address.bytes); e.v6Text.push(text); }
+    });
+    pools.set(region, e);
+  }
+  return pools;
+}
+
+/** An endpoint address (no prefix length); text is the canonical form (RFC 5952 for IPv6). */
+function parseEndpoint(text: string): { bytes: Uint8Array; text: string } | null {
+  if (text.includes('/')) return null;
+  try {
+    const s = parseSubnet(text);
+    return { bytes: s.address, text: addressToString(s.family, s.address) };
+  } catch {
+    return null;
+  }
+}
+
+function loadSplit(
+  y: YamlFile, path: Path, raw: z.infer<typeof SetSchema>[], pools: Map<RegionId, Endpoints>, ctx: SteerContext,
+): RecordSet[] {
+  if (raw.length === 0) {
+    y.error(SteerError.EMPTY_SET, path, 'split is empty: list at least one record set, or remove split to use all pools');
+    return [];
+  }
+  const names = new Set<string>();
+  raw.forEach((s, i) => {
+    const setPath = [...path, i];
+    if (!ID_PATTERN.test(s.name)) {
+      y.error(SteerError.BAD_ID, [...setPath, 'name'], `record set name "${s.name}" must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+    } else if (names.has(s.name)) {
+      y.error(SteerError.DUPLICATE_SET, [...setPath, 'name'], `record set name "${s.name}" is used twice; give each set its own name`);
+    }
+    names.add(s.name);
+    if (s.weight < 0) {
+      y.error(SteerError.NEGATIVE_WEIGHT, [...setPath, 'weight'], `weight ${s.weight} of record set "${s.name}" must not be negative`);
+    }
+    if (s.regions.length === 0) {
+      y.error(SteerError.EMPTY_SET, [...setPath, 'regions'], `record set "${s.name}" has no regions`);
+    }
+    const inSet = new Set<string>();
+    s.regions.forEach((region, j) => {
+      const regionPath = [...setPath, 'regions', j];
+      if (inSet.has(region)) y.error(SteerError.DUPLICATE_REGION, regionPath, `region "${region}" is listed twice in record set "${s.name}"`);
+      inSet.add(region);
+      hasPool(y, regionPath, region, pools, `record set "${s.name}"`, ctx);
+    });
+  });
+  if (raw.every((s) => s.weight <= 0)) {
+    y.error(SteerError.ZERO_WEIGHTS, path, 'every record set has weight 0: give at least one a positive weight');
+  }
+  return raw.map((s) => ({ name: s.name, weight: s.weight, regions: s.regions.slice() }));
+}
+
+function parseWhenAllDown(y: YamlFile, path: Path, text: string, pools: Map<RegionId, Endpoints>, ctx: SteerContext): WhenAllDown | null {
+  if (text === 'fail-open') return { kind: 'fail-open' };
+  if (text === 'servfail') return { kind: 'servfail' };
+  if (text.startsWith('region:') && text.length > 'region:'.length) {
+    const region = text.slice('region:'.length);
+    hasPool(y, path, region, pools, 'when-all-down', ctx);
+    return { kind: 'region', region };
+  }
+  y.error(SteerError.BAD_VALUE, path, `when-all-down "${text}" must be "fail-open", "servfail" or "region:<id>"`);
+  return null;
+}
+
+// --- the directory ------------------------------------------------------------------------------
+
+/**
+ * Loads `dir/regions.yaml` and every `dir/<origin>.steer.yaml`. `zoneOrigins` are the served zones
+ * (with or without the final dot); `staticAddressNames(fqdn)` says whether a zone file gives the name
+ * A/AAAA records. The config holds what loaded cleanly; callers reject it when `errors` is not empty.
+ */
+export function loadSteering(
+  dir: string,
+  zoneOrigins: readonly string[],
+  staticAddressNames: (fqdn: string) => boolean,
+): { config: SteeringConfig; errors: ConfigError[] } {
+  const errors: ConfigError[] = [];
+  const config: SteeringConfig = { regions: new Map(), hostnames: new Map() };
+  let entries: string[];
+  try {
+    entries = readdirSync(dir).sort();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { config, errors };
+    errors.push({ code: SteerError.READ, file: dir, line: 0, message: `cannot read directory: ${(e as Error).message}` });
+    return { config, errors };
+  }
+
+  let declared: Set<RegionId> | null = null;
+  if (entries.includes(REGIONS_FILE)) {
+    const y = readYaml(join(dir, REGIONS_FILE), errors);
+    declared = new Set();
+    if (y) {
+      const r = loadRegions(y);
+      config.regions = r.regions;
+      declared = r.declared;
+    }
+  }
+
+  const origins = zoneOrigins.map((o) => canonicalName(o));
+  const seen = new Map<string, string>();
+  for (const name of entries) {
+    if (!name.endsWith(STEER_SUFFIX)) continue;
+    const file = join(dir, name);
+    const originText = name.slice(0, -STEER_SUFFIX.length);
+    let origin: string | null = null;
+    try {
+      origin = canonicalName(originText === '' ? '.' : originText);
+    } catch {
+      origin = null;
+    }
+    if (origin === null || !origins.includes(origin)) {
+      const served = origins.join(', ') || 'none';
+      errors.push({
+        code: SteerError.UNSERVED_ORIGIN, file, line: 0,
+        message: `no zone file serves "${originText}"; name the file <origin>${STEER_SUFFIX} after a served zone (${served}) or add the zone`,
+      });
+      continue;
+    }
+    if (declared === null) {
+      errors.push({
+        code: SteerError.NO_REGIONS, file, line: 0,
+        message: `steering needs regions: create ${join(dir, REGIONS_FILE)} defining every region used here`,
+      });
+    }
+    const y = readYaml(file, errors);
+    if (y) loadSteerFile(y, { origin, origins, declared, staticAddressNames, seen }, config.hostnames);
+  }
+  return { config, errors };
+}
