@@ -43,7 +43,12 @@ export function loadZoneDir(dir: string): LoadResult {
   const duplicated = new Set<string>();
   for (const name of names) {
     const file = path.join(dir, name);
-    if (!isFile(file)) continue;
+    const kind = fileKind(file);
+    if (kind === 'other') continue;
+    if (kind !== 'file') {
+      out.errors.push({ code: ZoneErrorCode.FILE_READ, file, line: 0, message: `cannot read zone file: ${kind}` });
+      continue;
+    }
     const r = loadZoneFile(file, name.slice(0, -ZONE_SUFFIX.length), dir);
     out.errors.push(...r.errors);
     out.warnings.push(...r.warnings);
@@ -167,10 +172,11 @@ export function normalizeRRsets(records: ZoneRecord[]): { records: ZoneRecord[];
   return { records: kept, warnings };
 }
 
-function isFile(p: string): boolean {
+/** 'file', 'other' (a folder named *.zone: ignored) or why it cannot be read (a broken symlink). */
+function fileKind(p: string): string {
   try {
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
+    return fs.statSync(p).isFile() ? 'file' : 'other';
+  } catch (e) {
+    return (e as Error).message;
   }
 }

@@ -1,9 +1,14 @@
-import { describe, it, expect } from 'vitest';
+import { afterAll, describe, it, expect } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RRType } from '../../src/dns/constants.js';
 import { MAX_ERRORS, parseMasterFile, ZoneErrorCode, type ParseResult } from '../../src/zone/masterfile.js';
+
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+});
 
 const FILE = 'zones/example.com.zone';
 const ORIGIN = 'example.com.';
@@ -355,6 +360,7 @@ describe('syntax errors', () => {
 describe('$INCLUDE', () => {
   function tree(files: Record<string, string>): string {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-inc-'));
+    tempDirs.push(root);
     for (const [name, body] of Object.entries(files)) {
       fs.mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
       fs.writeFileSync(path.join(root, name), body);

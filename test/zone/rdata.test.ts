@@ -60,7 +60,7 @@ function decodeWithDns2(type: number, rdata: Uint8Array): Record<string, unknown
   const p = Packet.parse(buf);
   expect(p.errors).toEqual([]);
   expect(p.answers).toHaveLength(1);
-  const a = p.answers[0] as Record<string, unknown>;
+  const a = p.answers[0] as unknown as Record<string, unknown>;
   expect(a.type).toBe(type);
   expect(a.class).toBe(1);
   expect(a.ttl).toBe(300);
