@@ -1,0 +1,126 @@
+// Fleet state: what operators and probers change at run time, shared by every instance.
+// One interface, two stores: memory (default; overrides kept in a local state file) and Redis.
+// The query path never calls a store: a store change triggers a new Snapshot (see coordinator.ts).
+
+import type { RegionId } from '../steering/policy.js';
+
+/** Namespaces of operator overrides. Values are JSON. */
+export type Namespace = 'drain' | 'weights' | 'ramp' | 'tenant';
+export const NAMESPACES: readonly Namespace[] = ['drain', 'weights', 'ramp', 'tenant'];
+
+export interface Drain {
+  region: RegionId;
+  reason: string;
+  /** Only these hostnames (canonical fqdns); null drains the region for every hostname. */
+  hostnames: string[] | null;
+  by: string;
+  at: number;
+}
+
+export interface WeightOverride {
+  fqdn: string;
+  /** Set name → weight, naming every set of the hostname's policy. */
+  weights: Record<string, number>;
+  by: string;
+  at: number;
+}
+
+export interface Ramp {
+  fqdn: string;
+  /** The record set whose weight ramps up (the others share the rest in their configured proportions). */
+  set: string;
+  /** Percentages of traffic for `set`, e.g. [0.1, 1, 5, 25, 100]. */
+  steps: number[];
+  everyMs: number;
+  /** Index into steps of the step in force. */
+  step: number;
+  /** When the next step is due (ms since epoch). */
+  nextAt: number;
+  state: 'running' | 'halted' | 'done';
+  haltReason: string | null;
+  haltOnUnhealthyRegions: boolean;
+  by: string;
+  startedAt: number;
+}
+
+/** A single write (value null = delete the key). */
+export interface Change {
+  ns: Namespace;
+  key: string;
+  value: unknown | null;
+}
+
+export interface AuditInput {
+  /** Name of the token that made the change ("ramp-controller" for automatic steps). */
+  actor: string;
+  action: string;
+  target: string;
+  reason: string | null;
+  before: unknown;
+  after: unknown;
+  /** Extra facts (e.g. counts of a bulk import). */
+  detail?: Record<string, unknown>;
+}
+
+export interface AuditEntry extends AuditInput {
+  id: number;
+  at: number;
+  version: number;
+}
+
+/** One prober's current up/down verdict (after its rise/fall) for one check. */
+export interface Verdict {
+  checkId: string;
+  prober: string;
+  up: boolean;
+  /** Why: "HTTP 200", "HTTP 500", "timeout after 2000 ms", "connection refused", "body mismatch". */
+  cause: string;
+  /** When the prober last confirmed this verdict (ms since epoch): freshness is judged from it. */
+  at: number;
+  /** The check's interval, so readers can tell stale (older than 3 × interval) from fresh. */
+  intervalMs: number;
+}
+
+export class StoreUnavailableError extends Error {
+  readonly code = 'REGIONDNS_ERR_STORE_UNAVAILABLE';
+}
+
+export interface StoreStatus {
+  connected: boolean;
+  /** "memory", "redis ok", "redis unreachable since …" */
+  detail: string;
+}
+
+export type StoreEvent = { kind: 'overrides'; ns: Namespace } | { kind: 'verdicts' } | { kind: 'status' } | { kind: 'resync' };
+
+export interface FleetStore {
+  readonly kind: 'memory' | 'redis';
+  /** Loads the current state (state file or Redis) and subscribes to changes. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+
+  /** The local view of a namespace: key → value. Never does I/O. */
+  get(ns: Namespace): ReadonlyMap<string, unknown>;
+  /** Monotonic version of the overrides, bumped by every write anywhere in the fleet. */
+  version(): number;
+  /**
+   * Persists the changes and one audit entry atomically, then publishes them. Resolves with the new
+   * version once persisted; the local view is updated before it resolves. Rejects with
+   * StoreUnavailableError (and changes nothing) when the write cannot be persisted.
+   */
+  write(changes: Change[], audit: AuditInput): Promise<number>;
+  /** Newest first. */
+  audit(limit: number): Promise<AuditEntry[]>;
+
+  /** Best effort: a prober's verdict, kept for 3 × its interval. */
+  publishVerdict(v: Verdict): Promise<void>;
+  /** Every verdict known, fresh or stale (the reader judges freshness with its own clock). */
+  verdicts(): readonly Verdict[];
+
+  /** Called after the local view changed (own write, pub/sub message, resync) or the connection status changed. */
+  onEvent(fn: (e: StoreEvent) => void): () => void;
+  status(): StoreStatus;
+
+  /** A named lease (e.g. who advances ramps); true when `holder` has it for the next ttlMs. */
+  tryLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+}
