@@ -56,7 +56,7 @@ function answerSteered(snap: Snapshot, ctx: QueryContext, name: string, qtype: n
       weights: snap.weightOverrides.get(name),
       client: { address, sourcePrefix, fromEcs: useEcs },
       location,
-      isOperational: snap.isOperational,
+      isOperational: snap.isOperationalFor(name),
       regions: snap.steering.regions,
       latencyTable: snap.latencyTable,
       rng: ctx.rng,

@@ -9,6 +9,7 @@ import type { LatencyTable } from '../geo/latency-table.js';
 import type { HostnamePolicy, RegionId, SteeringConfig } from '../steering/policy.js';
 import { buildZone, buildZoneSet, type Zone, type ZoneSet } from '../zone/tree.js';
 import type { LoadedZone } from '../zone/load.js';
+import type { Drain } from './fleet-store.js';
 
 export interface RegionHealth {
   up: boolean;
@@ -31,18 +32,45 @@ export interface Snapshot {
   steered: Map<string, SteeredName>;
   geo: GeoLocator | null;
   latencyTable: LatencyTable | null;
-  /** Regions absent from the map are up. Health and drains (later: forced state) both land here. */
+  /** What the health probes say; regions absent from the map are up. */
   regionHealth: ReadonlyMap<RegionId, RegionHealth>;
+  /** Operator drains, by region. */
+  drains: ReadonlyMap<RegionId, Drain>;
   /** Runtime weight overrides, aligned with the policy's sets. */
   weightOverrides: ReadonlyMap<string, readonly number[]>;
-  /** regionHealth as a function, bound once per snapshot for the steering pipeline. */
-  isOperational: (region: RegionId) => RegionHealth;
+  /** Health and drains folded into one function per hostname, bound once per snapshot. */
+  isOperationalFor(fqdn: string): (region: RegionId) => RegionHealth;
 }
 
 const UP: RegionHealth = Object.freeze({ up: true, reason: 'up' });
 
-function operationalFn(health: ReadonlyMap<RegionId, RegionHealth>): (region: RegionId) => RegionHealth {
-  return (region) => health.get(region) ?? UP;
+/**
+ * Precedence: an operator's drain beats health (a drained region is out even when its probes pass),
+ * then the probes' verdict.
+ */
+export function operational(fqdn: string, region: RegionId, health: ReadonlyMap<RegionId, RegionHealth>, drains: ReadonlyMap<RegionId, Drain>): RegionHealth {
+  const d = drains.get(region);
+  if (d && (d.hostnames === null || d.hostnames.includes(fqdn))) return { up: false, reason: `drained by ${d.by}: ${d.reason}` };
+  return health.get(region) ?? UP;
+}
+
+function operationalFns(
+  hostnames: Iterable<string>,
+  health: ReadonlyMap<RegionId, RegionHealth>,
+  drains: ReadonlyMap<RegionId, Drain>,
+): (fqdn: string) => (region: RegionId) => RegionHealth {
+  // Answers are computed once per (hostname, region) here, not per query.
+  const byHost = new Map<string, (region: RegionId) => RegionHealth>();
+  for (const fqdn of hostnames) {
+    const cache = new Map<RegionId, RegionHealth>();
+    byHost.set(fqdn, (region) => {
+      let h = cache.get(region);
+      if (!h) { h = operational(fqdn, region, health, drains); cache.set(region, h); }
+      return h;
+    });
+  }
+  const fallback = (fqdn: string) => (region: RegionId) => operational(fqdn, region, health, drains);
+  return (fqdn) => byHost.get(fqdn) ?? fallback(fqdn);
 }
 
 export interface SnapshotInputs {
@@ -52,6 +80,7 @@ export interface SnapshotInputs {
   geo: GeoLocator | null;
   latencyTable: LatencyTable | null;
   regionHealth?: ReadonlyMap<RegionId, RegionHealth>;
+  drains?: ReadonlyMap<RegionId, Drain>;
   weightOverrides?: ReadonlyMap<string, readonly number[]>;
 }
 
@@ -75,24 +104,32 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
     geo: inputs.geo,
     latencyTable: inputs.latencyTable,
     regionHealth: inputs.regionHealth ?? new Map(),
+    drains: inputs.drains ?? new Map(),
     weightOverrides: inputs.weightOverrides ?? new Map(),
-    isOperational: operationalFn(inputs.regionHealth ?? new Map()),
+    isOperationalFor: operationalFns(inputs.steering.hostnames.keys(), inputs.regionHealth ?? new Map(), inputs.drains ?? new Map()),
   };
 }
 
 /** The same world with other region health or overrides: zones and pre-encoded answers are shared. */
 export function withState(
   snap: Snapshot,
-  change: { version: number; regionHealth?: ReadonlyMap<RegionId, RegionHealth>; weightOverrides?: ReadonlyMap<string, readonly number[]> },
+  change: {
+    version: number;
+    regionHealth?: ReadonlyMap<RegionId, RegionHealth>;
+    drains?: ReadonlyMap<RegionId, Drain>;
+    weightOverrides?: ReadonlyMap<string, readonly number[]>;
+  },
 ): Snapshot {
   const regionHealth = change.regionHealth ?? snap.regionHealth;
+  const drains = change.drains ?? snap.drains;
   return {
     ...snap,
     version: change.version,
     builtAt: Date.now(),
     regionHealth,
+    drains,
     weightOverrides: change.weightOverrides ?? snap.weightOverrides,
-    isOperational: operationalFn(regionHealth),
+    isOperationalFor: operationalFns(snap.steering.hostnames.keys(), regionHealth, drains),
   };
 }
 

@@ -75,7 +75,7 @@ export const ZoneErrorCode = {
   DUPLICATE_ORIGIN: 'REGIONDNS_ERR_ZONE_DUPLICATE_ORIGIN',
 } as const;
 
-/** Reporting stops after this many errors per file (the last one says so). */
+/** Reporting stops after this many errors per zone file with its includes (the last one says so). */
 export const MAX_ERRORS = 100;
 
 // ---------------------------------------------------------------------------------------------
@@ -372,14 +372,16 @@ function parseText(sh: Shared, text: string, file: string, startOrigin: string, 
 
     // [TTL] [class] or [class] [TTL], both optional (RFC 1035 §5.1).
     let ttl: number | undefined;
+    let ttlText = '';
     let haveClass = false;
     let bad = false;
     for (let k = 0; k < 2 && i < lex.count && !bad; k++) {
       const tok = t[i];
       const c = tok.charCodeAt(0);
       if (c >= 0x30 && c <= 0x39) {
-        if (ttl !== undefined) { bad = errTtl(sh, file, line, `record has two TTLs ("${ttl}" and "${tok}"): keep one`); break; }
+        if (ttl !== undefined) { bad = errTtl(sh, file, line, `record has two TTLs ("${ttlText}" and "${tok}"): keep one`); break; }
         ttl = parseTtl(tok);
+        ttlText = tok;
         if (ttl === undefined) bad = errTtl(sh, file, line, `bad TTL "${tok}": use seconds from 0 to 2147483647 or units like 1h, 2d, 1w30m`);
       } else {
         const upper = tok.toUpperCase();

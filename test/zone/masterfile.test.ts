@@ -173,7 +173,7 @@ www 60 A 192.0.2.1
     for (const [text, re] of [
       ['a 1x A 192.0.2.1', /bad TTL "1x": use seconds from 0 to 2147483647 or units like 1h/],
       ['a 2147483648 A 192.0.2.1', /bad TTL "2147483648"/],
-      ['a 60 60 A 192.0.2.1', /record has two TTLs \("60" and "60"\): keep one/],
+      ['a 1m 60 A 192.0.2.1', /record has two TTLs \("1m" and "60"\): keep one/],
       ['$TTL forever', /bad \$TTL "forever"/],
     ] as const) {
       const e = oneError(text + '\n');
