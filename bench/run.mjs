@@ -630,7 +630,7 @@ async function main() {
   }
   if (stopping) return 130;
 
-  console.log(`\nResults (median of ${opts.runs} runs x ${opts.secs} s; dnsperf ${DNSPERF_FIXED.join(' ')}, -q 100; server on ${HOST}:${dnsPort}):\n`);
+  console.log(`\nResults (median of ${opts.runs} run${opts.runs === 1 ? "" : "s"} x ${opts.secs} s; dnsperf ${DNSPERF_FIXED.join(' ')}, -q 100; server on ${HOST}:${dnsPort}):\n`);
   console.log(table(results, perf));
   console.log('\nin flight = qps x avg latency: near 100 (dnsperf -q) the server was the bottleneck; well below, dnsperf was.');
   if (warnings.length) {

@@ -120,6 +120,7 @@ function cmdCheck(argv: string[]): number {
     console.error(`${cfg.errors.length} error${cfg.errors.length === 1 ? '' : 's'}`);
     return 1;
   }
+  for (const w of cfg.warnings) console.error(`warning: ${formatConfigError(w)}`);
   for (const z of cfg.zones) {
     const steered = [...cfg.steering.hostnames.values()].filter((h) => h.zone === z.origin).length;
     const owners = new Set(z.records.map((r) => r.owner)).size;

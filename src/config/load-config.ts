@@ -14,13 +14,15 @@ export interface LoadedConfig {
   steering: SteeringConfig;
   latencyTable: LatencyTable | null;
   errors: ConfigError[];
+  /** Not fatal: the zone loads (e.g. TTLs of one RRset evened out, RFC 2181 §5.2). */
+  warnings: ConfigError[];
 }
 
 export function loadConfig(zonesDir: string, opts: { latencyTablePath?: string | null } = {}): LoadedConfig {
   if (!fs.existsSync(zonesDir) || !fs.statSync(zonesDir).isDirectory()) {
-    return { zones: [], steering: { regions: new Map(), hostnames: new Map() }, latencyTable: null, errors: [{ code: 'REGIONDNS_ERR_ZONES_DIR', file: zonesDir, line: 0, message: 'zones folder not found: pass --zones DIR' }] };
+    return { zones: [], steering: { regions: new Map(), hostnames: new Map() }, latencyTable: null, warnings: [], errors: [{ code: 'REGIONDNS_ERR_ZONES_DIR', file: zonesDir, line: 0, message: 'zones folder not found: pass --zones DIR' }] };
   }
-  const { zones, errors } = loadZoneDir(zonesDir);
+  const { zones, errors, warnings } = loadZoneDir(zonesDir);
   const addressOwners = new Set<string>();
   for (const z of zones) for (const r of z.records) if (r.type === RRType.A || r.type === RRType.AAAA) addressOwners.add(r.owner);
   const steering = loadSteering(zonesDir, zones.map((z) => z.origin), (fqdn) => addressOwners.has(fqdn));
@@ -38,5 +40,5 @@ export function loadConfig(zonesDir: string, opts: { latencyTablePath?: string |
   if (zones.length === 0 && errors.length === 0) {
     errors.push({ code: 'REGIONDNS_ERR_NO_ZONES', file: zonesDir, line: 0, message: 'no zone files (*.zone) in the zones folder' });
   }
-  return { zones, steering: steering.config, latencyTable, errors };
+  return { zones, steering: steering.config, latencyTable, errors, warnings };
 }
