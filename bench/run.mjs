@@ -129,7 +129,7 @@ function options() {
     runs: int('runs', parsed.runs, 1, 100),
     secs: int('secs', parsed.secs, 1, 600),
     warmup: int('warmup', parsed.warmup, 0, 600),
-    workloads: WORKLOADS.filter((w) => ids.includes(w.id)),
+    workloads: [...new Set(ids)].map((id) => WORKLOADS.find((w) => w.id === id)),
     json: parsed.json ?? null,
   };
 }
@@ -404,13 +404,14 @@ async function verify(server, workloads) {
   for (const w of workloads) {
     for (const c of w.checks) {
       const res = await runCheck(server.dnsPort, c);
-      const label = `${w.id.padEnd(12)} ${c.tcp ? 'tcp ' : ''}${c.name} ${c.type}${c.ecs ? ' +ECS 193.0.0.0/24' : ''}`;
+      const query = `${c.tcp ? 'tcp ' : ''}${c.name} ${c.type}${c.ecs ? ' +ECS 193.0.0.0/24' : ''}`;
+      const line = `${w.id.padEnd(12)} ${query.padEnd(40)}`;
       if (res.problems.length === 0) {
-        console.log(`  ok   ${label.padEnd(52)} -> ${res.got}`);
+        console.log(`  ok   ${line} -> ${res.got}`);
       } else {
         ok = false;
-        console.log(`  FAIL ${label.padEnd(52)} -> ${res.got}`);
-        warn(`wrong answer for ${label.trim()}: ${res.problems.join('; ')}${c.why ? ` (expected because: ${c.why})` : ''}. A fast wrong answer is not a win: fix this before trusting the numbers.`);
+        console.log(`  FAIL ${line} -> ${res.got}`);
+        warn(`${w.id}: wrong answer to ${query}: ${res.problems.join('; ')}${c.why ? ` (expected because: ${c.why})` : ''}. A fast wrong answer is not a win: fix this before trusting the numbers.`);
       }
     }
   }

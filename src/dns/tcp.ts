@@ -21,7 +21,7 @@ export const DEFAULT_TCP_OPTIONS: TcpOptions = { idleTimeoutMs: 10_000, messageT
 export interface TcpEvents {
   onError(err: Error): void;
   onOpen(): void;
-  onClose(reason: 'idle' | 'message-timeout' | 'peer' | 'error' | 'over-capacity' | 'shutdown'): void;
+  onClose(reason: 'idle' | 'message-timeout' | 'write-stall' | 'peer' | 'error' | 'over-capacity' | 'shutdown'): void;
 }
 
 export interface TcpListener {
@@ -68,39 +68,57 @@ export function listenTcp(addr: ListenAddress, handle: MessageHandler, opts: Tcp
   });
 }
 
+type CloseReason = 'idle' | 'message-timeout' | 'write-stall' | 'peer' | 'error';
+
 function serveConnection(
   socket: net.Socket,
   handle: MessageHandler,
   opts: TcpOptions,
-  onGone: (reason: 'idle' | 'message-timeout' | 'peer' | 'error') => void,
+  onGone: (reason: CloseReason) => void,
   onError: (err: Error) => void,
 ): void {
   const remote = socket.remoteAddress ?? '';
-  let buffered: Buffer | null = null; // bytes of an incomplete message
-  let partialSince = 0;
+  // Bytes received and not yet answered, read from `pendingOff`: whole messages held back by the
+  // in-flight cap, then at most one incomplete message.
+  let pending: Buffer | null = null;
+  let pendingOff = 0;
+  let partialSince = 0; // when the incomplete message at the head began arriving; 0: none
   let inFlight = 0;
-  let reason: 'idle' | 'message-timeout' | 'peer' | 'error' = 'peer';
+  let progressAt = Date.now(); // last read or flushed reply
+  let reason: CloseReason = 'peer';
 
-  // RFC 7766 §6.2.3: the server may close idle connections; destroy() frees the fd at once,
-  // where end() would leave a silent client holding it.
-  socket.setTimeout(opts.idleTimeoutMs, () => { reason = 'idle'; socket.destroy(); });
+  const headIsWhole = (): boolean => {
+    if (pending === null || pending.length - pendingOff < 2) return false;
+    return pending.length - pendingOff - 2 >= pending.readUInt16BE(pendingOff);
+  };
+
+  // RFC 7766 §6.2.3: the server may close idle connections; destroy() frees the fd at once, where
+  // end() would leave a silent client holding it. A connection whose replies wait on a client that
+  // does not read is not idle: it gets messageTimeoutMs without progress before it is dropped.
+  socket.setTimeout(opts.idleTimeoutMs);
+  socket.on('timeout', () => {
+    if (inFlight > 0 || headIsWhole()) {
+      if (Date.now() - progressAt < opts.messageTimeoutMs) { socket.setTimeout(opts.idleTimeoutMs); return; }
+      reason = 'write-stall';
+    } else {
+      reason = 'idle';
+    }
+    socket.destroy();
+  });
   socket.on('error', (err) => { reason = 'error'; if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET') onError(err); });
   socket.on('close', () => onGone(reason));
 
-  const flushed = () => {
-    inFlight--;
-    if (inFlight < opts.maxInFlight && socket.isPaused() && !socket.destroyed) socket.resume();
-  };
-
-  socket.on('data', (chunk: Buffer) => {
-    let data = buffered ? Buffer.concat([buffered, chunk]) : chunk;
-    let off = 0;
-    // RFC 7766 §6.2.1.1: several queries may arrive in one segment (pipelining); answer each in turn.
-    while (data.length - off >= 2) {
-      const len = data.readUInt16BE(off);
-      if (data.length - off - 2 < len) break;
-      const msg = data.subarray(off + 2, off + 2 + len);
-      off += 2 + len;
+  /** Answers whole messages while under the in-flight cap; enforces the deadline on a partial one. */
+  const answerPending = (): void => {
+    while (pending !== null && inFlight < opts.maxInFlight) {
+      const avail = pending.length - pendingOff;
+      if (avail < 2) break;
+      const len = pending.readUInt16BE(pendingOff);
+      if (avail - 2 < len) break;
+      // RFC 7766 §6.2.1.1: several queries may arrive in one segment (pipelining); answer each in turn.
+      const msg = pending.subarray(pendingOff + 2, pendingOff + 2 + len);
+      pendingOff += 2 + len;
+      partialSince = 0;
       let reply: Uint8Array | null = null;
       try {
         reply = handle(msg, remote);
@@ -116,16 +134,38 @@ function serveConnection(
       }
       if (socket.destroyed) return;
     }
-    if (off < data.length) {
+    if (pending === null) return;
+    if (pendingOff === pending.length) {
+      pending = null;
+    } else if (!headIsWhole()) {
       const now = Date.now();
-      if (!buffered || off > 0) partialSince = now;
+      if (partialSince === 0) partialSince = now;
       else if (now - partialSince > opts.messageTimeoutMs) { reason = 'message-timeout'; socket.destroy(); return; }
-      buffered = Buffer.from(data.subarray(off)); // copy: don't pin the whole chunk
-    } else {
-      buffered = null;
+      if (pendingOff > 0) { pending = Buffer.from(pending.subarray(pendingOff)); pendingOff = 0; } // copy: don't pin the chunk
     }
-    // Backpressure: stop reading while too many replies sit unflushed (RFC 7766 §6.2.1 lets us limit).
-    if (inFlight >= opts.maxInFlight || socket.writableNeedDrain) socket.pause();
+    // Backpressure (RFC 7766 §6.2.1 lets us limit): stop reading while replies sit unflushed or
+    // whole queries wait their turn, so a client that does not read costs at most maxInFlight replies.
+    if (headIsWhole() || inFlight >= opts.maxInFlight || socket.writableNeedDrain) socket.pause();
+  };
+
+  const maybeResume = (): void => {
+    if (socket.destroyed) return;
+    answerPending();
+    if (!socket.destroyed && socket.isPaused() && !headIsWhole() && inFlight < opts.maxInFlight && !socket.writableNeedDrain) socket.resume();
+  };
+
+  function flushed(): void {
+    inFlight--;
+    progressAt = Date.now();
+    maybeResume();
+  }
+
+  socket.on('data', (chunk: Buffer) => {
+    progressAt = Date.now();
+    if (pending === null) pending = chunk;
+    else pending = Buffer.concat([pending.subarray(pendingOff), chunk]);
+    pendingOff = 0;
+    answerPending();
   });
-  socket.on('drain', () => { if (inFlight < opts.maxInFlight && socket.isPaused()) socket.resume(); });
+  socket.on('drain', maybeResume);
 }
