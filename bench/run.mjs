@@ -177,12 +177,35 @@ async function cpuIdle(ms) {
   }
 }
 
-/** CPU seconds (user + system) a process has used, from /proc; null where unavailable. */
+// CPU accounting from /proc (Linux; elsewhere every figure is null). Clock ticks are USER_HZ = 100.
+const TICK = 100;
+
+/** CPU seconds (user + system) a process has used so far. */
 function cpuSeconds(pid) {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
+    return (Number(f[11]) + Number(f[12])) / TICK; // utime, stime
+  } catch {
+    return null;
+  }
+}
+
+/** Machine-wide CPU seconds: busy in processes (user + nice + system) and stolen by the hypervisor. */
+function machineCpu() {
+  try {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { busy: (f[0] + f[1] + f[2]) / TICK, steal: (f[7] ?? 0) / TICK };
+  } catch {
+    return null;
+  }
+}
+
+/** The first child of a process (dnsperf under timeout(1)), or null. */
+function childPid(pid) {
+  try {
+    const first = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0];
+    return first ? Number(first) : null;
   } catch {
     return null;
   }
@@ -434,9 +457,16 @@ function dnsperf(args, secs) {
     const child = spawn('timeout', ['-k', '5', String(secs + 20), 'dnsperf', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     currentRun = child;
     let out = '';
+    let perfPid = null;
+    let perfCpu = null; // last reading; a 200 ms poll misses at most ~0.2 s of dnsperf's CPU time
+    const poll = setInterval(() => {
+      perfPid ??= childPid(child.pid);
+      const cpu = perfPid === null ? null : cpuSeconds(perfPid);
+      if (cpu !== null) perfCpu = cpu;
+    }, 200);
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { out += d; });
-    child.on('close', (code, signal) => { currentRun = null; resolve({ code, signal, out }); });
+    child.on('close', (code, signal) => { clearInterval(poll); currentRun = null; resolve({ code, signal, out, perfCpu }); });
   });
 }
 
@@ -519,8 +549,12 @@ async function measure(server, w, opts, perf) {
   for (let i = 1; i <= opts.runs && !stopping; i++) {
     if (!server.alive) throw new Error(`the server died during ${w.id}:\n${server.tail()}`);
     const cpu0 = cpuSeconds(server.child.pid);
+    const m0 = machineCpu();
+    const t0 = performance.now();
     const res = await dnsperf(args, opts.secs);
+    const wall = (performance.now() - t0) / 1000;
     const cpu1 = cpuSeconds(server.child.pid);
+    const m1 = machineCpu();
     if (stopping) break;
     const r = parseDnsperf(res.out);
     const label = `${w.id} run ${i}/${opts.runs}`;
@@ -528,12 +562,20 @@ async function measure(server, w, opts, perf) {
       warn(`${label}: dnsperf ${res.code === 124 || res.code === 137 ? 'was stopped by timeout' : `exited with ${res.code ?? res.signal}`}; output:\n${res.out.trim().split('\n').slice(-12).join('\n')}`);
       if (!r) continue;
     }
-    r.serverCpu = cpu0 !== null && cpu1 !== null && r.runTime ? (100 * (cpu1 - cpu0)) / r.runTime : null;
+    // Percent of one core over the whole dnsperf process lifetime. "other" is every process but
+    // the server and dnsperf (this runner included, which idles): it should stay near 0.
+    const pct = (sec) => (100 * sec) / wall;
+    r.serverCpu = cpu0 !== null && cpu1 !== null ? pct(cpu1 - cpu0) : null;
+    r.dnsperfCpu = res.perfCpu !== null ? pct(res.perfCpu) : null;
+    r.otherCpu = m0 && m1 && r.serverCpu !== null && r.dnsperfCpu !== null ? Math.max(0, pct(m1.busy - m0.busy) - r.serverCpu - r.dnsperfCpu) : null;
+    r.steal = m0 && m1 ? pct(m1.steal - m0.steal) : null;
     runs.push(r);
-    const pct = r.percentiles ? `, p50 ${fmt(r.percentiles.p50)} p99 ${fmt(r.percentiles.p99)} ms` : '';
-    console.log(`   run ${i}/${opts.runs}: ${Math.round(r.qps)} qps, avg ${fmt(r.avgMs)} ms (sd ${fmt(r.sdMs)}, max ${fmt(r.maxMs)})${pct}, lost ${r.lost}/${r.sent}, ${rcodeMix(r.rcodes)}${r.serverCpu !== null ? `, server cpu ${Math.round(r.serverCpu)}%` : ''}`);
+    const tail = r.percentiles ? `, p50 ${fmt(r.percentiles.p50)} p99 ${fmt(r.percentiles.p99)} ms` : '';
+    const cpu = r.serverCpu === null ? '' : `; cpu: server ${fmt(r.serverCpu, 0)}%, dnsperf ${fmt(r.dnsperfCpu, 0)}%, other ${fmt(r.otherCpu, 0)}%${r.steal >= 1 ? `, steal ${fmt(r.steal, 0)}%` : ''}`;
+    console.log(`   run ${i}/${opts.runs}: ${Math.round(r.qps)} qps, avg ${fmt(r.avgMs)} ms (sd ${fmt(r.sdMs)}, max ${fmt(r.maxMs)})${tail}, lost ${r.lost}/${r.sent}, ${rcodeMix(r.rcodes)}${cpu}`);
     checkRcodes(w, r, label);
     if (r.lost > 0) warn(`${label}: ${r.lost} of ${r.sent} queries lost (no reply within 2 s)`);
+    if (r.otherCpu > 15 || r.steal > 10) warn(`${label}: other processes used ${fmt(r.otherCpu, 0)}% of a core${r.steal > 10 ? ` and the hypervisor stole ${fmt(r.steal, 0)}%` : ''} during the run: its numbers are disturbed`);
     if (i < opts.runs) await sleep(500);
   }
   const qps = runs.map((r) => r.qps);
@@ -552,6 +594,8 @@ async function measure(server, w, opts, perf) {
     sent: runs.reduce((a, r) => a + r.sent, 0),
     inFlight: median(runs.map((r) => (r.qps * r.avgMs) / 1000)),
     serverCpu: median(runs.map((r) => r.serverCpu)),
+    dnsperfCpu: median(runs.map((r) => r.dnsperfCpu)),
+    otherCpuMax: runs.some((r) => r.otherCpu !== null) ? Math.max(...runs.map((r) => r.otherCpu ?? 0)) : null,
   };
   return { id: w.id, what: w.what, command, runs, summary };
 }
@@ -563,10 +607,11 @@ function fmt(x, digits = 2) {
 }
 
 function table(results, perf) {
-  const head = ['workload', 'qps (median)', 'range', 'avg ms', 'sd ms', 'max ms', 'p50 ms', 'p95 ms', 'p99 ms', 'lost', 'in flight', 'server cpu'];
+  const head = ['workload', 'qps (median)', 'range', 'avg ms', 'sd ms', 'max ms', 'p50 ms', 'p95 ms', 'p99 ms', 'lost', 'in flight', 'server cpu', 'dnsperf cpu', 'other max'];
   const rows = results.map(({ id, summary: s }) => (s === null ? [id, 'no result'] : [
     id, String(Math.round(s.qps)), `${Math.round(s.qpsMin)}-${Math.round(s.qpsMax)}`, fmt(s.avgMs), fmt(s.sdMs), fmt(s.maxMs),
-    fmt(s.p50Ms), fmt(s.p95Ms), fmt(s.p99Ms), `${s.lost}/${s.sent}`, fmt(s.inFlight, 0), s.serverCpu === null ? 'n/a' : `${Math.round(s.serverCpu)}%`,
+    fmt(s.p50Ms), fmt(s.p95Ms), fmt(s.p99Ms), `${s.lost}/${s.sent}`, fmt(s.inFlight, 0),
+    ...[s.serverCpu, s.dnsperfCpu, s.otherCpuMax].map((v) => (v === null ? 'n/a' : `${fmt(v, 0)}%`)),
   ]));
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(width[i]) : (c ?? '').padStart(width[i]))).join('  ');
@@ -634,6 +679,7 @@ async function main() {
   console.log(`\nResults (median of ${opts.runs} run${opts.runs === 1 ? "" : "s"} x ${opts.secs} s; dnsperf ${DNSPERF_FIXED.join(' ')}, -q 100; server on ${HOST}:${dnsPort}):\n`);
   console.log(table(results, perf));
   console.log('\nin flight = qps x avg latency: near 100 (dnsperf -q) the server was the bottleneck; well below, dnsperf was.');
+  console.log('cpu = % of one core over a run (median); other max = the most any run saw from other processes (should be ~0).');
   if (warnings.length) {
     console.log(`\n${warnings.length} WARNING${warnings.length === 1 ? '' : 'S'}:`);
     for (const w of warnings) console.log(`  - ${w.split('\n')[0]}`);

@@ -13,6 +13,7 @@ import { ConfigLoadError, serve } from './server/serve.js';
 import { buildSnapshot } from './state/snapshot.js';
 import { openGeoDatabases, defaultGeoDatabasePaths } from './geo/locator.js';
 import { formatTrace } from './steering/trace.js';
+import { runCtl } from './ctl/ctl.js';
 
 const USAGE = `regiondns: authoritative DNS and global traffic manager
 
@@ -20,6 +21,7 @@ Usage:
   regiondns serve   [--zones DIR] [--listen ADDR:PORT]... [--http ADDR:PORT] [options]
   regiondns check   [DIR]
   regiondns explain HOSTNAME --client IP[/PREFIX] [--zones DIR] [--geoip FILE]... [--json]
+  regiondns ctl     state|drain|undrain|split|ramp|explain|audit ...   (regiondns ctl --help)
 
 serve options:
   --zones DIR            zone files and steering policies (default ./zones)
@@ -43,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'serve': return cmdServe(rest);
     case 'check': return cmdCheck(rest);
     case 'explain': return cmdExplain(rest);
+    case 'ctl': return runCtl(rest);
     case undefined: case '-h': case '--help': case 'help':
       console.log(USAGE);
       return cmd === undefined ? 2 : 0;

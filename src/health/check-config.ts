@@ -150,7 +150,7 @@ const common = {
   fall: z.number().optional(),
   'initial-state': z.enum(['up', 'down']).optional(),
 };
-export const HttpCheckSchema = strictShape({
+const HttpCheckSchema = strictShape({
   ...common,
   url: z.string(),
   method: z.string().optional(),
@@ -159,8 +159,8 @@ export const HttpCheckSchema = strictShape({
   headers: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
   'tls-verify': z.boolean().optional(),
 });
-export const TcpCheckSchema = strictShape({ ...common, address: z.string() });
-const TypeOnly = z.object({ type: z.enum(CHECK_TYPES) });
+const TcpCheckSchema = strictShape({ ...common, address: z.string() });
+const TypeOnly = z.object({ type: z.string() });
 
 // --- values ---------------------------------------------------------------------------------------
 
@@ -184,8 +184,8 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 export function parseChecks(region: RegionId, raw: readonly unknown[], site: CheckSite): CheckConfig[] {
   const out: CheckConfig[] = [];
   const ids = new Map<CheckId, number>();
-  raw.forEach((item, index) => {
-    const c = parseCheck(region, index, item, site);
+  raw.forEach((_item, index) => {
+    const c = parseCheck(region, index, site);
     if (!c) return;
     const first = ids.get(c.id);
     if (first !== undefined) {
@@ -198,9 +198,13 @@ export function parseChecks(region: RegionId, raw: readonly unknown[], site: Che
   return out;
 }
 
-function parseCheck(region: RegionId, index: number, item: unknown, site: CheckSite): CheckConfig | null {
+function parseCheck(region: RegionId, index: number, site: CheckSite): CheckConfig | null {
   const typed = site.shape(TypeOnly, [index]);
   if (!typed) return null;
+  if (!(CHECK_TYPES as readonly string[]).includes(typed.type)) {
+    site.error(CheckError.BAD_VALUE, [index, 'type'], `check type "${typed.type}" must be one of ${CHECK_TYPES.map((t) => `"${t}"`).join(', ')}`);
+    return null;
+  }
   const http = typed.type === 'http' ? site.shape(HttpCheckSchema, [index]) : null;
   const tcp = typed.type === 'tcp' ? site.shape(TcpCheckSchema, [index]) : null;
   const shaped = http ?? tcp;

@@ -107,3 +107,50 @@ export class QueryCounters {
     this.sizes.observe(bytes);
   }
 }
+
+// --- health checks ------------------------------------------------------------------------------
+// Labels: region id and the check's name within it ("http#0" or its `name`): bounded by regions.yaml.
+// Series of checks removed by a reload are deleted, so the label sets follow the config.
+
+export const checkUp = new client.Gauge({
+  name: 'regiondns_check_up',
+  help: "This instance's verdict for a check after rise/fall: 1 up, 0 down",
+  labelNames: ['region', 'check'] as const,
+  registers: [registry],
+});
+
+export const probeDuration = new client.Histogram({
+  name: 'regiondns_probe_duration_seconds',
+  help: 'Duration of health probes run by this instance, passed or failed',
+  labelNames: ['region', 'check'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+
+export const checkTransitions = new client.Counter({
+  name: 'regiondns_check_transitions_total',
+  help: "Changes of this instance's verdict for a check, by the state changed to (up or down)",
+  labelNames: ['region', 'check', 'to'] as const,
+  registers: [registry],
+});
+
+export const probesSkipped = new client.Counter({
+  name: 'regiondns_probes_skipped_total',
+  help: 'Probe rounds skipped because the previous probe of the check had not finished (probe queue saturated)',
+  labelNames: ['region', 'check'] as const,
+  registers: [registry],
+});
+
+export const checkStale = new client.Gauge({
+  name: 'regiondns_check_stale',
+  help: 'Fleet view: 1 when no prober has a fresh verdict for the check (its last known state holds)',
+  labelNames: ['region', 'check'] as const,
+  registers: [registry],
+});
+
+export const regionOperational = new client.Gauge({
+  name: 'regiondns_region_operational',
+  help: 'Fleet view: 1 when every health check of the region is up (by quorum of probers), else 0',
+  labelNames: ['region'] as const,
+  registers: [registry],
+});

@@ -10,6 +10,7 @@ import * as z from 'zod';
 import type { ConfigError } from '../config/errors.js';
 import { addressToString, parseSubnet } from '../dns/ecs.js';
 import { canonicalName, isSubdomain } from '../dns/name.js';
+import { CheckError, parseChecks, type CheckConfig, type CheckSite } from '../health/check-config.js';
 import type { Endpoints, HostnamePolicy, RecordSet, Region, RegionId, SteeringConfig, WhenAllDown } from './policy.js';
 
 /** Stable error codes of steering files (the README's error table lists them). */
@@ -96,6 +97,9 @@ const HostnameSchema = strict({
 
 type Path = readonly (string | number)[];
 
+/** The codes a shape error is reported with: the steering file's own, or a sub-module's (health checks). */
+type ShapeCodes = Pick<typeof SteerError | typeof CheckError, 'UNKNOWN_KEY' | 'MISSING_KEY' | 'TYPE' | 'BAD_VALUE'>;
+
 /** A parsed file: its JS value and a way back from a path to a line. */
 class YamlFile {
   readonly js: unknown;
@@ -139,35 +143,35 @@ class YamlFile {
   }
 
   /** Runs `schema` on the value at `path`; on failure records every issue and returns null. */
-  check<T>(schema: z.ZodType<T>, path: Path): T | null {
+  check<T>(schema: z.ZodType<T>, path: Path, codes: ShapeCodes = SteerError): T | null {
     const value = valueAt(this.js, path);
     const r = schema.safeParse(value);
     if (r.success) return r.data;
-    for (const iss of r.error.issues) this.issue(iss, [...path, ...(iss.path as (string | number)[])]);
+    for (const iss of r.error.issues) this.issue(iss, [...path, ...(iss.path as (string | number)[])], codes);
     return null;
   }
 
-  private issue(iss: z.core.$ZodIssue, path: Path): void {
+  private issue(iss: z.core.$ZodIssue, path: Path, codes: ShapeCodes): void {
     const where = describePath(path);
     switch (iss.code) {
       case 'unrecognized_keys':
-        for (const k of iss.keys) this.error(SteerError.UNKNOWN_KEY, [...path, k], `unknown key "${k}" in ${where}; ${iss.message}`);
+        for (const k of iss.keys) this.error(codes.UNKNOWN_KEY, [...path, k], `unknown key "${k}" in ${where}; ${iss.message}`);
         return;
       case 'invalid_type': {
         const value = valueAt(this.js, path);
         if (value === undefined) {
           const parent = path.slice(0, -1);
-          this.error(SteerError.MISSING_KEY, parent, `${describePath(parent)} needs a "${String(path[path.length - 1])}" key`);
+          this.error(codes.MISSING_KEY, parent, `${describePath(parent)} needs a "${String(path[path.length - 1])}" key`);
         } else {
-          this.error(SteerError.TYPE, path, `${where} must be ${typeName(iss.expected)}, not ${describeValue(value)}`);
+          this.error(codes.TYPE, path, `${where} must be ${typeName(iss.expected)}, not ${describeValue(value)}`);
         }
         return;
       }
       case 'invalid_value':
-        this.error(SteerError.BAD_VALUE, path, `${where} must be one of ${iss.values.map((v) => JSON.stringify(v)).join(', ')}`);
+        this.error(codes.BAD_VALUE, path, `${where} must be one of ${iss.values.map((v) => JSON.stringify(v)).join(', ')}`);
         return;
       default:
-        this.error(SteerError.TYPE, path, `${where}: ${iss.message}`);
+        this.error(codes.TYPE, path, `${where}: ${iss.message}`);
     }
   }
 
@@ -268,9 +272,21 @@ function loadRegions(y: YamlFile): RegionsResult {
       y.error(SteerError.LOCATION_RANGE, [...path, 'location', 'lon'], `longitude ${lon} of region "${id}" must be between -180 and 180`);
       ok = false;
     }
-    if (ok) regions.set(id, { id, location: { lat, lon }, checks: r.checks ?? [], file: y.file, line: y.line(path) });
+    const checks = loadChecks(y, id, [...path, 'checks'], r.checks ?? []);
+    if (ok) regions.set(id, { id, location: { lat, lon }, checks, file: y.file, line: y.line(path) });
   }
   return { regions, declared };
+}
+
+/** A region's health checks, validated by the health module with this file's lines and error list. */
+function loadChecks(y: YamlFile, region: RegionId, path: Path, raw: unknown[]): CheckConfig[] {
+  const site: CheckSite = {
+    file: y.file,
+    line: (p) => y.line([...path, ...p]),
+    error: (code, p, message) => y.error(code, [...path, ...p], message),
+    shape: (schema, p) => y.check(schema, [...path, ...p], CheckError),
+  };
+  return parseChecks(region, raw, site);
 }
 
 // --- <origin>.steer.yaml ------------------------------------------------------------------------

@@ -3,14 +3,15 @@
 // Built once per config load (load-policy.ts); read-only on the query path.
 
 import type { GeoPoint } from '../geo/types.js';
+import type { CheckConfig } from '../health/check-config.js';
 
 export type RegionId = string;
 
 export interface Region {
   id: RegionId;
   location: GeoPoint;
-  /** Health checks, validated by the health module; kept untouched here so regions.yaml stays forward compatible. */
-  checks: unknown[];
+  /** Health checks, validated by the health module (src/health/check-config.ts); empty = always operational. */
+  checks: CheckConfig[];
   file: string;
   line: number;
 }

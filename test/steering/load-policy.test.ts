@@ -89,11 +89,11 @@ describe('loadSteering: the example shape', () => {
     expect(r.config.hostnames.get('api.gslb.example.com.')?.sets.map((s) => s.name)).toEqual(['stable', 'canary']);
   });
 
-  it('keeps regions checks untouched (forward compatible)', () => {
-    const checks = 'checks:\n      - { http: "https://x/health", every: 5s }\n      - anything: [1, 2]';
+  it('validates region checks at load time, naming file:line', () => {
+    const checks = 'checks:\n      - { http: "https://x/health", every: 5s }\n      - { type: tcp, address: "127.0.0.1:443" }';
     const { config, errors } = load({ 'regions.yaml': `regions:\n  us-east:\n    location: { lat: 1, lon: 2 }\n    ${checks}\n` });
-    expect(errors).toEqual([]);
-    expect(config.regions.get('us-east')?.checks).toEqual([{ http: 'https://x/health', every: '5s' }, { anything: [1, 2] }]);
+    expect(errors.map((e) => [e.code, e.line])).toEqual([['REGIONDNS_ERR_CHECK_MISSING_KEY', 5]]);
+    expect(config.regions.get('us-east')?.checks.map((c) => [c.id, c.type, c.line])).toEqual([['us-east/tcp#1', 'tcp', 6]]);
   });
 
   it('absolute hostnames, upper case and zone-relative names land on canonical fqdns', () => {

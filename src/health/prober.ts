@@ -1,0 +1,165 @@
+// This instance's prober: schedules every region's checks, runs each result through rise/fall, and
+// publishes its verdict to the fleet store after every probe (so the verdict's freshness is renewed
+// every interval). Transitions are logged with their cause and counted. The fleet's view (quorum
+// over every prober's verdicts) is quorum.ts's job, not this one's.
+
+import type { Logger } from '../obs/logger.js';
+import { checkTransitions, checkUp, probeDuration, probesSkipped } from '../obs/metrics.js';
+import type { FleetStore, Verdict } from '../state/fleet-store.js';
+import type { RegionId } from '../steering/policy.js';
+import type { CheckConfig, CheckId, ProbeResult } from './check-config.js';
+import { probeHttp } from './probe-http.js';
+import { probeTcp } from './probe-tcp.js';
+import { explainVerdict, initialState, next, type CheckState } from './rise-fall.js';
+import { Scheduler, type Timers } from './scheduler.js';
+
+/** One probe as this instance saw it. */
+export interface RecentResult {
+  at: number;
+  ok: boolean;
+  cause: string;
+  durationMs: number;
+}
+
+export interface LocalCheckStatus {
+  check: CheckConfig;
+  state: CheckState;
+  /** Oldest first, at most `history` of them. */
+  recent: readonly RecentResult[];
+  /** Rounds skipped because the previous probe had not finished. */
+  skipped: number;
+}
+
+export interface ProberOptions {
+  /** This instance's name in verdicts (e.g. the host name); unique in the fleet. */
+  proberId: string;
+  store: Pick<FleetStore, 'publishVerdict'>;
+  log: Logger;
+  now?: () => number;
+  /** Probes in flight at most. */
+  concurrency?: number;
+  timers?: Timers;
+  random?: () => number;
+  /** Results kept per check for the health report (default 10). */
+  history?: number;
+  /** Runs one probe; the real HTTP/TCP probers unless replaced (tests). */
+  probe?: (check: CheckConfig, signal: AbortSignal) => Promise<ProbeResult>;
+}
+
+export const DEFAULT_HISTORY = 10;
+
+interface Local {
+  check: CheckConfig;
+  state: CheckState;
+  recent: RecentResult[];
+}
+
+/** The network probe for a check. */
+export function runProbe(check: CheckConfig, signal: AbortSignal): Promise<ProbeResult> {
+  return check.type === 'http' ? probeHttp(check, signal) : probeTcp(check, signal);
+}
+
+export class Prober {
+  private readonly scheduler: Scheduler;
+  private readonly locals = new Map<CheckId, Local>();
+  private readonly now: () => number;
+  private readonly history: number;
+  private readonly log: Logger;
+  /** Set while verdicts cannot be published, so a store outage logs once, not once per probe. */
+  private publishFailing = false;
+
+  constructor(private readonly opts: ProberOptions) {
+    this.now = opts.now ?? Date.now;
+    this.history = Math.max(1, opts.history ?? DEFAULT_HISTORY);
+    this.log = opts.log;
+    this.scheduler = new Scheduler({
+      run: opts.probe ?? runProbe,
+      onResult: (check, result) => this.onResult(check, result),
+      onSkip: (check) => {
+        probesSkipped.inc({ region: check.region, check: check.name });
+        this.log.warn({ region: check.region, check: check.id }, 'probe skipped: the previous probe of this check has not finished');
+      },
+      concurrency: opts.concurrency,
+      timers: opts.timers,
+      random: opts.random,
+    });
+  }
+
+  /** Applies a (re)loaded config: new checks start, removed ones stop, unchanged ones keep their state. */
+  update(regions: ReadonlyMap<RegionId, { readonly checks: readonly CheckConfig[] }>): void {
+    const checks = [...regions.values()].flatMap((r) => r.checks);
+    const { added, removed, kept } = this.scheduler.update(checks);
+    const byId = new Map(checks.map((c) => [c.id, c]));
+    for (const id of removed) {
+      const old = this.locals.get(id);
+      this.locals.delete(id);
+      if (old) forgetSeries(old.check);
+    }
+    for (const id of kept) this.locals.get(id)!.check = byId.get(id)!;
+    const now = this.now();
+    for (const id of added) {
+      const check = byId.get(id)!;
+      const state = initialState(check, now);
+      this.locals.set(id, { check, state, recent: [] });
+      checkUp.set({ region: check.region, check: check.name }, state.up ? 1 : 0);
+    }
+  }
+
+  stop(): void {
+    this.scheduler.stop();
+  }
+
+  /** This instance's state of every check, by id (a copy). */
+  localStates(): ReadonlyMap<CheckId, LocalCheckStatus> {
+    const out = new Map<CheckId, LocalCheckStatus>();
+    for (const [id, l] of this.locals) {
+      out.set(id, { check: l.check, state: l.state, recent: l.recent.slice(), skipped: this.scheduler.skipped(id) });
+    }
+    return out;
+  }
+
+  private onResult(check: CheckConfig, result: ProbeResult): void {
+    const local = this.locals.get(check.id);
+    if (!local) return;
+    const at = this.now();
+    const before = local.state;
+    const after = next(before, result, check, at);
+    local.state = after;
+    local.recent.push({ at, ok: result.ok, cause: result.cause, durationMs: Math.round(result.durationMs * 10) / 10 });
+    if (local.recent.length > this.history) local.recent.shift();
+
+    const labels = { region: check.region, check: check.name };
+    probeDuration.observe(labels, result.durationMs / 1000);
+    checkUp.set(labels, after.up ? 1 : 0);
+    if (after.up !== before.up) {
+      const to = after.up ? 'up' : 'down';
+      checkTransitions.inc({ ...labels, to });
+      this.log.info({ region: check.region, check: check.id, from: before.up ? 'up' : 'down', to, cause: result.cause }, `check ${check.id} is ${to}`);
+    }
+
+    const verdict: Verdict = {
+      checkId: check.id, prober: this.opts.proberId, up: after.up,
+      cause: explainVerdict(after, check), at, intervalMs: check.intervalMs,
+    };
+    // A store that throws instead of rejecting is treated the same way.
+    Promise.resolve().then(() => this.opts.store.publishVerdict(verdict)).then(
+      () => {
+        if (this.publishFailing) this.log.info('health verdicts are being published again');
+        this.publishFailing = false;
+      },
+      (e: unknown) => {
+        if (!this.publishFailing) this.log.warn({ err: (e as Error)?.message ?? String(e) }, 'cannot publish health verdicts; other instances see this one as stale');
+        this.publishFailing = true;
+      },
+    );
+  }
+}
+
+function forgetSeries(check: CheckConfig): void {
+  const labels = { region: check.region, check: check.name };
+  checkUp.remove(labels);
+  probeDuration.remove(labels);
+  probesSkipped.remove(labels);
+  checkTransitions.remove({ ...labels, to: 'up' });
+  checkTransitions.remove({ ...labels, to: 'down' });
+}

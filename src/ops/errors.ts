@@ -1,0 +1,53 @@
+// Every error the ops API can answer, with its stable code and HTTP status, in one place.
+// The body is always `{ error: { code, message } }`; clients (and `regiondns ctl`) switch on `code`,
+// people read `message`. The OpenAPI spec (openapi.yaml) lists the same codes.
+
+export const OpsErrors = {
+  /** No valid bearer token (missing, unknown, malformed header). */
+  UNAUTHORIZED: { code: 'REGIONDNS_ERR_UNAUTHORIZED', status: 401 },
+  /** The server has no ops tokens at all: writes (and reads unless open) are refused, never open by default. */
+  NO_TOKENS: { code: 'REGIONDNS_ERR_NO_TOKENS', status: 401 },
+  /** A read-only token on a write route. */
+  FORBIDDEN: { code: 'REGIONDNS_ERR_FORBIDDEN', status: 403 },
+  /** A body, query or path value that does not validate (the message says which and why). */
+  BAD_REQUEST: { code: 'REGIONDNS_ERR_BAD_REQUEST', status: 400 },
+  BODY_TOO_LARGE: { code: 'REGIONDNS_ERR_BODY_TOO_LARGE', status: 413 },
+  UNSUPPORTED_MEDIA_TYPE: { code: 'REGIONDNS_ERR_UNSUPPORTED_MEDIA_TYPE', status: 415 },
+  /** No such route (or the feature is off on this instance, e.g. /v1/health). */
+  NOT_FOUND: { code: 'REGIONDNS_ERR_NOT_FOUND', status: 404 },
+  UNKNOWN_REGION: { code: 'REGIONDNS_ERR_UNKNOWN_REGION', status: 404 },
+  /** The hostname in the path is not a steered hostname. */
+  UNKNOWN_HOSTNAME: { code: 'REGIONDNS_ERR_UNKNOWN_HOSTNAME', status: 404 },
+  NOT_DRAINED: { code: 'REGIONDNS_ERR_NOT_DRAINED', status: 404 },
+  NO_SPLIT: { code: 'REGIONDNS_ERR_NO_SPLIT', status: 404 },
+  NO_RAMP: { code: 'REGIONDNS_ERR_NO_RAMP', status: 404 },
+  /** The drain would leave a hostname with no operational region (pass force: true to drain anyway). */
+  LAST_REGION: { code: 'REGIONDNS_ERR_LAST_REGION', status: 409 },
+  /** A running ramp owns the hostname's weights: stop it first. */
+  RAMP_RUNNING: { code: 'REGIONDNS_ERR_RAMP_RUNNING', status: 409 },
+  /** The fleet store could not persist the change; nothing changed. */
+  STORE_UNAVAILABLE: { code: 'REGIONDNS_ERR_STORE_UNAVAILABLE', status: 503 },
+  INTERNAL: { code: 'REGIONDNS_ERR_INTERNAL', status: 500 },
+} as const;
+
+export type OpsErrorKind = keyof typeof OpsErrors;
+export type OpsErrorCode = (typeof OpsErrors)[OpsErrorKind]['code'];
+
+export interface OpsErrorBody {
+  error: { code: OpsErrorCode; message: string; detail?: Record<string, unknown> };
+}
+
+/** An error answer of the ops API: thrown by a handler, turned into JSON by the error handler. */
+export class OpsError extends Error {
+  readonly code: OpsErrorCode;
+  readonly status: number;
+  constructor(kind: OpsErrorKind, message: string, readonly detail?: Record<string, unknown>) {
+    super(message);
+    this.code = OpsErrors[kind].code;
+    this.status = OpsErrors[kind].status;
+  }
+
+  body(): OpsErrorBody {
+    return { error: { code: this.code, message: this.message, ...(this.detail ? { detail: this.detail } : {}) } };
+  }
+}

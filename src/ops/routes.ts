@@ -1,0 +1,479 @@
+// The ops API under /v1 on the HTTP listener: fleet state, drains, weighted splits, canary ramps,
+// explain and the audit log. Every change goes through the fleet store (persisted, audited, then
+// published to every instance); a handler never touches a Snapshot directly.
+// Errors: stable codes from errors.ts as `{ error: { code, message } }`; bad input is a 4xx, never a 500.
+
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import * as z from 'zod';
+import { RRType } from '../dns/constants.js';
+import { parseSubnet } from '../dns/ecs.js';
+import { canonicalName } from '../dns/name.js';
+import type { Logger } from '../obs/logger.js';
+import { explainQuery } from '../query/explain.js';
+import type { AuditInput, Change, Drain, FleetStore, Ramp, WeightOverride } from '../state/fleet-store.js';
+import { operational, type RegionHealth, type Snapshot } from '../state/snapshot.js';
+import type { HostnamePolicy, RegionId } from '../steering/policy.js';
+import { bearerToken, HOW_TO_CONFIGURE_TOKENS, type Access, type TokenIdentity, type TokenSet } from './auth.js';
+import { OpsError, OpsErrors } from './errors.js';
+import { checkSteps, formatDuration, MIN_EVERY_MS, parseDuration, stepOverride } from './ramp.js';
+
+export interface OpsDeps {
+  store: FleetStore;
+  snapshot(): Snapshot;
+  tokens: TokenSet;
+  /** Reads (state, explain, audit) without a token. Writes always need one. */
+  openReads: boolean;
+  now(): number;
+  instanceId: string;
+  healthReport?(): unknown;
+  log?: Logger;
+}
+
+export const OPS_PREFIX = '/v1';
+const AUDIT_DEFAULT = 100;
+const AUDIT_MAX = 1000;
+
+// ---- request bodies ------------------------------------------------------------------------------
+
+const Reason = z.string().trim().min(1, 'must not be empty').max(1000);
+
+export const DrainBody = z.strictObject({
+  reason: Reason,
+  hostnames: z.array(z.string().min(1)).min(1, 'list at least one hostname, or leave "hostnames" out to drain for every hostname').optional(),
+  force: z.boolean().optional(),
+});
+
+/** DELETE bodies are optional; a reason, when given, goes to the audit log. */
+export const ReasonBody = z.strictObject({ reason: Reason.optional() });
+
+export const SplitBody = z.strictObject({
+  sets: z.array(z.strictObject({ name: z.string().min(1), weight: z.number().min(0, 'must be ≥ 0') })).min(1),
+  reason: Reason.optional(),
+});
+
+export const RampBody = z.strictObject({
+  set: z.string().min(1),
+  steps: z.array(z.number()).min(1).max(100),
+  every: z.union([z.string(), z.number()]),
+  'halt-on': z.strictObject({ 'unhealthy-regions': z.boolean().optional() }).optional(),
+  reason: Reason.optional(),
+});
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const r = schema.safeParse(body);
+  if (r.success) return r.data;
+  const msg = r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : 'body'}: ${i.message}`).join('; ');
+  throw new OpsError('BAD_REQUEST', `invalid request body: ${msg}`);
+}
+
+/** Absent body (DELETE without one) counts as {}. */
+const orEmpty = (b: unknown): unknown => (b === undefined || b === null || b === '' ? {} : b);
+
+// ---- pure helpers (exported for tests) -----------------------------------------------------------
+
+/** The regions a hostname can answer from: the union of its record sets' regions, in first-seen order. */
+export function regionsOf(policy: HostnamePolicy): RegionId[] {
+  const out: RegionId[] = [];
+  for (const s of policy.sets) for (const r of s.regions) if (!out.includes(r)) out.push(r);
+  return out;
+}
+
+export interface Stranded {
+  fqdn: string;
+  regions: { region: RegionId; reason: string }[];
+}
+
+/** Hostnames the drain would leave with no operational region, given health, the other drains and this one. */
+export function strandedBy(snap: Snapshot, drain: Drain): Stranded[] {
+  const drains = new Map(snap.drains);
+  drains.set(drain.region, drain);
+  const out: Stranded[] = [];
+  const affected = drain.hostnames ?? [...snap.steering.hostnames.keys()];
+  for (const fqdn of affected) {
+    const policy = snap.steering.hostnames.get(fqdn);
+    if (!policy) continue;
+    const regions = regionsOf(policy);
+    if (!regions.includes(drain.region)) continue;
+    const states = regions.map((region) => ({ region, ...operational(fqdn, region, snap.regionHealth, drains) }));
+    if (!states.some((s) => s.up)) out.push({ fqdn, regions: states.map(({ region, reason }) => ({ region, reason })) });
+  }
+  return out;
+}
+
+/** Percentages of traffic per set for aligned weights. */
+function shares(weights: readonly number[]): number[] {
+  const total = weights.reduce((a, b) => a + b, 0);
+  return weights.map((w) => (total > 0 ? Math.round((w / total) * 100 * 1e6) / 1e6 : 0));
+}
+
+const UP: RegionHealth = { up: true, reason: 'up' };
+
+export function stateView(deps: Pick<OpsDeps, 'store' | 'snapshot' | 'instanceId'>) {
+  const snap = deps.snapshot();
+  const overrides = deps.store.get('weights');
+  const ramps = deps.store.get('ramp');
+  return {
+    version: deps.store.version(),
+    snapshotVersion: snap.version,
+    instance: deps.instanceId,
+    store: deps.store.status(),
+    regions: [...snap.steering.regions.keys()].map((id) => {
+      const d = snap.drains.get(id);
+      return {
+        id,
+        health: snap.regionHealth.get(id) ?? UP,
+        drained: d !== undefined,
+        drain: d ? { reason: d.reason, by: d.by, at: d.at, hostnames: d.hostnames } : null,
+      };
+    }),
+    hostnames: [...snap.steering.hostnames.values()].map((p) => {
+      const effective = snap.weightOverrides.get(p.fqdn) ?? p.weights;
+      const share = shares(effective);
+      return {
+        fqdn: p.fqdn,
+        regions: regionsOf(p),
+        sets: p.sets.map((s, i) => ({ name: s.name, regions: s.regions, fileWeight: s.weight, weight: effective[i], share: share[i] })),
+        override: (overrides.get(p.fqdn) as WeightOverride | undefined) ?? null,
+        ramp: (ramps.get(p.fqdn) as Ramp | undefined) ?? null,
+      };
+    }),
+  };
+}
+
+// ---- the routes ----------------------------------------------------------------------------------
+
+type Handler = (req: FastifyRequest, who: TokenIdentity | null, reply: FastifyReply) => Promise<unknown>;
+
+export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
+  const { store } = deps;
+
+  app.register(async (v1) => {
+    v1.setErrorHandler((err, req, reply) => {
+      const e = toOpsError(err);
+      if (e.status >= 500) deps.log?.error({ err, url: req.url }, 'ops API error');
+      if (e.status === 401) reply.header('www-authenticate', 'Bearer realm="regiondns"');
+      reply.code(e.status).send(e.body());
+    });
+    v1.setNotFoundHandler((req, reply) => {
+      reply.code(404).send(new OpsError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}: see GET ${OPS_PREFIX}/openapi.yaml`).body());
+    });
+
+    const route = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, access: Access | 'public', handler: Handler) => {
+      v1.route({
+        method,
+        url,
+        handler: async (req, reply) => {
+          const who = access === 'public' ? null : authorize(deps, req, access);
+          return handler(req, who, reply);
+        },
+      });
+    };
+
+    const commit = async (changes: Change[], audit: AuditInput): Promise<number> => {
+      try {
+        return await store.write(changes, audit);
+      } catch (err) {
+        if (isStoreUnavailable(err)) {
+          throw new OpsError('STORE_UNAVAILABLE', `the change was not persisted; nothing changed (${(err as Error).message})`);
+        }
+        throw err;
+      }
+    };
+
+    const snapAndPolicy = (rawFqdn: string): { snap: Snapshot; policy: HostnamePolicy } => {
+      const snap = deps.snapshot();
+      const fqdn = hostnameParam(rawFqdn, 'hostname');
+      const policy = snap.steering.hostnames.get(fqdn);
+      if (!policy) throw new OpsError('UNKNOWN_HOSTNAME', `${fqdn} is not a steered hostname (known: ${listOf(snap.steering.hostnames.keys())})`);
+      return { snap, policy };
+    };
+
+    const currentRamp = (fqdn: string): Ramp | null => (store.get('ramp').get(fqdn) as Ramp | undefined) ?? null;
+    const currentOverride = (fqdn: string): WeightOverride | null => (store.get('weights').get(fqdn) as WeightOverride | undefined) ?? null;
+
+    route('GET', '/state', 'read', async () => stateView(deps));
+
+    // -- drains --
+
+    route('POST', '/regions/:region/drain', 'write', async (req, who) => {
+      const snap = deps.snapshot();
+      const region = regionParam(snap, req);
+      const body = parseBody(DrainBody, req.body);
+      let hostnames: string[] | null = null;
+      if (body.hostnames) {
+        hostnames = [];
+        for (const h of body.hostnames) {
+          const fqdn = hostnameParam(h, 'hostnames');
+          const policy = snap.steering.hostnames.get(fqdn);
+          if (!policy) throw new OpsError('BAD_REQUEST', `hostnames: ${fqdn} is not a steered hostname (known: ${listOf(snap.steering.hostnames.keys())})`);
+          if (!regionsOf(policy).includes(region)) throw new OpsError('BAD_REQUEST', `hostnames: ${fqdn} does not use region ${region} (its regions: ${regionsOf(policy).join(', ')})`);
+          if (!hostnames.includes(fqdn)) hostnames.push(fqdn);
+        }
+      }
+      const drain: Drain = { region, reason: body.reason, hostnames, by: who!.name, at: deps.now() };
+      const stranded = strandedBy(snap, drain);
+      if (stranded.length && !body.force) {
+        const what = stranded.map((s) => `${s.fqdn} (${s.regions.map((r) => `${r.region}: ${r.reason}`).join('; ')})`).join(', ');
+        throw new OpsError('LAST_REGION', `draining ${region} would leave ${stranded.length === 1 ? 'a hostname' : `${stranded.length} hostnames`} with no operational region: ${what}. Pass force: true (ctl: --force) to drain anyway`, { hostnames: stranded });
+      }
+      const before = (store.get('drain').get(region) as Drain | undefined) ?? null;
+      const version = await commit([{ ns: 'drain', key: region, value: drain }], {
+        actor: who!.name, action: 'drain', target: region, reason: drain.reason, before, after: drain,
+        ...(stranded.length ? { detail: { forced: true, stranded: stranded.map((s) => s.fqdn) } } : {}),
+      });
+      const scope = hostnames ? `for ${hostnames.join(', ')}` : 'for every hostname';
+      return {
+        drain, replaced: before, version,
+        message: `${region} drained ${scope}${before ? ' (replacing the previous drain)' : ''}` +
+          (stranded.length ? `; forced: ${stranded.map((s) => s.fqdn).join(', ')} now ${stranded.length === 1 ? 'has' : 'have'} no operational region` : ''),
+      };
+    });
+
+    route('DELETE', '/regions/:region/drain', 'write', async (req, who) => {
+      const snap = deps.snapshot();
+      const region = regionParam(snap, req);
+      const body = parseBody(ReasonBody, orEmpty(req.body));
+      const before = (store.get('drain').get(region) as Drain | undefined) ?? null;
+      if (!before) throw new OpsError('NOT_DRAINED', `${region} is not drained`);
+      const version = await commit([{ ns: 'drain', key: region, value: null }], {
+        actor: who!.name, action: 'undrain', target: region, reason: body.reason ?? null, before, after: null,
+      });
+      return { undrained: before, version, message: `${region} is no longer drained` };
+    });
+
+    // -- weighted splits --
+
+    route('PUT', '/hostnames/:fqdn/split', 'write', async (req, who) => {
+      const { policy } = snapAndPolicy(param(req, 'fqdn'));
+      const body = parseBody(SplitBody, req.body);
+      const known = policy.sets.map((s) => s.name);
+      const weights: Record<string, number> = {};
+      for (const s of body.sets) {
+        if (!known.includes(s.name)) throw new OpsError('BAD_REQUEST', `sets: ${policy.fqdn} has no record set "${s.name}" (its sets: ${known.join(', ')})`);
+        if (Object.hasOwn(weights, s.name)) throw new OpsError('BAD_REQUEST', `sets: "${s.name}" is named twice`);
+        weights[s.name] = s.weight;
+      }
+      const missing = known.filter((n) => !Object.hasOwn(weights, n));
+      if (missing.length) throw new OpsError('BAD_REQUEST', `sets: name every record set of ${policy.fqdn} once; missing: ${missing.join(', ')}`);
+      const total = Object.values(weights).reduce((a, b) => a + b, 0);
+      if (!(total > 0) || !Number.isFinite(total)) throw new OpsError('BAD_REQUEST', 'sets: the weights must add up to a finite number above 0');
+      const ramp = currentRamp(policy.fqdn);
+      if (ramp?.state === 'running') throw rampRunning(policy.fqdn, ramp);
+      const before = currentOverride(policy.fqdn);
+      const override: WeightOverride = { fqdn: policy.fqdn, weights, by: who!.name, at: deps.now() };
+      const changes: Change[] = [{ ns: 'weights', key: policy.fqdn, value: override }];
+      // A halted or finished ramp's record is superseded by the operator's split.
+      if (ramp) changes.push({ ns: 'ramp', key: policy.fqdn, value: null });
+      const version = await commit(changes, {
+        actor: who!.name, action: 'split', target: policy.fqdn, reason: body.reason ?? null, before, after: override,
+        ...(ramp ? { detail: { clearedRamp: ramp.state } } : {}),
+      });
+      return { override, version, message: `${policy.fqdn} split set: ${splitText(weights)}${ramp ? ` (the ${ramp.state} ramp record was cleared)` : ''}` };
+    });
+
+    route('DELETE', '/hostnames/:fqdn/split', 'write', async (req, who) => {
+      const { policy } = snapAndPolicy(param(req, 'fqdn'));
+      const body = parseBody(ReasonBody, orEmpty(req.body));
+      const ramp = currentRamp(policy.fqdn);
+      if (ramp?.state === 'running') throw rampRunning(policy.fqdn, ramp);
+      const before = currentOverride(policy.fqdn);
+      if (!before) throw new OpsError('NO_SPLIT', `${policy.fqdn} has no runtime split: it already uses the weights of its file`);
+      const changes: Change[] = [{ ns: 'weights', key: policy.fqdn, value: null }];
+      if (ramp) changes.push({ ns: 'ramp', key: policy.fqdn, value: null });
+      const version = await commit(changes, {
+        actor: who!.name, action: 'split.clear', target: policy.fqdn, reason: body.reason ?? null, before, after: null,
+        ...(ramp ? { detail: { clearedRamp: ramp.state } } : {}),
+      });
+      const file = Object.fromEntries(policy.sets.map((s) => [s.name, s.weight]));
+      return { cleared: before, version, message: `${policy.fqdn} is back to the weights of its file: ${splitText(file)}` };
+    });
+
+    // -- canary ramps --
+
+    route('POST', '/hostnames/:fqdn/ramp', 'write', async (req, who) => {
+      const { policy } = snapAndPolicy(param(req, 'fqdn'));
+      const body = parseBody(RampBody, req.body);
+      const known = policy.sets.map((s) => s.name);
+      if (!known.includes(body.set)) throw new OpsError('BAD_REQUEST', `set: ${policy.fqdn} has no record set "${body.set}" (its sets: ${known.join(', ')})`);
+      if (known.length < 2) throw new OpsError('BAD_REQUEST', `set: ${policy.fqdn} has one record set; a ramp moves traffic between two or more (add a split to its steer file)`);
+      const stepsError = checkSteps(body.steps);
+      if (stepsError) throw new OpsError('BAD_REQUEST', `steps: ${stepsError}`);
+      const everyMs = parseDuration(body.every);
+      if (everyMs === null) throw new OpsError('BAD_REQUEST', `every: "${body.every}" is not a duration (e.g. "30s", "10m", "1h", or milliseconds)`);
+      if (everyMs < MIN_EVERY_MS) throw new OpsError('BAD_REQUEST', `every: at least 1s (got ${formatDuration(everyMs)})`);
+      const existing = currentRamp(policy.fqdn);
+      if (existing?.state === 'running') throw rampRunning(policy.fqdn, existing);
+      const now = deps.now();
+      const ramp: Ramp = {
+        fqdn: policy.fqdn, set: body.set, steps: body.steps, everyMs, step: 0, nextAt: now + everyMs,
+        state: body.steps.length === 1 ? 'done' : 'running', haltReason: null,
+        haltOnUnhealthyRegions: body['halt-on']?.['unhealthy-regions'] ?? true, by: who!.name, startedAt: now,
+      };
+      const override = stepOverride(policy, ramp, 0, who!.name, now);
+      const before = { ramp: existing, weights: currentOverride(policy.fqdn) };
+      const version = await commit(
+        [{ ns: 'ramp', key: policy.fqdn, value: ramp }, { ns: 'weights', key: policy.fqdn, value: override }],
+        { actor: who!.name, action: 'ramp.start', target: policy.fqdn, reason: body.reason ?? null, before, after: { ramp, weights: override } },
+      );
+      return {
+        ramp, override, version,
+        message: `ramp of ${policy.fqdn} started: ${body.set} at ${ramp.steps[0]}% (${splitText(override.weights)})` +
+          (ramp.state === 'running' ? `; next step (${ramp.steps[1]}%) in ${formatDuration(everyMs)}` : '; that is the only step: ramp done'),
+      };
+    });
+
+    route('GET', '/hostnames/:fqdn/ramp', 'read', async (req) => {
+      const { policy } = snapAndPolicy(param(req, 'fqdn'));
+      const ramp = currentRamp(policy.fqdn);
+      if (!ramp) throw new OpsError('NO_RAMP', `${policy.fqdn} has no ramp`);
+      return { ramp, override: currentOverride(policy.fqdn), nextStepInMs: ramp.state === 'running' ? Math.max(0, ramp.nextAt - deps.now()) : null };
+    });
+
+    route('DELETE', '/hostnames/:fqdn/ramp', 'write', async (req, who) => {
+      const { policy } = snapAndPolicy(param(req, 'fqdn'));
+      const body = parseBody(ReasonBody, orEmpty(req.body));
+      const ramp = currentRamp(policy.fqdn);
+      if (!ramp) throw new OpsError('NO_RAMP', `${policy.fqdn} has no ramp`);
+      const override = currentOverride(policy.fqdn);
+      const version = await commit([{ ns: 'ramp', key: policy.fqdn, value: null }], {
+        actor: who!.name, action: 'ramp.stop', target: policy.fqdn, reason: body.reason ?? null, before: ramp, after: null,
+      });
+      const at = `${ramp.state} at step ${ramp.step + 1}/${ramp.steps.length} (${ramp.set} ${ramp.steps[ramp.step]}%)`;
+      return {
+        stopped: ramp, override, version,
+        message: `ramp of ${policy.fqdn} removed (${at}); the current weights stay in force as a split` +
+          (override ? ` (${splitText(override.weights)})` : '') + `: DELETE ${OPS_PREFIX}/hostnames/${policy.fqdn}/split (ctl split ${policy.fqdn} --clear) goes back to the file's weights`,
+      };
+    });
+
+    // -- reads --
+
+    route('GET', '/explain', 'read', async (req) => {
+      const q = query(req);
+      if (!q.hostname) throw new OpsError('BAD_REQUEST', 'query parameter "hostname" is required');
+      if (!q.client) throw new OpsError('BAD_REQUEST', 'query parameter "client" is required (an IP address or subnet, e.g. 203.0.113.7 or 203.0.113.0/24)');
+      const fqdn = hostnameParam(q.hostname, 'hostname');
+      let client;
+      try {
+        client = parseSubnet(q.client);
+      } catch (err) {
+        throw new OpsError('BAD_REQUEST', `client: ${(err as Error).message}`);
+      }
+      const type = (q.type ?? 'A').toUpperCase();
+      if (type !== 'A' && type !== 'AAAA') throw new OpsError('BAD_REQUEST', `type: "${q.type}" is not A or AAAA`);
+      return explainQuery(deps.snapshot(), fqdn, type === 'A' ? RRType.A : RRType.AAAA, client);
+    });
+
+    route('GET', '/audit', 'read', async (req) => {
+      const q = query(req);
+      let limit = AUDIT_DEFAULT;
+      if (q.limit !== undefined) {
+        limit = Number(q.limit);
+        if (!/^[0-9]+$/.test(q.limit) || limit < 1 || limit > AUDIT_MAX) throw new OpsError('BAD_REQUEST', `limit: an integer from 1 to ${AUDIT_MAX}`);
+      }
+      return { entries: await store.audit(limit) };
+    });
+
+    route('GET', '/health', 'read', async () => {
+      if (!deps.healthReport) throw new OpsError('NOT_FOUND', 'health reporting is not enabled on this instance');
+      return deps.healthReport();
+    });
+
+    route('GET', '/openapi.yaml', 'public', async (_req, _who, reply) => {
+      reply.header('content-type', 'application/yaml; charset=utf-8');
+      return openapiText();
+    });
+  }, { prefix: OPS_PREFIX });
+}
+
+// ---- auth ----------------------------------------------------------------------------------------
+
+function authorize(deps: OpsDeps, req: FastifyRequest, need: Access): TokenIdentity | null {
+  if (need === 'read' && deps.openReads) {
+    // Open reads still name a token holder when one is presented, for logs.
+    const t = bearerToken(req.headers.authorization);
+    return t ? deps.tokens.authenticate(t) : null;
+  }
+  if (deps.tokens.size === 0) throw new OpsError('NO_TOKENS', HOW_TO_CONFIGURE_TOKENS);
+  const presented = bearerToken(req.headers.authorization);
+  if (presented === null) throw new OpsError('UNAUTHORIZED', 'send a token: Authorization: Bearer <token>');
+  const who = deps.tokens.authenticate(presented);
+  if (!who) throw new OpsError('UNAUTHORIZED', 'the token is not valid');
+  if (need === 'write' && who.access !== 'write') throw new OpsError('FORBIDDEN', `token "${who.name}" is read-only; this change needs a write token`);
+  return who;
+}
+
+// ---- small helpers -------------------------------------------------------------------------------
+
+function param(req: FastifyRequest, name: string): string {
+  return (req.params as Record<string, string>)[name] ?? '';
+}
+
+function query(req: FastifyRequest): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries((req.query ?? {}) as Record<string, unknown>)) {
+    if (typeof v === 'string') out[k] = v;
+    else if (Array.isArray(v)) throw new OpsError('BAD_REQUEST', `query parameter "${k}" is given more than once`);
+  }
+  return out;
+}
+
+function regionParam(snap: Snapshot, req: FastifyRequest): RegionId {
+  const region = param(req, 'region');
+  if (!snap.steering.regions.has(region)) throw new OpsError('UNKNOWN_REGION', `no region "${region}" (known: ${listOf(snap.steering.regions.keys())})`);
+  return region;
+}
+
+function hostnameParam(raw: string, what: string): string {
+  try {
+    return canonicalName(raw);
+  } catch (err) {
+    throw new OpsError('BAD_REQUEST', `${what}: ${(err as Error).message}`);
+  }
+}
+
+function listOf(it: Iterable<string>): string {
+  const all = [...it];
+  if (all.length === 0) return 'none';
+  return all.length > 20 ? `${all.slice(0, 20).join(', ')}, … ${all.length - 20} more` : all.join(', ');
+}
+
+function splitText(weights: Record<string, number>): string {
+  return Object.entries(weights).map(([n, w]) => `${n}=${w}`).join(' ');
+}
+
+function rampRunning(fqdn: string, ramp: Ramp): OpsError {
+  return new OpsError('RAMP_RUNNING', `a ramp of ${ramp.set} is running on ${fqdn} (step ${ramp.step + 1}/${ramp.steps.length}): stop it first (DELETE ${OPS_PREFIX}/hostnames/${fqdn}/ramp, ctl ramp --stop ${fqdn})`);
+}
+
+function isStoreUnavailable(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === OpsErrors.STORE_UNAVAILABLE.code;
+}
+
+/** Any error as an OpsError: ours as is, fastify's client errors (bad JSON, wrong content type, too large) as 4xx. */
+function toOpsError(err: unknown): OpsError {
+  if (err instanceof OpsError) return err;
+  const e = err as { statusCode?: number; message?: string; code?: string };
+  const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
+  if (status === 413) return new OpsError('BODY_TOO_LARGE', e.message ?? 'request body too large');
+  if (status === 415) return new OpsError('UNSUPPORTED_MEDIA_TYPE', `${e.message ?? 'unsupported content type'}: send application/json`);
+  if (status >= 400 && status < 500) return new OpsError('BAD_REQUEST', e.message ?? 'bad request');
+  return new OpsError('INTERNAL', 'internal error (see the server log)');
+}
+
+let openapiCache: string | null = null;
+
+/** The spec beside the compiled module (dist/ops/openapi.yaml, copied by the build), or the source copy. */
+export function openapiText(): string {
+  if (openapiCache !== null) return openapiCache;
+  const candidates = [new URL('./openapi.yaml', import.meta.url), new URL('../../src/ops/openapi.yaml', import.meta.url)];
+  for (const u of candidates) {
+    try {
+      openapiCache = readFileSync(fileURLToPath(u), 'utf8');
+      return openapiCache;
+    } catch { /* try the next */ }
+  }
+  throw new OpsError('NOT_FOUND', 'openapi.yaml is not installed beside the server (run npm run build)');
+}
