@@ -10,6 +10,7 @@ import { parseListenAddress } from './dns/listen-address.js';
 import { createLogger } from './obs/logger.js';
 import { explainQuery } from './query/explain.js';
 import { ConfigLoadError, serve } from './server/serve.js';
+import { probeOnly } from './server/probe-only.js';
 import { buildSnapshot } from './state/snapshot.js';
 import { openGeoDatabases, defaultGeoDatabasePaths } from './geo/locator.js';
 import { formatTrace } from './steering/trace.js';
@@ -21,6 +22,7 @@ Usage:
   regiondns serve   [--zones DIR] [--listen ADDR:PORT]... [--http ADDR:PORT] [options]
   regiondns check   [DIR]
   regiondns explain HOSTNAME --client IP[/PREFIX] [--zones DIR] [--geoip FILE]... [--json]
+  regiondns probe   --zones DIR --redis URL [--instance-id ID]      (a prober that serves no DNS)
   regiondns ctl     state|drain|undrain|split|ramp|explain|audit ...   (regiondns ctl --help)
 
 serve options:
@@ -35,6 +37,15 @@ serve options:
   --query-log RATE       log this fraction of queries (0..1, default 0)
   --log-level LEVEL      trace|debug|info|warn|error (default info)
   --tcp-idle-timeout MS  (default 10000)   --tcp-max-connections N (default 1000)
+  --redis URL            share fleet state (drains, weights, ramps, health verdicts) through Redis
+  --state-file FILE      without Redis: where overrides are kept across restarts
+                         (default .regiondns/state.json; "off" keeps them in memory only)
+  --instance-id ID       this instance's name in the fleet (default: host name and pid)
+  --ops-tokens FILE      ops API tokens, one name:token (or name:token:read) per line;
+                         also from REGIONDNS_OPS_TOKENS
+  --ops-open-reads       GET /v1/... without a token (writes always need one)
+  --no-probe             do not run health probes here (verdicts come from other probers)
+  --quorum N|majority    fresh "down" verdicts that mark a check down (default majority)
 
 Signals: SIGHUP reloads the zones folder (a broken file keeps the previous version serving);
 SIGTERM and SIGINT shut down gracefully.`;
@@ -45,6 +56,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'serve': return cmdServe(rest);
     case 'check': return cmdCheck(rest);
     case 'explain': return cmdExplain(rest);
+    case 'probe': return cmdProbe(rest);
     case 'ctl': return runCtl(rest);
     case undefined: case '-h': case '--help': case 'help':
       console.log(USAGE);
@@ -70,9 +82,18 @@ async function cmdServe(argv: string[]): Promise<number> {
       'log-level': { type: 'string' },
       'tcp-idle-timeout': { type: 'string' },
       'tcp-max-connections': { type: 'string' },
+      redis: { type: 'string' },
+      'state-file': { type: 'string' },
+      'instance-id': { type: 'string' },
+      'ops-tokens': { type: 'string' },
+      'ops-open-reads': { type: 'boolean', default: false },
+      'no-probe': { type: 'boolean', default: false },
+      quorum: { type: 'string' },
+      'ramp-tick': { type: 'string' },
     },
     strict: true,
   });
+  const quorum = values.quorum === undefined || values.quorum === 'majority' ? 'majority' : intOption('--quorum', values.quorum, 1, 1000);
   const log = createLogger({ level: values['log-level'] });
   const udpLimit = values['udp-size'] ? intOption('--udp-size', values['udp-size'], 512, 65535) : undefined;
   const sample = Number(values['query-log']);
@@ -91,6 +112,14 @@ async function cmdServe(argv: string[]): Promise<number> {
         ...(values['tcp-idle-timeout'] ? { idleTimeoutMs: intOption('--tcp-idle-timeout', values['tcp-idle-timeout'], 100, 3_600_000) } : {}),
         ...(values['tcp-max-connections'] ? { maxConnections: intOption('--tcp-max-connections', values['tcp-max-connections'], 1, 1_000_000) } : {}),
       },
+      redis: values.redis ?? null,
+      stateFile: values['state-file'] === 'off' ? null : values['state-file'],
+      instanceId: values['instance-id'],
+      opsTokensFile: values['ops-tokens'] ?? null,
+      opsOpenReads: values['ops-open-reads'],
+      probe: !values['no-probe'],
+      quorum,
+      rampTickMs: values['ramp-tick'] ? intOption('--ramp-tick', values['ramp-tick'], 10, 60_000) : undefined,
     }, log);
   } catch (err) {
     if (err instanceof ConfigLoadError) {
@@ -111,6 +140,34 @@ async function cmdServe(argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
   log.info('stopped');
+  return 0;
+}
+
+async function cmdProbe(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { zones: { type: 'string', default: 'zones' }, redis: { type: 'string' }, 'instance-id': { type: 'string' }, 'log-level': { type: 'string' } },
+    strict: true,
+  });
+  if (!values.redis) {
+    console.error('usage: regiondns probe --zones DIR --redis URL [--instance-id ID]\n(a prober alone only helps when DNS instances read its verdicts from the same Redis)');
+    return 2;
+  }
+  const log = createLogger({ level: values['log-level'] });
+  let running;
+  try {
+    running = await probeOnly({ zonesDir: values.zones!, redis: values.redis, instanceId: values['instance-id'] }, log);
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : String(err));
+    return 1;
+  }
+  const p = running;
+  process.on('SIGHUP', () => { p.reload(); });
+  await new Promise<void>((resolve) => {
+    const stop = () => { p.close().then(resolve, resolve); };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
   return 0;
 }
 

@@ -12,6 +12,8 @@
 //   controller advances ONE step and the next one is due a full `every` later. Every step is held for
 //   at least `every` with the controller watching, which is the point of a ramp.
 // - Reaching the last step makes the ramp 'done'; its weights stay as an override.
+// - A halted ramp does not resume by itself when the region recovers: an operator looks, then stops
+//   it (DELETE keeps the weights) and starts a new one from where it should go on.
 
 import type { Logger } from '../obs/logger.js';
 import type { Change, FleetStore, Ramp, WeightOverride } from '../state/fleet-store.js';
@@ -24,6 +26,8 @@ export const DEFAULT_TICK_MS = 1000;
 
 /** Minimum step interval: shorter than a DNS TTL is meaningless, and sub-second would race the controller. */
 export const MIN_EVERY_MS = 1000;
+/** Longest step interval: a typo like "10d0m" should not park a ramp for years. */
+export const MAX_EVERY_MS = 30 * 86_400_000;
 
 /**
  * Weights for `set` at `percent` of traffic: the ramped set gets `percent` of the total (100), the other
@@ -50,7 +54,7 @@ function round(x: number): number {
 
 /** "30s", "10m", "1h", "1d", "500ms", or a number of milliseconds → ms; null when unreadable. */
 export function parseDuration(v: string | number): number | null {
-  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? v : null;
+  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? Math.round(v) : null;
   const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*$/.exec(v);
   if (!m) return null;
   const n = Number(m[1]);

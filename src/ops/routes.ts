@@ -17,7 +17,7 @@ import { operational, type RegionHealth, type Snapshot } from '../state/snapshot
 import type { HostnamePolicy, RegionId } from '../steering/policy.js';
 import { bearerToken, HOW_TO_CONFIGURE_TOKENS, type Access, type TokenIdentity, type TokenSet } from './auth.js';
 import { OpsError, OpsErrors } from './errors.js';
-import { checkSteps, formatDuration, MIN_EVERY_MS, parseDuration, stepOverride } from './ramp.js';
+import { checkSteps, formatDuration, MAX_EVERY_MS, MIN_EVERY_MS, parseDuration, stepOverride } from './ramp.js';
 
 export interface OpsDeps {
   store: FleetStore;
@@ -302,7 +302,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
       if (stepsError) throw new OpsError('BAD_REQUEST', `steps: ${stepsError}`);
       const everyMs = parseDuration(body.every);
       if (everyMs === null) throw new OpsError('BAD_REQUEST', `every: "${body.every}" is not a duration (e.g. "30s", "10m", "1h", or milliseconds)`);
-      if (everyMs < MIN_EVERY_MS) throw new OpsError('BAD_REQUEST', `every: at least 1s (got ${formatDuration(everyMs)})`);
+      if (everyMs < MIN_EVERY_MS || everyMs > MAX_EVERY_MS) throw new OpsError('BAD_REQUEST', `every: from 1s to 30d (got ${formatDuration(everyMs)})`);
       const existing = currentRamp(policy.fqdn);
       if (existing?.state === 'running') throw rampRunning(policy.fqdn, existing);
       const now = deps.now();

@@ -10,10 +10,21 @@ import { DEFAULT_TCP_OPTIONS, listenTcp, type TcpListener, type TcpOptions } fro
 import { listenUdp, type UdpListener } from '../dns/udp.js';
 import { openGeoDatabases, defaultGeoDatabasePaths } from '../geo/locator.js';
 import type { GeoLocator } from '../geo/types.js';
-import { buildHttpApp } from '../http/app.js';
+import os from 'node:os';
+import { Prober } from '../health/prober.js';
+import type { Quorum } from '../health/quorum.js';
+import { HealthTracker } from '../health/tracker.js';
+import { buildHttpApp, type Readiness } from '../http/app.js';
 import type { Logger } from '../obs/logger.js';
-import { registry, snapshotVersion, tcpClosed, tcpConnections, zoneRecords, zoneReloads } from '../obs/metrics.js';
-import { buildSnapshot, type Snapshot } from '../state/snapshot.js';
+import { registry, tcpClosed, tcpConnections, zoneRecords, zoneReloads } from '../obs/metrics.js';
+import { HOW_TO_CONFIGURE_TOKENS, loadTokens } from '../ops/auth.js';
+import { RampController } from '../ops/ramp.js';
+import { registerOpsRoutes } from '../ops/routes.js';
+import { Coordinator } from '../state/coordinator.js';
+import type { FleetStore } from '../state/fleet-store.js';
+import { MemoryStore } from '../state/memory-store.js';
+import { RedisStore } from '../state/redis-store.js';
+import type { Snapshot } from '../state/snapshot.js';
 import { mathRandom } from '../steering/rng.js';
 import { QueryHandler } from './query-handler.js';
 
@@ -28,10 +39,37 @@ export interface ServeOptions {
   queryLogSample?: number;
   tcp?: Partial<TcpOptions>;
   rng?: () => number;
+  /** Fleet state in Redis; null/undefined: in memory, persisted to stateFile. */
+  redis?: string | null;
+  /** Where a Redis-less instance keeps its overrides (null: nowhere, lost on restart). */
+  stateFile?: string | null;
+  /** Names this instance in verdicts, leases and logs (default: host name and pid). */
+  instanceId?: string;
+  opsTokensFile?: string | null;
+  opsOpenReads?: boolean;
+  /** Run the health prober in this process (default true). */
+  probe?: boolean;
+  quorum?: Quorum;
+  /** Ramp controller tick (default 1 s). */
+  rampTickMs?: number;
+}
+
+export const DEFAULT_STATE_FILE = '.regiondns/state.json';
+
+export function defaultInstanceId(): string {
+  return `${os.hostname()}-${process.pid}`;
+}
+
+export function openStore(opts: { redis?: string | null; stateFile?: string | null; instanceId: string }, log: Logger): FleetStore {
+  return opts.redis
+    ? new RedisStore({ url: opts.redis, instanceId: opts.instanceId, log: log.child({ component: 'fleet-store' }) })
+    : new MemoryStore({ stateFile: opts.stateFile === undefined ? DEFAULT_STATE_FILE : opts.stateFile, log: log.child({ component: 'fleet-store' }) });
 }
 
 export interface RunningServer {
   snapshot(): Snapshot;
+  coordinator: Coordinator;
+  store: FleetStore;
   /** Re-reads the zones folder; on any error keeps serving the previous snapshot. */
   reload(): { ok: boolean; errors: string[] };
   /** Actual bound addresses (useful with port 0). */
@@ -51,12 +89,26 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   const first = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable });
   if (first.errors.length) throw new ConfigLoadError(first.errors.map(formatConfigError));
 
-  let version = 1;
-  let current = buildSnapshot({ version, zones: first.zones, steering: first.steering, geo, latencyTable: first.latencyTable });
-  publishSnapshotMetrics(current, first);
-  logSummary(log, 'zones loaded', current, first);
+  const instanceId = opts.instanceId ?? defaultInstanceId();
+  const tokens = loadTokens(opts.opsTokensFile ?? null);
+  if (tokens.size === 0) log.warn(HOW_TO_CONFIGURE_TOKENS);
+  const store = openStore({ redis: opts.redis, stateFile: opts.stateFile, instanceId }, log);
+  // Without the fleet's state an instance could undo a drain: refuse to start rather than guess.
+  await store.start();
 
-  const handler = new QueryHandler(() => current, {
+  const prober = opts.probe === false ? null : new Prober({ proberId: instanceId, store, log: log.child({ component: 'health' }) });
+  prober?.update(first.steering.regions);
+  const health = new HealthTracker(store, { quorum: opts.quorum, prober, proberId: instanceId });
+  const coordinator = new Coordinator(
+    { zones: first.zones, steering: first.steering, geo, latencyTable: first.latencyTable },
+    { store, log, health: health.source },
+  );
+  coordinator.start();
+  const current = () => coordinator.snapshot();
+  publishSnapshotMetrics(first);
+  logSummary(log, 'zones loaded', current(), first);
+
+  const handler = new QueryHandler(current, {
     udpLimit: opts.udpLimit ?? SERVER_UDP_PAYLOAD,
     rng: opts.rng ?? mathRandom,
     log: log.child({ component: 'query' }),
@@ -68,6 +120,9 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   const tcp: TcpListener[] = [];
   const closeAll = async () => {
     await Promise.all([...udp.map((u) => u.close()), ...tcp.map((t) => t.close())]);
+    prober?.stop();
+    coordinator.stop();
+    await store.close();
   };
   try {
     for (const addr of opts.listen) {
@@ -83,13 +138,24 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     throw err;
   }
 
+  const readiness = (): Readiness => {
+    const st = store.status();
+    const detail = { snapshotVersion: current().version, zones: current().zoneList.length, store: st.detail };
+    // Redis down: DNS keeps answering from the last state, so the instance stays in rotation,
+    // but says it is degraded (overrides cannot change until it reconnects).
+    return { ready: true, status: st.connected ? 'ok' : 'degraded', detail };
+  };
   const http = opts.http
-    ? buildHttpApp({
-        registry,
-        liveness: () => ({ snapshotVersion: current.version }),
-        readiness: () => ({ ready: true, status: 'ok', detail: { snapshotVersion: current.version, zones: current.zoneList.length } }),
-      })
+    ? buildHttpApp({ registry, liveness: () => ({ snapshotVersion: current().version }), readiness })
     : null;
+  if (http) {
+    registerOpsRoutes(http, {
+      store, snapshot: current, tokens, openReads: opts.opsOpenReads ?? false, now: Date.now, instanceId,
+      healthReport: () => health.report(), log: log.child({ component: 'ops' }),
+    });
+  }
+  const ramps = new RampController({ store, snapshot: current, instanceId, tickMs: opts.rampTickMs, log: log.child({ component: 'ramp' }) });
+  ramps.start();
   if (http && opts.http) {
     try {
       await http.listen({ host: opts.http.host, port: opts.http.port });
@@ -101,7 +167,9 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   log.info({ dns: opts.listen.map(formatListenAddress), http: opts.http ? formatListenAddress(opts.http) : null }, 'listening');
 
   return {
-    snapshot: () => current,
+    snapshot: current,
+    coordinator,
+    store,
     reload() {
       const next = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable });
       if (next.errors.length) {
@@ -110,19 +178,12 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
         for (const e of errors) log.error({ error: e }, 'reload failed: keeping the previous zones');
         return { ok: false, errors };
       }
-      version++;
-      current = buildSnapshot({
-        version,
-        zones: next.zones,
-        steering: next.steering,
-        geo,
-        latencyTable: next.latencyTable,
-        regionHealth: current.regionHealth,
-        weightOverrides: current.weightOverrides,
-      });
+      // Overrides live in the store, so they survive the reload; checks added or removed start or stop.
+      const snap = coordinator.replaceConfig({ zones: next.zones, steering: next.steering, geo, latencyTable: next.latencyTable });
+      prober?.update(next.steering.regions);
       zoneReloads.labels('ok').inc();
-      publishSnapshotMetrics(current, next);
-      logSummary(log, 'zones reloaded', current, next);
+      publishSnapshotMetrics(next);
+      logSummary(log, 'zones reloaded', snap, next);
       return { ok: true, errors: [] };
     },
     dnsAddresses: () => ({
@@ -131,7 +192,9 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     }),
     httpAddress: () => (http ? (http.server.address() as AddressInfo) : null),
     async close() {
-      await Promise.all([closeAll(), http?.close()]);
+      await ramps.stop();
+      await http?.close();
+      await closeAll();
     },
   };
 }
@@ -148,8 +211,7 @@ function openGeo(paths: string[] | null | undefined, log: Logger): GeoLocator | 
   return geo;
 }
 
-function publishSnapshotMetrics(snap: Snapshot, cfg: LoadedConfig): void {
-  snapshotVersion.set(snap.version);
+function publishSnapshotMetrics(cfg: LoadedConfig): void {
   zoneRecords.reset();
   for (const z of cfg.zones) zoneRecords.labels(z.origin).set(z.records.length);
 }

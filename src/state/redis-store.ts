@@ -36,7 +36,7 @@ import {
   type StoreStatus,
   type Verdict,
 } from './fleet-store.js';
-import { applyChanges, emptyViews, EventHub, normalizeChanges, toChanges, verdictKey, type StoredChange, type Views } from './memory-store.js';
+import { applyChanges, emptyViews, EventHub, normalizeChanges, OverrideMap, toChanges, verdictKey, type StoredChange, type Views } from './memory-store.js';
 
 export const REDIS_AUDIT_LIMIT = 10_000;
 /** Pub/sub messages above this size are replaced by "resync" (Redis drops subscribers whose output buffer passes 32 MB). */
@@ -79,8 +79,10 @@ function script(lua: string): LuaScript {
 
 // KEYS: version, audit, ns:drain, ns:weights, ns:ramp, ns:tenant
 // ARGV: channel, deadline (ms, Redis clock), audit max, audit entry JSON minus its "{" (id and version
-// are spliced in front), changes JSON ('' = too big to publish), then per change: op (S|D), index
-// into KEYS, field, value.
+// are spliced in front), changes JSON for the message ('' = too big to publish), and the operations
+// as one JSON array [keyIndex, "S"|"D", field, valueJson, ...]: one argument whatever the size (a
+// million separate arguments cost seconds to encode). Values stay JSON text inside JSON strings, so
+// cjson never re-encodes them. Consecutive sets on one hash go in one HSET.
 /** Exported for tests only. */
 export const WRITE_SCRIPT = script(`
 local t = redis.call('TIME')
@@ -89,10 +91,24 @@ if now > tonumber(ARGV[2]) then
   return redis.error_reply('REGIONDNS_DEADLINE write reached Redis after its deadline and was not applied')
 end
 local v = redis.call('INCR', KEYS[1])
-for i = 6, #ARGV, 4 do
-  local k = KEYS[tonumber(ARGV[i + 1])]
-  if ARGV[i] == 'S' then redis.call('HSET', k, ARGV[i + 2], ARGV[i + 3]) else redis.call('HDEL', k, ARGV[i + 2]) end
+local ops = cjson.decode(ARGV[6])
+local hkey, batch = nil, {}
+local function flush()
+  if hkey then redis.call('HSET', hkey, unpack(batch)) end
+  hkey, batch = nil, {}
 end
+for i = 1, #ops, 4 do
+  local k = KEYS[ops[i]]
+  if ops[i + 1] == 'S' then
+    if hkey ~= k or #batch >= 2000 then flush() hkey = k end
+    batch[#batch + 1] = ops[i + 2]
+    batch[#batch + 1] = ops[i + 3]
+  else
+    flush()
+    redis.call('HDEL', k, ops[i + 2])
+  end
+end
+flush()
 redis.call('LPUSH', KEYS[2], '{"id":' .. v .. ',"version":' .. v .. ',' .. ARGV[4])
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
 local changes = ARGV[5]
@@ -244,7 +260,7 @@ export class RedisStore implements FleetStore {
   // ---- reads (local, no I/O) ----
 
   get(ns: Namespace): ReadonlyMap<string, unknown> {
-    return this.views.get(ns) ?? new Map();
+    return this.views.get(ns) ?? OverrideMap.EMPTY;
   }
 
   version(): number {
@@ -273,9 +289,12 @@ export class RedisStore implements FleetStore {
     if (this.closed) throw new StoreUnavailableError('fleet store is closed');
     const { id: _id, version: _version, at: _at, ...input } = audit as AuditInput & Partial<AuditEntry>;
     const auditRest = JSON.stringify({ ...input, at: this.now() }).slice(1);
-    const changesJson = encodeChanges(stored);
-    const args: (string | number)[] = [this.keys.changes, 0, REDIS_AUDIT_LIMIT, auditRest, changesJson.length > MAX_MESSAGE_CHARS ? '' : changesJson];
-    for (const c of stored) args.push(c.json === null ? 'D' : 'S', 3 + NAMESPACES.indexOf(c.ns), c.key, c.json ?? '');
+    // Too big for one pub/sub message: publish "resync" instead (estimated first to skip the encoding).
+    const estimate = stored.reduce((n, c) => n + c.key.length + (c.json?.length ?? 4) + 32, 2);
+    let changesJson = estimate > MAX_MESSAGE_CHARS ? '' : encodeChanges(stored);
+    if (changesJson.length > MAX_MESSAGE_CHARS) changesJson = '';
+    const ops = JSON.stringify(stored.flatMap((c) => [3 + NAMESPACES.indexOf(c.ns), c.json === null ? 'D' : 'S', c.key, c.json ?? '']));
+    const args: (string | number)[] = [this.keys.changes, 0, REDIS_AUDIT_LIMIT, auditRest, changesJson, ops];
 
     // A bulk write gets time to transfer and run; the deadline is on Redis's clock, so no skew.
     const budget = this.commandTimeoutMs + Math.ceil(stored.length / 100);
@@ -471,15 +490,15 @@ export class RedisStore implements FleetStore {
     return /^run_id:(\w+)/m.exec(info)?.[1] ?? null;
   }
 
-  private async readHash(key: string): Promise<Map<string, unknown>> {
-    const m = new Map<string, unknown>();
+  private async readHash(key: string): Promise<OverrideMap> {
+    const m: [string, unknown][] = [];
     let cursor = '0';
     let bad = 0;
     do {
       const [next, flat] = await this.timed(this.cmd.hscan(key, cursor, 'COUNT', HSCAN_COUNT), `HSCAN ${key}`);
       for (let i = 0; i + 1 < flat.length; i += 2) {
         try {
-          m.set(flat[i], JSON.parse(flat[i + 1]) as unknown);
+          m.push([flat[i], JSON.parse(flat[i + 1]) as unknown]);
         } catch {
           bad++;
         }
@@ -487,7 +506,7 @@ export class RedisStore implements FleetStore {
       cursor = next;
     } while (cursor !== '0');
     if (bad > 0) this.log?.warn({ key, bad }, 'skipped hash fields that are not JSON');
-    return m;
+    return OverrideMap.from(m);
   }
 
   private async refreshVerdicts(): Promise<void> {

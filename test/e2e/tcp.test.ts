@@ -61,6 +61,14 @@ describe('RFC 7766 §6.2.3: idle and slow connections are closed', () => {
   it(`a slow-drip client and a client that never reads are closed at the ${MESSAGE_TIMEOUT_MS / 1000} s deadline, not kept forever`, async () => {
     const before = { idle: await closedFor('idle'), message: await closedFor('message-timeout'), stall: await closedFor('write-stall') };
 
+    // 4,000 pipelined queries for a ~2 KB RRset and never a read: ~8.5 MB of replies, more than the
+    // kernel buffers hold, so the server's writes stall. Each TXT query is tiny; the reply is not.
+    // Sent first: building them blocks this event loop, which would stretch the drip's gaps below.
+    const stalled = await connect();
+    stalled.on('error', () => undefined);
+    stalled.pause();
+    stalled.write(Buffer.concat(Array.from({ length: 4000 }, (_, i) => frame(buildQuery('big.e2e.test', 'TXT', { id: i })))));
+
     // One byte every 200 ms of a frame claiming 200 octets: each byte resets the idle timer, and the
     // message would take 40 s to arrive, so only the per-message deadline can end it.
     const drip = await connect();
@@ -69,13 +77,6 @@ describe('RFC 7766 §6.2.3: idle and slow connections are closed', () => {
     dripped.writeUInt16BE(200, 0);
     let sent = 0;
     const timer = setInterval(() => { if (!drip.destroyed && sent < dripped.length) drip.write(dripped.subarray(sent, ++sent)); }, 200);
-
-    // 4,000 pipelined queries for a ~2 KB RRset and never a read: ~8.5 MB of replies, more than the
-    // kernel buffers hold, so the server's writes stall. Each TXT query is tiny; the reply is not.
-    const stalled = await connect();
-    stalled.on('error', () => undefined);
-    stalled.pause();
-    stalled.write(Buffer.concat(Array.from({ length: 4000 }, (_, i) => frame(buildQuery('big.e2e.test', 'TXT', { id: i })))));
 
     const started = Date.now();
     try {
@@ -87,10 +88,10 @@ describe('RFC 7766 §6.2.3: idle and slow connections are closed', () => {
       ]);
       const stallClosed = Date.now() - started;
       expect(dripClosed).not.toBeNull();
-      expect(dripClosed!).toBeGreaterThan(MESSAGE_TIMEOUT_MS - 500);
+      expect(dripClosed!, 'drip closed after (ms)').toBeGreaterThan(MESSAGE_TIMEOUT_MS - 500);
       expect(sent).toBeLessThan(dripped.length);
       expect(stallCount).toBe(before.stall + 1);
-      expect(stallClosed).toBeGreaterThan(MESSAGE_TIMEOUT_MS - 500); // its replies stalled: not idle after 500 ms
+      expect(stallClosed, 'stalled reader closed after (ms)').toBeGreaterThan(MESSAGE_TIMEOUT_MS - 500); // not idle after 500 ms
       stalled.resume();
       expect(await closedWithin(stalled, 2000)).not.toBeNull();
     } finally {

@@ -1,5 +1,7 @@
 // Starts `regiondns serve` as a real child process on free loopback ports and reads its JSON logs.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports.js';
 
@@ -20,7 +22,11 @@ export interface ServerProcess {
 export async function startServer(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<ServerProcess> {
   const port = await freePort();
   const httpPort = await freePort();
-  const proc = spawn(process.execPath, [BIN, 'serve', '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${httpPort}`, ...args], {
+  // Each server gets its own state file unless the test chooses one (or Redis).
+  const stateArgs = args.includes('--state-file') || args.includes('--redis')
+    ? []
+    : ['--state-file', path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-state-')), 'state.json')];
+  const proc = spawn(process.execPath, [BIN, 'serve', '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${httpPort}`, ...stateArgs, ...args], {
     cwd: REPO,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

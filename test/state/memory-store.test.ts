@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError, type AuditInput, type StoreEvent } from '../../src/state/fleet-store.js';
-import { MemoryStore, StateFileError } from '../../src/state/memory-store.js';
+import { MemoryStore, OverrideMap, StateFileError } from '../../src/state/memory-store.js';
 
 const audit = (action: string, target = 'eu-west'): AuditInput => ({ actor: 'alice', action, target, reason: 'test', before: null, after: null });
 const drain = { region: 'eu-west', reason: 'maintenance', hostnames: null, by: 'alice', at: 1 };
@@ -182,5 +182,50 @@ describe('MemoryStore', () => {
     off();
     await s.write([{ ns: 'drain', key: 'x', value: null }], audit('u'));
     expect(seen).toEqual(['overrides']);
+  });
+});
+
+describe('OverrideMap', () => {
+  it('behaves like a Map under random sets and deletes, and never changes once handed out', () => {
+    let seed = 42;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const model = new Map<string, unknown>();
+    let m = OverrideMap.EMPTY;
+    const history: { map: OverrideMap; copy: [string, unknown][] }[] = [];
+    for (let round = 0; round < 200; round++) {
+      const changes = Array.from({ length: 1 + rnd(50) }, () => ({ key: `k${rnd(300)}`, value: rnd(4) === 0 ? null : rnd(1000) }));
+      for (const c of changes) {
+        if (c.value === null) model.delete(c.key);
+        else model.set(c.key, c.value);
+      }
+      m = m.with(changes);
+      history.push({ map: m, copy: [...model].sort() });
+      expect(m.size).toBe(model.size);
+    }
+    for (const { map, copy } of history) {
+      expect([...map].sort()).toEqual(copy);
+      expect(map.size).toBe(copy.length);
+    }
+    for (let i = 0; i < 300; i++) {
+      expect(m.get(`k${i}`)).toBe(model.get(`k${i}`));
+      expect(m.has(`k${i}`)).toBe(model.has(`k${i}`));
+    }
+    expect([...m.keys()].sort()).toEqual([...model.keys()].sort());
+    expect(Array.from(m.values()).length).toBe(model.size);
+    const seen: string[] = [];
+    m.forEach((_v, k) => seen.push(k));
+    expect(seen.length).toBe(model.size);
+  });
+
+  it('updates a big namespace without copying it', () => {
+    const big = OverrideMap.from(Array.from({ length: 200_000 }, (_, i): [string, unknown] => [`t${i}`, i]));
+    const t0 = performance.now();
+    for (let i = 0; i < 100; i++) big.with([{ key: `t${i}`, value: -i }]);
+    expect((performance.now() - t0) / 100).toBeLessThan(5); // a full copy takes ~100 ms
+    const next = big.with([{ key: 't5', value: null }]);
+    expect([big.size, next.size, big.get('t5'), next.get('t5')]).toEqual([200_000, 199_999, 5, undefined]);
   });
 });

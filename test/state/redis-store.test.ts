@@ -161,7 +161,7 @@ describe('RedisStore', () => {
     const keys = ['version', 'audit', 'ns:drain', 'ns:weights', 'ns:ramp', 'ns:tenant'].map((k) => p + k);
     const [sec] = (await raw.time()) as [number | string, number | string];
     const past = Number(sec) * 1000 - 1;
-    const args = (deadline: number) => [`${p}changes`, deadline, 10, '"actor":"x","at":1}', '[]', 'S', 3, 'eu-west', '{"x":1}'];
+    const args = (deadline: number) => [`${p}changes`, deadline, 10, '"actor":"x","at":1}', '[]', JSON.stringify([3, 'S', 'eu-west', '{"x":1}'])];
     await expect(raw.eval(WRITE_SCRIPT.lua, keys.length, ...keys, ...args(past))).rejects.toThrow(/REGIONDNS_DEADLINE/);
     expect(await raw.exists(keys[0], keys[1], keys[2])).toBe(0);
     expect(await raw.eval(WRITE_SCRIPT.lua, keys.length, ...keys, ...args(past + 60_000))).toBe(1);
