@@ -19,6 +19,9 @@
 // Pub/sub can drop messages (a subscriber reconnects, a gap in versions): a resync on start, on
 // every reconnect and every resyncIntervalMs compares versions and reloads the hashes only when the
 // version moved without us seeing the message, so the steady state costs one GET plus a verdict SCAN.
+// A reconnect to a restarted Redis (new run_id) reloads everything: it may hold older data under
+// the same version number. For Redis Cluster, give the prefix a hash tag ("{regiondns}:") so the
+// write script's keys share one slot.
 
 import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -180,7 +183,8 @@ export class RedisStore implements FleetStore {
     this.resyncIntervalMs = opts.resyncIntervalMs ?? 5_000;
     this.commandTimeoutMs = opts.commandTimeoutMs ?? 1_000;
     this.now = opts.now ?? Date.now;
-    this.log = opts.log?.child({ component: 'fleet-store', store: 'redis', instance: opts.instanceId });
+    // The caller names the component (serve passes a "fleet-store" child): only add what it cannot know.
+    this.log = opts.log?.child({ store: 'redis' });
     this.events = new EventHub(this.log);
     const p = this.prefix;
     this.keys = { version: `${p}version`, audit: `${p}audit`, ns: NAMESPACES.map((ns) => `${p}ns:${ns}`), changes: `${p}changes`, verdicts: `${p}verdicts` };
@@ -226,7 +230,7 @@ export class RedisStore implements FleetStore {
       await this.resync('start', true);
     } catch (err) {
       await this.close();
-      throw this.unavailable('start: cannot load the fleet state', err);
+      throw this.unavailable('load the fleet state at start', err);
     }
     this.started = true;
     this.timer = setInterval(() => void this.tick(), this.resyncIntervalMs);

@@ -25,7 +25,8 @@ export interface TestRedis {
 }
 
 const live = new Set<ChildProcess>();
-// Whatever happens to the test, no redis-server outlives the test process.
+const dirs = new Set<string>();
+// Whatever happens to the test, no redis-server (or its data dir) outlives the test process.
 process.once('exit', () => {
   for (const p of live) {
     try {
@@ -34,10 +35,12 @@ process.once('exit', () => {
       /* gone */
     }
   }
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 export async function startRedis(): Promise<TestRedis> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'regiondns-redis-'));
+  dirs.add(dir);
   let port = 0;
   let proc: ChildProcess | null = null;
   let frozen = false;
@@ -86,6 +89,7 @@ export async function startRedis(): Promise<TestRedis> {
       await kill();
       if (attempt >= 4) {
         rmSync(dir, { recursive: true, force: true });
+        dirs.delete(dir);
         throw err;
       }
     }
@@ -97,6 +101,7 @@ export async function startRedis(): Promise<TestRedis> {
     async stop() {
       await kill();
       rmSync(dir, { recursive: true, force: true });
+      dirs.delete(dir);
     },
     down: kill,
     async up() {

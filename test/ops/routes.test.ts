@@ -373,7 +373,7 @@ describe('errors', () => {
       expectError(r, 503, 'REGIONDNS_ERR_STORE_UNAVAILABLE', /the change was not persisted; nothing changed/);
     }
     expect(fleet.store.version()).toBe(before.version);
-    expect(fleet.store.get('drain')).toEqual(before.drains);
+    expect(new Map(fleet.store.get('drain'))).toEqual(before.drains);
     expect(fleet.store.get('weights').size).toBe(0);
     expect(fleet.store.get('ramp').size).toBe(0);
     expect(await audit()).toEqual(before.audit);

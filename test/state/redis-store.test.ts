@@ -233,7 +233,7 @@ describe('RedisStore', () => {
         [30, 'redis reachable again'],
       ]),
     );
-    expect(logs.find((l) => l.level === 40)).toMatchObject({ component: 'fleet-store', instance: 'a', redis: redis.url });
+    expect(logs.find((l) => l.level === 40)).toMatchObject({ store: 'redis', redis: redis.url });
 
     const v = await a.write([{ ns: 'drain', key: 'us-east', value: drain('us-east') }], audit('drain'));
     expect(v).toBe(2);
