@@ -1,6 +1,5 @@
 // Every metric regiondns exports, declared in one place with bounded labels.
-// Hot-path counters are bound to their label values once (see QueryCounters) so a query does no
-// label formatting or hashing: it bumps a pre-resolved child.
+// Hot-path counters are plain arrays (QueryStats) read at scrape time.
 
 import client from 'prom-client';
 import { rcodeName, typeName, RRType } from '../dns/constants.js';
@@ -10,20 +9,105 @@ export type Transport = 'udp' | 'tcp';
 export const registry = new client.Registry();
 client.collectDefaultMetrics({ register: registry, prefix: 'regiondns_process_' });
 
+// Queries, response sizes and steered answers are counted on the hot path in plain arrays
+// (QueryStats below) and turned into Prometheus series only when /metrics is scraped: a query
+// bumps an array slot, no label lookup, hashing or histogram walk.
+
+const RESPONSE_BUCKETS = [64, 128, 256, 512, 1232, 4096, 16384, 65535] as const;
+const TRANSPORTS: readonly Transport[] = ['udp', 'tcp'];
+const COUNTED_TYPES = [RRType.A, RRType.AAAA, RRType.CNAME, RRType.NS, RRType.SOA, RRType.MX, RRType.TXT, RRType.SRV, RRType.CAA, RRType.PTR, RRType.ANY, 43, 48, 65, 64];
+/** qtype → slot; every other type shares the last slot ("other"). */
+const TYPE_SLOT = new Map<number, number>(COUNTED_TYPES.map((t, i) => [t, i]));
+const TYPE_SLOTS = COUNTED_TYPES.length + 1;
+const RCODE_SLOTS = 24; // 0..23 covers every rcode we send (BADVERS = 16)
+const OUTCOMES = ['ok', 'fail-open', 'servfail', 'fallback-region'] as const;
+export type SteeringOutcomeLabel = (typeof OUTCOMES)[number];
+
+export class QueryStats {
+  readonly counts = new Float64Array(TRANSPORTS.length * TYPE_SLOTS * RCODE_SLOTS);
+  readonly sizeBuckets = new Float64Array(TRANSPORTS.length * (RESPONSE_BUCKETS.length + 1));
+  readonly sizeSum = new Float64Array(TRANSPORTS.length);
+  /** hostname → region → count per outcome (strings come from the config, so lookups do not build keys). */
+  readonly steered = new Map<string, Map<string, Float64Array>>();
+
+  count(transport: 0 | 1, qtype: number, rcode: number, bytes: number): void {
+    const t = TYPE_SLOT.get(qtype) ?? TYPE_SLOTS - 1;
+    this.counts[(transport * TYPE_SLOTS + t) * RCODE_SLOTS + (rcode < RCODE_SLOTS ? rcode : RCODE_SLOTS - 1)]++;
+    let b = 0;
+    while (b < RESPONSE_BUCKETS.length && bytes > RESPONSE_BUCKETS[b]) b++;
+    this.sizeBuckets[transport * (RESPONSE_BUCKETS.length + 1) + b]++;
+    this.sizeSum[transport] += bytes;
+  }
+
+  countSteered(hostname: string, region: string, outcome: SteeringOutcomeLabel): void {
+    let byRegion = this.steered.get(hostname);
+    if (!byRegion) { byRegion = new Map(); this.steered.set(hostname, byRegion); }
+    let c = byRegion.get(region);
+    if (!c) { c = new Float64Array(OUTCOMES.length); byRegion.set(region, c); }
+    c[OUTCOMES.indexOf(outcome)]++;
+  }
+}
+
+/** The process-wide stats every query handler of this process counts into. */
+export const queryStats = new QueryStats();
+
 export const queries = new client.Counter({
   name: 'regiondns_queries_total',
   help: 'Queries answered, by transport, query type and response code',
   labelNames: ['transport', 'qtype', 'rcode'] as const,
   registers: [registry],
+  collect() {
+    this.reset();
+    const c = queryStats.counts;
+    for (let i = 0; i < c.length; i++) {
+      if (c[i] === 0) continue;
+      const rcode = i % RCODE_SLOTS;
+      const t = Math.floor(i / RCODE_SLOTS) % TYPE_SLOTS;
+      const transport = TRANSPORTS[Math.floor(i / (RCODE_SLOTS * TYPE_SLOTS))];
+      this.inc({ transport, qtype: t < COUNTED_TYPES.length ? typeName(COUNTED_TYPES[t]) : 'other', rcode: rcodeName(rcode) }, c[i]);
+    }
+  },
 });
 
-export const responseBytes = new client.Histogram({
+export const steeringOutcomes = new client.Counter({
+  name: 'regiondns_steering_answers_total',
+  help: 'Steered answers by hostname, region answered first, and outcome (ok, fail-open, servfail, fallback-region)',
+  labelNames: ['hostname', 'region', 'outcome'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const [hostname, byRegion] of queryStats.steered) {
+      for (const [region, c] of byRegion) {
+        OUTCOMES.forEach((outcome, i) => { if (c[i] > 0) this.inc({ hostname, region, outcome }, c[i]); });
+      }
+    }
+  },
+});
+
+/** A histogram whose buckets live in QueryStats; prom-client's Histogram cannot be set, only observed. */
+registry.registerMetric({
   name: 'regiondns_response_bytes',
   help: 'Size of responses sent, in bytes',
-  labelNames: ['transport'] as const,
-  buckets: [64, 128, 256, 512, 1232, 4096, 16384, 65535],
-  registers: [registry],
-});
+  type: 'histogram',
+  aggregator: 'sum',
+  get: async () => {
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+    TRANSPORTS.forEach((transport, ti) => {
+      let cumulative = 0;
+      const base = ti * (RESPONSE_BUCKETS.length + 1);
+      RESPONSE_BUCKETS.forEach((le, bi) => {
+        cumulative += queryStats.sizeBuckets[base + bi];
+        values.push({ labels: { transport, le }, value: cumulative, metricName: 'regiondns_response_bytes_bucket' });
+      });
+      cumulative += queryStats.sizeBuckets[base + RESPONSE_BUCKETS.length];
+      values.push({ labels: { transport, le: '+Inf' }, value: cumulative, metricName: 'regiondns_response_bytes_bucket' });
+      values.push({ labels: { transport }, value: queryStats.sizeSum[ti], metricName: 'regiondns_response_bytes_sum' });
+      values.push({ labels: { transport }, value: cumulative, metricName: 'regiondns_response_bytes_count' });
+    });
+    return { name: 'regiondns_response_bytes', help: 'Size of responses sent, in bytes', type: 'histogram', values, aggregator: 'sum' };
+  },
+  reset: () => undefined,
+} as unknown as client.Metric);
 
 export const malformed = new client.Counter({
   name: 'regiondns_malformed_packets_total',
@@ -71,42 +155,13 @@ export const tcpClosed = new client.Counter({
   registers: [registry],
 });
 
-export const steeringOutcomes = new client.Counter({
-  name: 'regiondns_steering_answers_total',
-  help: 'Steered answers by hostname, region answered first, and outcome (ok, fail-open, servfail, fallback-region)',
-  labelNames: ['hostname', 'region', 'outcome'] as const,
-  registers: [registry],
-});
+
 
 export const internalErrors = new client.Counter({
   name: 'regiondns_internal_errors_total',
   help: 'Queries that hit an unexpected error and were answered SERVFAIL',
   registers: [registry],
 });
-
-const COUNTED_TYPES = [RRType.A, RRType.AAAA, RRType.CNAME, RRType.NS, RRType.SOA, RRType.MX, RRType.TXT, RRType.SRV, RRType.CAA, RRType.PTR, RRType.ANY, 43, 48, 65, 64];
-
-/** Pre-bound children of `queries` and `responseBytes`: one array index per query, no strings. */
-export class QueryCounters {
-  private readonly children = new Map<number, ReturnType<typeof queries.labels>>();
-  private readonly sizes: ReturnType<typeof responseBytes.labels>;
-
-  constructor(private readonly transport: Transport) {
-    this.sizes = responseBytes.labels(transport);
-  }
-
-  count(qtype: number, rcode: number, bytes: number): void {
-    const key = (qtype << 8) | rcode;
-    let child = this.children.get(key);
-    if (!child) {
-      const t = COUNTED_TYPES.includes(qtype as never) ? typeName(qtype) : 'other';
-      child = queries.labels(this.transport, t, rcodeName(rcode));
-      this.children.set(key, child);
-    }
-    child.inc();
-    this.sizes.observe(bytes);
-  }
-}
 
 // --- health checks ------------------------------------------------------------------------------
 // Labels: region id and the check's name within it ("http#0" or its `name`): bounded by regions.yaml.

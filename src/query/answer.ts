@@ -60,6 +60,7 @@ function answerSteered(snap: Snapshot, ctx: QueryContext, name: string, qtype: n
       regions: snap.steering.regions,
       latencyTable: snap.latencyTable,
       rng: ctx.rng,
+      cache: snap.steeringCache,
     },
     ctx.trace,
   );

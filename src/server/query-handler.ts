@@ -5,7 +5,7 @@ import { Rcode } from '../dns/constants.js';
 import { decodeQuery } from '../dns/decode-query.js';
 import { encodeErrorResponse, encodeResponse } from '../dns/encode-response.js';
 import type { Logger } from '../obs/logger.js';
-import { internalErrors, malformed, QueryCounters, steeringOutcomes, truncated, type Transport } from '../obs/metrics.js';
+import { internalErrors, malformed, queryStats, truncated, type Transport } from '../obs/metrics.js';
 import { answer, newContext } from '../query/answer.js';
 import type { Snapshot } from '../state/snapshot.js';
 
@@ -23,7 +23,6 @@ const MAX_TCP_MESSAGE = 65535;
 const CLASSIC_UDP = 512;
 
 export class QueryHandler {
-  private readonly counters: Record<Transport, QueryCounters> = { udp: new QueryCounters('udp'), tcp: new QueryCounters('tcp') };
   private readonly malformedByKind = new Map<string, { inc(): void }>();
   private readonly failOpenLoggedAt = new Map<string, number>();
 
@@ -43,7 +42,7 @@ export class QueryHandler {
       this.countMalformed(decoded.reason);
       const size = transport === 'tcp' ? MAX_TCP_MESSAGE : Math.min(limit, decoded.edns ? Math.max(CLASSIC_UDP, decoded.edns.udpSize) : CLASSIC_UDP);
       const out = encodeErrorResponse(msg, decoded.id, decoded.flags, decoded.opcode, decoded.questionEnd, decoded.rcode, decoded.edns, size);
-      this.counters[transport].count(0, decoded.rcode, out.length);
+      queryStats.count(transport === 'udp' ? 0 : 1, 0, decoded.rcode, out.length);
       return out;
     }
     const query = decoded.query;
@@ -64,9 +63,9 @@ export class QueryHandler {
       out = encodeErrorResponse(msg, query.id, query.flags, query.opcode, query.questionEnd, Rcode.SERVFAIL, query.edns, maxSize);
     }
     if (transport === 'udp' && (out[2] & 0x02) !== 0) truncated.inc();
-    this.counters[transport].count(query.qtype, rcode, out.length);
+    queryStats.count(transport === 'udp' ? 0 : 1, query.qtype, rcode, out.length);
     if (ctx.steering && ctx.steeredName) {
-      steeringOutcomes.labels(ctx.steeredName, ctx.steering.regions[0] ?? 'none', ctx.steering.outcome).inc();
+      queryStats.countSteered(ctx.steeredName, ctx.steering.regions[0] ?? 'none', ctx.steering.outcome);
       if (ctx.steering.outcome === 'fail-open') this.logFailOpen(ctx.steeredName);
     }
     if (this.opts.queryLogSample > 0 && this.opts.rng() < this.opts.queryLogSample) {

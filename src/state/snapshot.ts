@@ -7,6 +7,7 @@ import type { WireRR } from '../dns/types.js';
 import type { GeoLocator } from '../geo/types.js';
 import type { LatencyTable } from '../geo/latency-table.js';
 import type { HostnamePolicy, RegionId, SteeringConfig } from '../steering/policy.js';
+import type { SteeringCache } from '../steering/pipeline.js';
 import { buildZone, buildZoneSet, type Zone, type ZoneSet } from '../zone/tree.js';
 import type { LoadedZone } from '../zone/load.js';
 import type { Drain } from './fleet-store.js';
@@ -38,6 +39,8 @@ export interface Snapshot {
   drains: ReadonlyMap<RegionId, Drain>;
   /** Runtime weight overrides, aligned with the policy's sets. */
   weightOverrides: ReadonlyMap<string, readonly number[]>;
+  /** Memo of steering orders per located client network (see steering/pipeline.ts); new per snapshot. */
+  steeringCache: SteeringCache;
   /** Health and drains folded into one function per hostname, bound once per snapshot. */
   isOperationalFor(fqdn: string): (region: RegionId) => RegionHealth;
 }
@@ -105,6 +108,7 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
     latencyTable: inputs.latencyTable,
     regionHealth: inputs.regionHealth ?? new Map(),
     drains: inputs.drains ?? new Map(),
+    steeringCache: new WeakMap(),
     weightOverrides: inputs.weightOverrides ?? new Map(),
     isOperationalFor: operationalFns(inputs.steering.hostnames.keys(), inputs.regionHealth ?? new Map(), inputs.drains ?? new Map()),
   };
@@ -128,6 +132,7 @@ export function withState(
     builtAt: Date.now(),
     regionHealth,
     drains,
+    steeringCache: new WeakMap(),
     weightOverrides: change.weightOverrides ?? snap.weightOverrides,
     isOperationalFor: operationalFns(snap.steering.hostnames.keys(), regionHealth, drains),
   };

@@ -5,7 +5,7 @@
 import { addressToString } from '../dns/ecs.js';
 import type { LatencyTable } from '../geo/latency-table.js';
 import type { ClientLocation } from '../geo/types.js';
-import type { HostnamePolicy, Region, RegionId, SteeringOutcome } from './policy.js';
+import type { HostnamePolicy, RecordSet, Region, RegionId, SteeringOutcome } from './policy.js';
 import type { Rng } from './rng.js';
 import {
   dropNotOperational, firstN, pickRecordSet, sortByLatency, STICKY_PREFIX_V4, STICKY_PREFIX_V6, whenAllDown,
@@ -24,7 +24,22 @@ export interface SteeringInput {
   regions: ReadonlyMap<RegionId, Region>;
   latencyTable: LatencyTable | null;
   rng: Rng;
+  /**
+   * Per-snapshot memo of the pipeline after the draw. Within one snapshot, health and drains are
+   * fixed, so (record set, located client) always gives the same order: the distance model runs once
+   * per client network, not once per query. Owned by the snapshot, so a swap clears it.
+   */
+  cache?: SteeringCache | null;
 }
+
+export interface CachedOrder {
+  regions: RegionId[];
+  outcome: SteeringOutcome;
+  sortMattered: boolean;
+}
+
+/** Keyed by the locator's (interned, frozen) location object and the drawn RecordSet. */
+export type SteeringCache = WeakMap<ClientLocation, Map<RecordSet, CachedOrder>>;
 
 export interface SteeringResult {
   /** Chosen regions, nearest first, at most `policy.answers`; empty on servfail. */
@@ -53,6 +68,16 @@ export function steer(input: SteeringInput, trace: Trace | null): SteeringResult
   }
 
   const set = pickRecordSet(policy, input.weights ?? policy.weights, client, input.rng, trace);
+  // The memo is only sound when nothing client-specific beyond the location matters (no latency
+  // table keyed by prefix) and nobody is tracing.
+  const cache = trace === null && input.latencyTable === null && location !== null ? input.cache : null;
+  if (cache) {
+    const hit = cache.get(location!)?.get(set);
+    if (hit) {
+      const ttl = hit.outcome === 'fail-open' ? Math.floor(policy.ttl / 2) : policy.ttl;
+      return { regions: hit.regions, setName: set.name, outcome: hit.outcome, ttl, ecsScope: ecsScope(policy, client, location, hit.sortMattered, null) };
+    }
+  }
   let candidates = dropNotOperational(set.regions, input.isOperational, trace);
   let outcome: SteeringOutcome = 'ok';
   if (candidates.length === 0) {
@@ -67,7 +92,13 @@ export function steer(input: SteeringInput, trace: Trace | null): SteeringResult
     chosen = firstN(sorted, policy.answers);
   }
   const ttl = outcome === 'fail-open' ? Math.floor(policy.ttl / 2) : policy.ttl;
-  const scope = ecsScope(policy, client, location, outcome !== 'servfail' && candidates.length > 1, trace);
+  const sortMattered = outcome !== 'servfail' && candidates.length > 1;
+  const scope = ecsScope(policy, client, location, sortMattered, trace);
+  if (cache) {
+    let bySet = cache.get(location!);
+    if (!bySet) { bySet = new Map(); cache.set(location!, bySet); }
+    bySet.set(set, { regions: chosen, outcome, sortMattered });
+  }
 
   if (trace) {
     trace.answer = chosen.map((region) => {

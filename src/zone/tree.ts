@@ -89,14 +89,26 @@ export function buildZone(origin: string, file: string, records: readonly ZoneRe
 /** The zones a server is authoritative for, matched longest-suffix first. */
 export interface ZoneSet {
   byOrigin: Map<string, Zone>;
+  /** Longest origin first; used for a scan without allocation when there are few zones. */
+  longestFirst: Zone[];
 }
 
 export function buildZoneSet(zones: readonly Zone[]): ZoneSet {
-  return { byOrigin: new Map(zones.map((z) => [z.origin, z])) };
+  return {
+    byOrigin: new Map(zones.map((z) => [z.origin, z])),
+    longestFirst: [...zones].sort((a, b) => b.origin.length - a.origin.length),
+  };
 }
+
+/** Below this many zones a suffix scan beats walking up the name (which slices a string per label). */
+const SCAN_LIMIT = 16;
 
 /** The zone with the longest origin that encloses `name`, or null (→ REFUSED). */
 export function findZone(set: ZoneSet, name: string): Zone | null {
+  if (set.longestFirst.length <= SCAN_LIMIT) {
+    for (const z of set.longestFirst) if (isSubdomain(name, z.origin)) return z;
+    return null;
+  }
   let n = name;
   for (;;) {
     const z = set.byOrigin.get(n);
