@@ -26,6 +26,11 @@ const ECS_OPTION = '8:00011800c10000';
 // Fixed dnsperf load shape, identical to ../shared/bench/compare.sh; -q stays at its default (100).
 const DNSPERF_FIXED = ['-c', '4', '-T', '1', '-t', '2', '-Q', '500000'];
 
+// A run is disturbed when other processes took more than this % of one core, or the hypervisor
+// stole more than this %; on a quiet machine both stay near 0. Disturbed runs are repeated.
+const DISTURBED_OTHER = 15;
+const DISTURBED_STEAL = 10;
+
 const RCODE = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 };
 const TYPE = { A: 1, NS: 2, SOA: 6, AAAA: 28, OPT: 41 };
 const TYPE_NAME = Object.fromEntries(Object.entries(TYPE).map(([k, v]) => [v, k]));
@@ -78,6 +83,7 @@ const USAGE = `usage: node bench/run.mjs [options]     (npm run bench -- [option
   --runs N          measured dnsperf runs per workload (default 3); the median is reported
   --secs S          seconds per measured run (default 10)
   --warmup S        seconds of the unmeasured warm-up run per workload (default 2; 0 = none)
+  --retries N       repeats per workload for runs disturbed by other processes (default: --runs)
   --workloads a,b   subset of: ${WORKLOADS.map((w) => w.id).join(', ')} (default: all)
   --json FILE       also write every run and the summary as JSON
   -h, --help
@@ -105,6 +111,7 @@ function options() {
         runs: { type: 'string', default: '3' },
         secs: { type: 'string', default: '10' },
         warmup: { type: 'string', default: '2' },
+        retries: { type: 'string' },
         workloads: { type: 'string' },
         json: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -129,6 +136,7 @@ function options() {
     runs: int('runs', parsed.runs, 1, 100),
     secs: int('secs', parsed.secs, 1, 600),
     warmup: int('warmup', parsed.warmup, 0, 600),
+    retries: parsed.retries === undefined ? int('runs', parsed.runs, 1, 100) : int('retries', parsed.retries, 0, 100),
     workloads: [...new Set(ids)].map((id) => WORKLOADS.find((w) => w.id === id)),
     json: parsed.json ?? null,
   };
@@ -546,8 +554,11 @@ async function measure(server, w, opts, perf) {
     await sleep(500);
   }
   const runs = [];
-  for (let i = 1; i <= opts.runs && !stopping; i++) {
+  const discarded = [];
+  let retries = opts.retries;
+  while (runs.length < opts.runs && !stopping) {
     if (!server.alive) throw new Error(`the server died during ${w.id}:\n${server.tail()}`);
+    const i = runs.length + 1;
     const cpu0 = cpuSeconds(server.child.pid);
     const m0 = machineCpu();
     const t0 = performance.now();
@@ -560,7 +571,10 @@ async function measure(server, w, opts, perf) {
     const label = `${w.id} run ${i}/${opts.runs}`;
     if (!r || res.code !== 0) {
       warn(`${label}: dnsperf ${res.code === 124 || res.code === 137 ? 'was stopped by timeout' : `exited with ${res.code ?? res.signal}`}; output:\n${res.out.trim().split('\n').slice(-12).join('\n')}`);
-      if (!r) continue;
+      if (!r) {
+        if (retries-- > 0) continue;
+        break;
+      }
     }
     // Percent of one core over the whole dnsperf process lifetime. "other" is every process but
     // the server and dnsperf (this runner included, which idles): it should stay near 0.
@@ -569,14 +583,23 @@ async function measure(server, w, opts, perf) {
     r.dnsperfCpu = res.perfCpu !== null ? pct(res.perfCpu) : null;
     r.otherCpu = m0 && m1 && r.serverCpu !== null && r.dnsperfCpu !== null ? Math.max(0, pct(m1.busy - m0.busy) - r.serverCpu - r.dnsperfCpu) : null;
     r.steal = m0 && m1 ? pct(m1.steal - m0.steal) : null;
-    runs.push(r);
+    r.disturbed = r.otherCpu > DISTURBED_OTHER || r.steal > DISTURBED_STEAL;
     const tail = r.percentiles ? `, p50 ${fmt(r.percentiles.p50)} p99 ${fmt(r.percentiles.p99)} ms` : '';
     const cpu = r.serverCpu === null ? '' : `; cpu: server ${fmt(r.serverCpu, 0)}%, dnsperf ${fmt(r.dnsperfCpu, 0)}%, other ${fmt(r.otherCpu, 0)}%${r.steal >= 1 ? `, steal ${fmt(r.steal, 0)}%` : ''}`;
+    const disturbance = `other processes used ${fmt(r.otherCpu, 0)}% of a core${r.steal > DISTURBED_STEAL ? ` and the hypervisor stole ${fmt(r.steal, 0)}%` : ''}`;
+    if (r.disturbed && retries > 0) {
+      retries--;
+      discarded.push(r);
+      console.log(`   run ${i}/${opts.runs}: ${Math.round(r.qps)} qps${cpu} -> DISCARDED (${disturbance}), repeating (${retries} repeat${retries === 1 ? '' : 's'} left)`);
+      await sleep(1000);
+      continue;
+    }
+    runs.push(r);
     console.log(`   run ${i}/${opts.runs}: ${Math.round(r.qps)} qps, avg ${fmt(r.avgMs)} ms (sd ${fmt(r.sdMs)}, max ${fmt(r.maxMs)})${tail}, lost ${r.lost}/${r.sent}, ${rcodeMix(r.rcodes)}${cpu}`);
     checkRcodes(w, r, label);
     if (r.lost > 0) warn(`${label}: ${r.lost} of ${r.sent} queries lost (no reply within 2 s)`);
-    if (r.otherCpu > 15 || r.steal > 10) warn(`${label}: other processes used ${fmt(r.otherCpu, 0)}% of a core${r.steal > 10 ? ` and the hypervisor stole ${fmt(r.steal, 0)}%` : ''} during the run: its numbers are disturbed`);
-    if (i < opts.runs) await sleep(500);
+    if (r.disturbed) warn(`${label}: ${disturbance} during the run and no repeats are left: its numbers are disturbed (low)`);
+    if (runs.length < opts.runs) await sleep(500);
   }
   const qps = runs.map((r) => r.qps);
   const summary = runs.length === 0 ? null : {
@@ -596,8 +619,10 @@ async function measure(server, w, opts, perf) {
     serverCpu: median(runs.map((r) => r.serverCpu)),
     dnsperfCpu: median(runs.map((r) => r.dnsperfCpu)),
     otherCpuMax: runs.some((r) => r.otherCpu !== null) ? Math.max(...runs.map((r) => r.otherCpu ?? 0)) : null,
+    disturbed: runs.filter((r) => r.disturbed).length,
+    discarded: discarded.length,
   };
-  return { id: w.id, what: w.what, command, runs, summary };
+  return { id: w.id, what: w.what, command, runs, discarded, summary };
 }
 
 // --- output -----------------------------------------------------------------------------------
@@ -607,11 +632,12 @@ function fmt(x, digits = 2) {
 }
 
 function table(results, perf) {
-  const head = ['workload', 'qps (median)', 'range', 'avg ms', 'sd ms', 'max ms', 'p50 ms', 'p95 ms', 'p99 ms', 'lost', 'in flight', 'server cpu', 'dnsperf cpu', 'other max'];
+  const head = ['workload', 'qps (median)', 'range', 'avg ms', 'sd ms', 'max ms', 'p50 ms', 'p95 ms', 'p99 ms', 'lost', 'in flight', 'server cpu', 'dnsperf cpu', 'other max', 'discarded'];
   const rows = results.map(({ id, summary: s }) => (s === null ? [id, 'no result'] : [
     id, String(Math.round(s.qps)), `${Math.round(s.qpsMin)}-${Math.round(s.qpsMax)}`, fmt(s.avgMs), fmt(s.sdMs), fmt(s.maxMs),
     fmt(s.p50Ms), fmt(s.p95Ms), fmt(s.p99Ms), `${s.lost}/${s.sent}`, fmt(s.inFlight, 0),
     ...[s.serverCpu, s.dnsperfCpu, s.otherCpuMax].map((v) => (v === null ? 'n/a' : `${fmt(v, 0)}%`)),
+    String(s.discarded),
   ]));
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(width[i]) : (c ?? '').padStart(width[i]))).join('  ');
@@ -631,7 +657,9 @@ async function main() {
   const geo = chooseGeo();
   const perRun = opts.secs + 0.5;
   const planned = opts.workloads.length * (opts.warmup + 0.5 + opts.runs * perRun);
-  console.log(`regiondns bench: ${opts.workloads.map((w) => w.id).join(', ')}; ${opts.runs} x ${opts.secs} s per workload after a ${opts.warmup} s warm-up (~${Math.ceil(planned / 60)} min)`);
+  const worst = planned + opts.workloads.length * opts.retries * (perRun + 0.5);
+  console.log(`regiondns bench: ${opts.workloads.map((w) => w.id).join(', ')}; ${opts.runs} x ${opts.secs} s per workload after a ${opts.warmup} s warm-up`);
+  console.log(`planned ~${Math.ceil(planned / 60)} min; up to ~${Math.ceil(worst / 60)} min if disturbed runs are repeated (--retries ${opts.retries})`);
   console.log(`dnsperf ${perf.version} (latency histogram: ${perf.histogram ? 'yes' : 'no'}); node ${process.version}; ${os.cpus().length} CPUs`);
   console.log(`GeoIP: ${geo.label}`);
 
@@ -679,7 +707,8 @@ async function main() {
   console.log(`\nResults (median of ${opts.runs} run${opts.runs === 1 ? "" : "s"} x ${opts.secs} s; dnsperf ${DNSPERF_FIXED.join(' ')}, -q 100; server on ${HOST}:${dnsPort}):\n`);
   console.log(table(results, perf));
   console.log('\nin flight = qps x avg latency: near 100 (dnsperf -q) the server was the bottleneck; well below, dnsperf was.');
-  console.log('cpu = % of one core over a run (median); other max = the most any run saw from other processes (should be ~0).');
+  console.log(`cpu = % of one core over a run (median); other max = the most any counted run saw from other processes (should be ~0);`);
+  console.log(`discarded = runs repeated because other processes took > ${DISTURBED_OTHER}% of a core (or steal > ${DISTURBED_STEAL}%); not in the medians.`);
   if (warnings.length) {
     console.log(`\n${warnings.length} WARNING${warnings.length === 1 ? '' : 'S'}:`);
     for (const w of warnings) console.log(`  - ${w.split('\n')[0]}`);
@@ -689,7 +718,7 @@ async function main() {
     const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() || null;
     const report = {
       date: new Date().toISOString(), commit, node: process.version, cpus: os.cpus().length, loadavg: os.loadavg(),
-      dnsperf: perf, geoip: geo.label, settings: { runs: opts.runs, secs: opts.secs, warmup: opts.warmup, dnsperf: DNSPERF_FIXED, ecs: ECS_OPTION },
+      dnsperf: perf, geoip: geo.label, settings: { runs: opts.runs, secs: opts.secs, warmup: opts.warmup, retries: opts.retries, disturbedOtherPct: DISTURBED_OTHER, disturbedStealPct: DISTURBED_STEAL, dnsperf: DNSPERF_FIXED, ecs: ECS_OPTION },
       answersOk, warnings, workloads: results,
     };
     fs.writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);

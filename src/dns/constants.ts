@@ -31,7 +31,7 @@ export const Rcode = {
 
 export const Opcode = { QUERY: 0 } as const;
 
-export const EdnsOption = { ECS: 8 } as const;
+export const EdnsOption = { NSID: 3, ECS: 8 } as const;
 
 const typeNames = new Map<number, string>(Object.entries(RRType).map(([k, v]) => [v, k]));
 

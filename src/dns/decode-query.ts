@@ -145,7 +145,7 @@ function parseAdditional(buf: Uint8Array, p: number, len: number, count: number)
     if (addEdns !== null) { addReason = 'two_opt'; return; } // RFC 6891 §6.1.1
     const version = ttlHi & 0xff;
     // RFC 6891 §6.1.2: values below 512 are treated as 512. TTL: ext-rcode(8) version(8) DO(1) Z(15).
-    addEdns = { version, udpSize: klass < 512 ? 512 : klass, dnssecOk: (ttlLo & 0x8000) !== 0, ecs: null };
+    addEdns = { version, udpSize: klass < 512 ? 512 : klass, dnssecOk: (ttlLo & 0x8000) !== 0, ecs: null, nsid: false };
     if (ownerStart + 1 !== rd - 10 || buf[ownerStart] !== 0) { addReason = 'bad_edns'; return; } // owner must be root
     if (version > 0) { badvers = true; continue; } // a later version's options may not parse as ours
     let ecs: ClientSubnet | null = null;
@@ -156,6 +156,7 @@ function parseAdditional(buf: Uint8Array, p: number, len: number, count: number)
       const body = o + 4;
       o = body + olen;
       if (o > end) { addReason = 'bad_edns'; return; }
+      if (code === EdnsOption.NSID) { addEdns.nsid = true; continue; } // RFC 5001 §2.1: a request is empty; content ignored
       if (code !== EdnsOption.ECS) continue; // unknown options are ignored (RFC 6891 §6.1.2)
       if (ecs !== null) { addReason = 'two_ecs'; return; }
       const r = decodeEcs(buf, body, olen);
@@ -171,7 +172,7 @@ function errorResult(
   reason: MalformedKind, rcode: number, id: number, flags: number, questionEnd: number, edns: Edns | null,
 ): DecodeResult {
   // Error replies never echo ECS: the option was invalid or the answer is not address-specific.
-  const e = edns === null ? null : { version: edns.version, udpSize: edns.udpSize, dnssecOk: edns.dnssecOk, ecs: null };
+  const e = edns === null ? null : { version: edns.version, udpSize: edns.udpSize, dnssecOk: edns.dnssecOk, ecs: null, nsid: edns.nsid };
   return { kind: 'error', reason, rcode, id, flags, opcode: (flags >> 11) & 0xf, questionEnd, edns: e };
 }
 

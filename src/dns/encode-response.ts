@@ -2,7 +2,7 @@
 // The question is copied from the request bytes, so the asker's case survives (RFC 1034 §3.1, RFC 4343).
 
 import type { Answer, ClientSubnet, Edns, Query, WireRR } from './types.js';
-import { Rcode, RRType } from './constants.js';
+import { EdnsOption, Rcode, RRType } from './constants.js';
 import { ecsOptionLength, encodeEcs } from './ecs.js';
 
 /** The UDP payload size we advertise in every OPT (DNS Flag Day 2020). */
@@ -114,9 +114,29 @@ function writeHeader(out: Uint8Array, id: number, flags: number, qd: number, an:
   out[11] = ar & 0xff;
 }
 
-/** The OPT of a reply (RFC 6891 §6.1.2/§7): our payload size, extended rcode, version 0, DO 0, ECS echo. */
-function writeOpt(out: Uint8Array, o: number, rcode: number, ecs: ClientSubnet | null, scope: number): number {
-  const rdlen = ecs === null ? 0 : ecsOptionLength(ecs);
+/**
+ * This process's name server identifier (RFC 5001), sent only to queries that ask for it. Set once at
+ * start-up (each worker its own), so operators can tell which instance and worker answered.
+ */
+let nsidPayload: Uint8Array | null = null;
+
+export function configureNsid(id: string | null): void {
+  nsidPayload = id === null || id === '' ? null : Buffer.from(id, 'utf8').subarray(0, 512);
+}
+
+function nsidLength(edns: Edns): number {
+  return edns.nsid && nsidPayload !== null ? 4 + nsidPayload.length : 0;
+}
+
+/** Bytes of a reply's OPT record for this query. */
+function optSize(edns: Edns | null): number {
+  return edns === null ? 0 : OPT_FIXED + (edns.ecs === null ? 0 : ecsOptionLength(edns.ecs)) + nsidLength(edns);
+}
+
+/** The OPT of a reply (RFC 6891 §6.1.2/§7): our payload size, extended rcode, version 0, DO 0, ECS echo, NSID. */
+function writeOpt(out: Uint8Array, o: number, rcode: number, edns: Edns, ecs: ClientSubnet | null, scope: number): number {
+  const nsid = nsidLength(edns);
+  const rdlen = (ecs === null ? 0 : ecsOptionLength(ecs)) + nsid;
   out[o++] = 0;
   out[o++] = 0;
   out[o++] = RRType.OPT;
@@ -129,7 +149,17 @@ function writeOpt(out: Uint8Array, o: number, rcode: number, ecs: ClientSubnet |
   out[o++] = 0;
   out[o++] = rdlen >> 8;
   out[o++] = rdlen & 0xff;
-  return ecs === null ? o : encodeEcs(out, o, ecs, scope);
+  if (ecs !== null) o = encodeEcs(out, o, ecs, scope);
+  if (nsid > 0) {
+    const payload = nsidPayload as Uint8Array;
+    out[o++] = 0;
+    out[o++] = EdnsOption.NSID;
+    out[o++] = payload.length >> 8;
+    out[o++] = payload.length & 0xff;
+    out.set(payload, o);
+    o += payload.length;
+  }
+  return o;
 }
 
 /** Header flags of a reply: QR, opcode, RD and CD copied (RFC 6840 §5.9), AD and RA 0. */
@@ -162,8 +192,7 @@ export function encodeResponse(req: Uint8Array, query: Query, answer: Answer, ma
   if (ptrs.length < total) ptrs = new Int32Array(Math.max(total, ptrs.length * 2));
 
   const ecs = edns === null ? null : edns.ecs;
-  const optSize = edns === null ? 0 : OPT_FIXED + (ecs === null ? 0 : ecsOptionLength(ecs));
-  const base = qEnd + optSize; // header + question + OPT: what a truncated reply keeps
+  const base = qEnd + optSize(edns); // header + question + OPT: what a truncated reply keeps
   // Without a question nothing can be pointed at: '' matches no owner and nameEnd = 12 finds no suffix.
   const qname = qEnd > HEADER ? query.qname : '';
   const size = base
@@ -180,7 +209,7 @@ export function encodeResponse(req: Uint8Array, query: Query, answer: Answer, ma
     o = writeSection(out, o, an, 0);
     o = writeSection(out, o, ns, an.length);
     o = writeSection(out, o, ad, an.length + ns.length);
-    if (edns !== null) writeOpt(out, o, rcode, ecs, answer.ecsScope);
+    if (edns !== null) writeOpt(out, o, rcode, edns, ecs, answer.ecsScope);
     return out;
   }
   flags |= TC;
@@ -200,7 +229,7 @@ function truncated(
   const out = Buffer.allocUnsafe(base);
   writeHeader(out, id, flags, qd, 0, 0, edns === null ? 0 : 1);
   const o = copyRange(out, HEADER, req, HEADER, qEnd);
-  if (edns !== null) writeOpt(out, o, rcode, edns.ecs, scope);
+  if (edns !== null) writeOpt(out, o, rcode, edns, edns.ecs, scope);
   return out;
 }
 
@@ -216,13 +245,13 @@ export function encodeErrorResponse(
   const qEnd = questionEnd > HEADER && questionEnd <= req.length ? questionEnd : HEADER;
   const limit = maxSize > MAX_MESSAGE ? MAX_MESSAGE : maxSize < HEADER ? HEADER : maxSize;
   const ecs = edns === null ? null : edns.ecs;
-  const size = qEnd + (edns === null ? 0 : OPT_FIXED + (ecs === null ? 0 : ecsOptionLength(ecs)));
+  const size = qEnd + optSize(edns);
   const outFlags = replyFlags(flags, opcode, false, rc);
   const qd = qEnd > HEADER ? 1 : 0;
   if (size > limit) return truncated(req, id, outFlags | TC, qd, qEnd, size, limit, rc, edns, 0);
   const out = Buffer.allocUnsafe(size);
   writeHeader(out, id, outFlags, qd, 0, 0, edns === null ? 0 : 1);
   const o = copyRange(out, HEADER, req, HEADER, qEnd);
-  if (edns !== null) writeOpt(out, o, rc, ecs, 0);
+  if (edns !== null) writeOpt(out, o, rc, edns, ecs, 0);
   return out;
 }

@@ -14,6 +14,8 @@ export interface Edns {
   udpSize: number;
   dnssecOk: boolean;
   ecs: ClientSubnet | null;
+  /** The query asked for the server's NSID (RFC 5001): an empty option 3. */
+  nsid: boolean;
 }
 
 export interface Query {

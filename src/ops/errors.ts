@@ -25,7 +25,7 @@ export const OpsErrors = {
   LAST_REGION: { code: 'REGIONDNS_ERR_LAST_REGION', status: 409 },
   /** A running ramp owns the hostname's weights: stop it first. */
   RAMP_RUNNING: { code: 'REGIONDNS_ERR_RAMP_RUNNING', status: 409 },
-  /** The fleet store could not persist the change; nothing changed. */
+  /** The fleet store is unreachable: a change was not persisted (nothing changed), or the audit log cannot be read. */
   STORE_UNAVAILABLE: { code: 'REGIONDNS_ERR_STORE_UNAVAILABLE', status: 503 },
   INTERNAL: { code: 'REGIONDNS_ERR_INTERNAL', status: 500 },
 } as const;

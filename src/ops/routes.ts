@@ -373,7 +373,13 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
         limit = Number(q.limit);
         if (!/^[0-9]+$/.test(q.limit) || limit < 1 || limit > AUDIT_MAX) throw new OpsError('BAD_REQUEST', `limit: an integer from 1 to ${AUDIT_MAX}`);
       }
-      return { entries: await store.audit(limit) };
+      try {
+        return { entries: await store.audit(limit) };
+      } catch (err) {
+        // Redis unreachable: say so (503 with the store's reason), not "internal error".
+        if (isStoreUnavailable(err)) throw new OpsError('STORE_UNAVAILABLE', `the audit log cannot be read now (${(err as Error).message})`);
+        throw err;
+      }
     });
 
     route('GET', '/health', 'read', async () => {

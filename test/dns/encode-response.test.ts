@@ -293,3 +293,40 @@ describe('encodeErrorResponse', () => {
     expect(parse(out).header).toMatchObject({ tc: 1, rcode: 2 });
   });
 });
+
+describe('NSID (RFC 5001)', () => {
+  /** A query with an empty NSID option (code 3) in its OPT, built by hand (dns2 has no NSID encoder). */
+  function nsidRequest(): Buffer {
+    const base = request('www.example.com', { edns: true });
+    const withNsid = Buffer.concat([base, Buffer.from([0, 3, 0, 0])]);
+    withNsid.writeUInt16BE(4, withNsid.length - 4 - 2); // OPT RDLENGTH: the last field before the options
+    return withNsid;
+  }
+  /** The NSID payload of a reply's OPT, found by walking its options. */
+  function nsidOf(out: Uint8Array): string | null {
+    const b = Buffer.from(out);
+    for (let o = 12; o + 4 <= b.length; o++) {
+      if (b[o] === 0 && b[o + 1] === 3 && o + 4 + b.readUInt16BE(o + 2) === b.length) return b.subarray(o + 4).toString('utf8');
+    }
+    return null;
+  }
+
+  it('answers an NSID request with the configured identifier, and only then', async () => {
+    const { configureNsid } = await import('../../src/dns/encode-response.js');
+    const req = nsidRequest();
+    const q = decoded(req);
+    expect(q.edns?.nsid).toBe(true);
+    configureNsid('dns-a/w1');
+    try {
+      const out = encodeResponse(req, q, answer({ answer: [A('www.example.com.', '192.0.2.1')] }), 1232);
+      expect(nsidOf(out)).toBe('dns-a/w1');
+      expect(parse(out).answers.length).toBe(1);
+      const plain = encodeResponse(request('www.example.com', { edns: true }), decoded(request('www.example.com', { edns: true })), answer(), 1232);
+      expect(nsidOf(plain)).toBeNull();
+      configureNsid(null);
+      expect(nsidOf(encodeResponse(req, q, answer(), 1232))).toBeNull();
+    } finally {
+      configureNsid(null);
+    }
+  });
+});
