@@ -9,6 +9,9 @@ import { canonicalName } from './dns/name.js';
 import { parseListenAddress } from './dns/listen-address.js';
 import { createLogger } from './obs/logger.js';
 import { explainQuery } from './query/explain.js';
+import cluster from 'node:cluster';
+import os from 'node:os';
+import { servePrimary, serveWorker, type ClusterOptions } from './server/cluster.js';
 import { ConfigLoadError, serve } from './server/serve.js';
 import { probeOnly } from './server/probe-only.js';
 import { buildSnapshot } from './state/snapshot.js';
@@ -46,6 +49,10 @@ serve options:
   --ops-open-reads       GET /v1/... without a token (writes always need one)
   --no-probe             do not run health probes here (verdicts come from other probers)
   --quorum N|majority    fresh "down" verdicts that mark a check down (default majority)
+  --workers N            DNS worker processes (default: the number of cores; 1 = single process)
+  --reuse-port           each worker binds its own UDP/TCP sockets (SO_REUSEPORT) instead of sharing
+  --nsid ID|auto         answer NSID requests (RFC 5001) with ID, or "auto": instance id and worker
+  --tcp-message-timeout MS  a TCP message must arrive whole within this time (default 10000)
 
 Signals: SIGHUP reloads the zones folder (a broken file keeps the previous version serving);
 SIGTERM and SIGINT shut down gracefully.`;
@@ -90,17 +97,23 @@ async function cmdServe(argv: string[]): Promise<number> {
       'no-probe': { type: 'boolean', default: false },
       quorum: { type: 'string' },
       'ramp-tick': { type: 'string' },
+      workers: { type: 'string' },
+      'reuse-port': { type: 'boolean', default: false },
+      nsid: { type: 'string' },
+      'tcp-message-timeout': { type: 'string' },
     },
     strict: true,
   });
+  const workers = values.workers === undefined ? os.availableParallelism() : intOption('--workers', values.workers, 1, 256);
   const quorum = values.quorum === undefined || values.quorum === 'majority' ? 'majority' : intOption('--quorum', values.quorum, 1, 1000);
   const log = createLogger({ level: values['log-level'] });
   const udpLimit = values['udp-size'] ? intOption('--udp-size', values['udp-size'], 512, 65535) : undefined;
   const sample = Number(values['query-log']);
   if (!(sample >= 0 && sample <= 1)) throw new Error('--query-log takes a fraction between 0 and 1');
-  let server;
-  try {
-    server = await serve({
+  const options: ClusterOptions = {
+      workers,
+      reusePort: values['reuse-port'],
+      nsid: values.nsid ?? null,
       zonesDir: values.zones!,
       listen: (values.listen ?? ['127.0.0.1:5353']).map(parseListenAddress),
       http: values.http === 'off' ? null : parseListenAddress(values.http!),
@@ -111,6 +124,7 @@ async function cmdServe(argv: string[]): Promise<number> {
       tcp: {
         ...(values['tcp-idle-timeout'] ? { idleTimeoutMs: intOption('--tcp-idle-timeout', values['tcp-idle-timeout'], 100, 3_600_000) } : {}),
         ...(values['tcp-max-connections'] ? { maxConnections: intOption('--tcp-max-connections', values['tcp-max-connections'], 1, 1_000_000) } : {}),
+        ...(values['tcp-message-timeout'] ? { messageTimeoutMs: intOption('--tcp-message-timeout', values['tcp-message-timeout'], 100, 3_600_000) } : {}),
       },
       redis: values.redis ?? null,
       stateFile: values['state-file'] === 'off' ? null : values['state-file'],
@@ -120,7 +134,11 @@ async function cmdServe(argv: string[]): Promise<number> {
       probe: !values['no-probe'],
       quorum,
       rampTickMs: values['ramp-tick'] ? intOption('--ramp-tick', values['ramp-tick'], 10, 60_000) : undefined,
-    }, log);
+  };
+  if (workers > 1 && cluster.isWorker) return runWorker(options, log);
+  let server: { reload(): unknown; close(): Promise<void> };
+  try {
+    server = workers > 1 ? await servePrimary(options, log) : await serve(options, log);
   } catch (err) {
     if (err instanceof ConfigLoadError) {
       for (const e of err.errors) log.error({ error: e }, 'zone error');
@@ -141,6 +159,19 @@ async function cmdServe(argv: string[]): Promise<number> {
   });
   log.info('stopped');
   return 0;
+}
+
+/** A DNS worker of a multi-core server: serves until the primary tells it to stop, or goes away. */
+async function runWorker(options: ClusterOptions, log: ReturnType<typeof createLogger>): Promise<number> {
+  const worker = await serveWorker(options, log);
+  process.on('SIGHUP', () => undefined); // reloads come from the primary, as a message
+  await new Promise<void>((resolve) => {
+    const stop = () => { worker.close().then(resolve, resolve); };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+    process.once('disconnect', stop); // the primary is gone: stop rather than serve stale state forever
+  });
+  process.exit(0);
 }
 
 async function cmdProbe(argv: string[]): Promise<number> {

@@ -30,7 +30,9 @@ export interface TcpListener {
   close(): Promise<void>;
 }
 
-export function listenTcp(addr: ListenAddress, handle: MessageHandler, opts: TcpOptions, events: TcpEvents): Promise<TcpListener> {
+export function listenTcp(
+  addr: ListenAddress, handle: MessageHandler, opts: TcpOptions, events: TcpEvents, sockOpts: { reusePort?: boolean } = {},
+): Promise<TcpListener> {
   const connections = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: false, noDelay: true, pauseOnConnect: false });
   let closing = false;
@@ -51,7 +53,7 @@ export function listenTcp(addr: ListenAddress, handle: MessageHandler, opts: Tcp
 
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ port: addr.port, host: addr.host, ipv6Only: addr.family === 6 }, () => {
+    server.listen({ port: addr.port, host: addr.host, ipv6Only: addr.family === 6, ...(sockOpts.reusePort ? { reusePort: true, exclusive: true } : {}) } as net.ListenOptions, () => {
       server.off('error', reject);
       resolve({
         server,

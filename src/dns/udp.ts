@@ -13,8 +13,12 @@ export interface UdpListener {
   close(): Promise<void>;
 }
 
-export function listenUdp(addr: ListenAddress, handle: MessageHandler, onError: (err: Error) => void): Promise<UdpListener> {
-  const socket = dgram.createSocket({ type: addr.family === 6 ? 'udp6' : 'udp4', reuseAddr: false, ipv6Only: addr.family === 6 });
+export function listenUdp(
+  addr: ListenAddress, handle: MessageHandler, onError: (err: Error) => void, opts: { reusePort?: boolean } = {},
+): Promise<UdpListener> {
+  // reusePort: each worker gets its own socket and the kernel spreads datagrams over them
+  // (SO_REUSEPORT); otherwise cluster workers share the primary's one socket.
+  const socket = dgram.createSocket({ type: addr.family === 6 ? 'udp6' : 'udp4', reuseAddr: false, ipv6Only: addr.family === 6, ...(opts.reusePort ? { reusePort: true } : {}) } as dgram.SocketOptions);
   const sent = (err: Error | null) => { if (err) onError(err); };
   socket.on('message', (msg, rinfo) => {
     let reply: Uint8Array | null;
@@ -29,7 +33,7 @@ export function listenUdp(addr: ListenAddress, handle: MessageHandler, onError: 
   socket.on('error', onError);
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
-    socket.bind(addr.port, addr.host, () => {
+    socket.bind({ port: addr.port, address: addr.host, exclusive: opts.reusePort === true }, () => {
       socket.off('error', reject);
       resolve({ socket, close: () => new Promise((r) => socket.close(() => r())) });
     });

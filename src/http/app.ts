@@ -13,7 +13,8 @@ export interface Readiness {
 
 export interface HttpDeps {
   registry: Registry;
-  /** Extra metrics text to append (e.g. from worker processes); optional. */
+  /** The /metrics text when it is more than this process's registry (a multi-core server adds its workers'). */
+  metrics?: () => Promise<string>;
   readiness(): Readiness;
   /** Facts for /healthz (version, snapshot). */
   liveness(): Record<string, unknown>;
@@ -24,7 +25,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
 
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', deps.registry.contentType);
-    return deps.registry.metrics();
+    return deps.metrics ? deps.metrics() : deps.registry.metrics();
   });
 
   // Liveness: the process is up and its event loop turns. Never depends on Redis or probes.

@@ -157,6 +157,12 @@ export const tcpClosed = new client.Counter({
 
 
 
+export const workerRestarts = new client.Counter({
+  name: 'regiondns_worker_restarts_total',
+  help: 'DNS worker processes that died and were replaced',
+  registers: [registry],
+});
+
 export const internalErrors = new client.Counter({
   name: 'regiondns_internal_errors_total',
   help: 'Queries that hit an unexpected error and were answered SERVFAIL',

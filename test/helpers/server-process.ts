@@ -26,6 +26,8 @@ export async function startServer(args: string[], opts: { env?: NodeJS.ProcessEn
   const stateArgs = args.includes('--state-file') || args.includes('--redis')
     ? []
     : ['--state-file', path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-state-')), 'state.json')];
+  // One process unless the test asks for workers: most tests are about behaviour, not cores.
+  if (!args.includes('--workers')) stateArgs.push('--workers', '1');
   const proc = spawn(process.execPath, [BIN, 'serve', '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${httpPort}`, ...stateArgs, ...args], {
     cwd: REPO,
     env: { ...process.env, ...opts.env },

@@ -1,0 +1,210 @@
+// Multi-core serving. The primary runs everything that is state (fleet store, health probes,
+// coordinator, ops API, /metrics) and no DNS; each worker loads the zones itself, serves UDP and TCP,
+// and answers from its own Snapshot. Every change of state reaches the workers as a small message
+// (health, drains, weights: not the zones), which each applies with withState(): one swap per change,
+// as in a single process. A zone reload is a message too: each worker re-reads the folder.
+
+import cluster, { type Worker } from 'node:cluster';
+import client from 'prom-client';
+import { formatConfigError } from '../config/errors.js';
+import { loadConfig } from '../config/load-config.js';
+import { configureNsid, SERVER_UDP_PAYLOAD } from '../dns/encode-response.js';
+import { formatListenAddress } from '../dns/listen-address.js';
+import { DEFAULT_TCP_OPTIONS, type TcpOptions } from '../dns/tcp.js';
+import type { Logger } from '../obs/logger.js';
+import { registry, workerRestarts } from '../obs/metrics.js';
+import type { Drain } from '../state/fleet-store.js';
+import { buildSnapshot, withState, type RegionHealth, type Snapshot } from '../state/snapshot.js';
+import type { RegionId } from '../steering/policy.js';
+import { mathRandom } from '../steering/rng.js';
+import { startDnsListeners } from './dns-listeners.js';
+import { QueryHandler } from './query-handler.js';
+import { defaultInstanceId, openGeo, serve, type RunningServer, type ServeOptions } from './serve.js';
+
+type MetricsJson = Awaited<ReturnType<typeof registry.getMetricsAsJSON>>;
+
+/** The runtime state a worker needs, in a form that crosses the IPC channel. */
+export interface StateMessage {
+  type: 'state';
+  version: number;
+  regionHealth: [RegionId, RegionHealth][];
+  drains: [RegionId, Drain][];
+  weightOverrides: [string, readonly number[]][];
+}
+
+type ToWorker = StateMessage | { type: 'reload' } | { type: 'metrics'; id: number };
+type ToPrimary = { type: 'ready' } | { type: 'metrics'; id: number; data: MetricsJson } | { type: 'reloaded'; ok: boolean; version: number };
+
+export function stateMessage(s: Snapshot): StateMessage {
+  return {
+    type: 'state',
+    version: s.version,
+    regionHealth: [...s.regionHealth],
+    drains: [...s.drains],
+    weightOverrides: [...s.weightOverrides],
+  };
+}
+
+export interface ClusterOptions extends ServeOptions {
+  workers: number;
+  /** Give each worker its own sockets (SO_REUSEPORT) instead of sharing the primary's. */
+  reusePort?: boolean;
+}
+
+const METRICS_TIMEOUT_MS = 2_000;
+/** A worker that dies within this long of its start counts towards the crash-loop backoff. */
+const CRASH_WINDOW_MS = 10_000;
+
+export interface RunningCluster {
+  server: RunningServer;
+  /** Reloads in the primary, and when the files are good, in every worker. */
+  reload(): { ok: boolean; errors: string[] };
+  workers(): Worker[];
+  close(): Promise<void>;
+}
+
+export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<RunningCluster> {
+  const ready = new Set<number>();
+  const pending = new Map<number, { want: number; got: MetricsJson[]; done: (v: MetricsJson[]) => void }>();
+  let nextMetricsId = 1;
+  let shuttingDown = false;
+  let server: RunningServer | null = null;
+  const startedAt = new Map<number, number>();
+  let quickDeaths = 0;
+  let announced = false;
+
+  const send = (w: Worker, m: ToWorker) => { if (w.isConnected()) w.send(m); };
+  const broadcast = (m: ToWorker) => { for (const w of Object.values(cluster.workers ?? {})) if (w) send(w, m); };
+
+  const fork = (index: number): Worker => {
+    const w = cluster.fork({ REGIONDNS_WORKER_INDEX: String(index) });
+    startedAt.set(w.id, Date.now());
+    w.on('message', (m: ToPrimary) => {
+      if (m.type === 'ready') {
+        ready.add(w.id);
+        if (server) send(w, stateMessage(server.coordinator.snapshot()));
+        log.info({ worker: index, pid: w.process.pid }, 'worker serving');
+        if (!announced && ready.size >= opts.workers) {
+          announced = true;
+          log.info({ dns: opts.listen.map(formatListenAddress), http: opts.http ? formatListenAddress(opts.http) : null, workers: opts.workers }, 'listening');
+        }
+      } else if (m.type === 'metrics') {
+        const p = pending.get(m.id);
+        if (p) {
+          p.got.push(m.data);
+          if (p.got.length >= p.want) { pending.delete(m.id); p.done(p.got); }
+        }
+      } else if (m.type === 'reloaded' && !m.ok) {
+        log.error({ worker: index }, 'worker could not reload the zones: it keeps serving the previous version');
+      }
+    });
+    w.on('exit', (code, signal) => {
+      ready.delete(w.id);
+      if (shuttingDown) return;
+      workerRestarts.inc();
+      const lived = Date.now() - (startedAt.get(w.id) ?? 0);
+      quickDeaths = lived < CRASH_WINDOW_MS ? quickDeaths + 1 : 0;
+      const delay = Math.min(30_000, quickDeaths <= 1 ? 0 : 250 * 2 ** (quickDeaths - 2));
+      log.error({ worker: index, pid: w.process.pid, code, signal, restartInMs: delay }, 'worker died: starting a new one');
+      setTimeout(() => { if (!shuttingDown) fork(index); }, delay).unref();
+    });
+    return w;
+  };
+
+  const metrics = async (): Promise<string> => {
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && ready.has(w.id));
+    const id = nextMetricsId++;
+    const fromWorkers = await new Promise<MetricsJson[]>((resolve) => {
+      if (workers.length === 0) return resolve([]);
+      const timer = setTimeout(() => { const p = pending.get(id); pending.delete(id); resolve(p?.got ?? []); }, METRICS_TIMEOUT_MS);
+      pending.set(id, { want: workers.length, got: [], done: (v) => { clearTimeout(timer); resolve(v); } });
+      for (const w of workers) send(w, { type: 'metrics', id });
+    });
+    const own = await registry.getMetricsAsJSON();
+    return client.AggregatorRegistry.aggregate([own, ...fromWorkers]).metrics();
+  };
+
+  server = await serve({
+    ...opts,
+    listen: [], // the workers serve DNS
+    cluster: {
+      metrics,
+      readiness: () => ({ ready: ready.size >= opts.workers, status: `${ready.size}/${opts.workers} workers serving` }),
+    },
+  }, log);
+  const running = server;
+  // Every swap in the primary (health, drains, weights, reloads) goes to every worker.
+  running.coordinator.onSwap((s) => broadcast(stateMessage(s)));
+  for (let i = 0; i < opts.workers; i++) fork(i);
+
+  return {
+    server: running,
+    reload() {
+      const r = running.reload();
+      if (r.ok) broadcast({ type: 'reload' });
+      return r;
+    },
+    workers: () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w),
+    async close() {
+      shuttingDown = true;
+      const exits = Object.values(cluster.workers ?? {}).map((w) => w && new Promise<void>((resolve) => {
+        if (w.isDead()) return resolve();
+        w.once('exit', () => resolve());
+        const t = setTimeout(() => w.kill('SIGKILL'), 5_000);
+        t.unref();
+        w.kill('SIGTERM');
+      }));
+      await Promise.all(exits);
+      await running.close();
+    },
+  };
+}
+
+/** A worker: loads the zones, serves DNS, applies the primary's state messages. */
+export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ close(): Promise<void> }> {
+  const index = Number(process.env.REGIONDNS_WORKER_INDEX ?? 0);
+  const wlog = log.child({ worker: index });
+  const instanceId = opts.instanceId ?? defaultInstanceId();
+  configureNsid(opts.nsid === 'auto' ? `${instanceId}/w${index}` : opts.nsid ?? null);
+  // Workers do not report what the primary reports (GeoIP banner, zone summary).
+  const geo = openGeo(opts.geoip, wlog.child({ component: 'geo' }), true);
+  const first = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable });
+  if (first.errors.length) throw new Error(`worker ${index}: ${first.errors.map(formatConfigError).join('\n')}`);
+  let base = buildSnapshot({ version: 0, zones: first.zones, steering: first.steering, geo, latencyTable: first.latencyTable });
+  let state: StateMessage | null = null;
+  let current: Snapshot = base;
+  const apply = () => {
+    current = state ? withState(base, { version: state.version, regionHealth: new Map(state.regionHealth), drains: new Map(state.drains), weightOverrides: new Map(state.weightOverrides) }) : base;
+  };
+
+  const handler = new QueryHandler(() => current, {
+    udpLimit: opts.udpLimit ?? SERVER_UDP_PAYLOAD,
+    rng: opts.rng ?? mathRandom,
+    log: wlog.child({ component: 'query' }),
+    queryLogSample: opts.queryLogSample ?? 0,
+  });
+  const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };
+  const dns = await startDnsListeners(opts.listen, handler, tcpOpts, wlog, { reusePort: opts.reusePort });
+  client.AggregatorRegistry.setRegistries([registry]);
+
+  process.on('message', (m: ToWorker) => {
+    if (m.type === 'state') {
+      state = m;
+      apply();
+    } else if (m.type === 'reload') {
+      const next = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable });
+      const ok = next.errors.length === 0;
+      if (ok) {
+        base = buildSnapshot({ version: current.version, zones: next.zones, steering: next.steering, geo, latencyTable: next.latencyTable });
+        apply();
+      } else {
+        for (const e of next.errors) wlog.error({ error: formatConfigError(e) }, 'reload failed: keeping the previous zones');
+      }
+      process.send?.({ type: 'reloaded', ok, version: current.version } satisfies ToPrimary);
+    } else if (m.type === 'metrics') {
+      registry.getMetricsAsJSON().then((data) => process.send?.({ type: 'metrics', id: m.id, data } satisfies ToPrimary));
+    }
+  });
+  process.send?.({ type: 'ready' } satisfies ToPrimary);
+  return { close: () => dns.close() };
+}

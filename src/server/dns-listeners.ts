@@ -1,0 +1,47 @@
+// UDP and TCP listeners on every --listen address, answering through one QueryHandler.
+// Shared by the single-process server and by each worker of a multi-core one.
+
+import type { AddressInfo } from 'node:net';
+import type { ListenAddress } from '../dns/listen-address.js';
+import { listenTcp, type TcpListener, type TcpOptions } from '../dns/tcp.js';
+import { listenUdp, type UdpListener } from '../dns/udp.js';
+import type { Logger } from '../obs/logger.js';
+import { tcpClosed, tcpConnections } from '../obs/metrics.js';
+import type { QueryHandler } from './query-handler.js';
+
+export interface DnsListeners {
+  addresses(): { udp: AddressInfo[]; tcp: AddressInfo[] };
+  close(): Promise<void>;
+}
+
+export async function startDnsListeners(
+  addrs: readonly ListenAddress[],
+  handler: QueryHandler,
+  tcpOpts: TcpOptions,
+  log: Logger,
+  opts: { reusePort?: boolean } = {},
+): Promise<DnsListeners> {
+  const onError = (err: Error) => log.error({ err }, 'socket error');
+  const udp: UdpListener[] = [];
+  const tcp: TcpListener[] = [];
+  const close = async () => {
+    await Promise.all([...udp.map((u) => u.close()), ...tcp.map((t) => t.close())]);
+  };
+  try {
+    for (const addr of addrs) {
+      udp.push(await listenUdp(addr, (msg, src) => handler.handle(msg, src, 'udp'), onError, opts));
+      tcp.push(await listenTcp(addr, (msg, src) => handler.handle(msg, src, 'tcp'), tcpOpts, {
+        onError,
+        onOpen: () => tcpConnections.inc(),
+        onClose: (reason) => { if (reason !== 'over-capacity') tcpConnections.dec(); tcpClosed.labels(reason).inc(); },
+      }, opts));
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return {
+    addresses: () => ({ udp: udp.map((u) => u.socket.address()), tcp: tcp.map((t) => t.server.address() as AddressInfo) }),
+    close,
+  };
+}
