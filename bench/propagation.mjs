@@ -216,12 +216,14 @@ function firstA(buf) {
 
 /**
  * Polls every instance every POLL_MS until each answers `expected`; returns, per instance, the ms
- * from `t0` to the first reply carrying the new answer. A query goes out only when the previous one
- * to that instance was answered (or lost for 200 ms), so a slow instance is not flooded.
+ * from `t0` to the first reply carrying the new answer and how many replies before it still had the
+ * old one. A query goes out only when the previous one to that instance was answered (or lost for
+ * 200 ms), so a slow instance is not flooded.
  */
 function pollUntil(sock, instances, expected, t0, timeoutMs) {
   return new Promise((resolve, reject) => {
     const done = new Map();
+    const stale = new Map();
     const inflight = new Map(); // instance port → { id, sentAt }
     let nextId = Math.floor(Math.random() * 0xffff);
     const onMessage = (msg, rinfo) => {
@@ -230,13 +232,14 @@ function pollUntil(sock, instances, expected, t0, timeoutMs) {
       inflight.delete(rinfo.port);
       if (done.has(rinfo.port)) return;
       if (firstA(msg) === expected) done.set(rinfo.port, performance.now() - t0);
+      else stale.set(rinfo.port, (stale.get(rinfo.port) ?? 0) + 1);
     };
     sock.on('message', onMessage);
     const finish = (err) => {
       clearInterval(timer);
       sock.off('message', onMessage);
       if (err) reject(err);
-      else resolve(instances.map((i) => done.get(i.port)));
+      else resolve(instances.map((i) => ({ ms: done.get(i.port), stale: stale.get(i.port) ?? 0 })));
     };
     const tick = () => {
       const now = performance.now();
@@ -295,9 +298,10 @@ async function main() {
   try {
     // Every instance answers the undrained way before the first trial.
     const warm = await pollUntil(sock, instances, ANSWER.undrained, performance.now(), 5_000).catch((err) => { throw new Error(`before the first trial: ${err.message}`); });
-    if (warm.some((x) => x === undefined)) throw new Error('an instance does not answer');
+    if (warm.some((x) => x.ms === undefined)) throw new Error('an instance does not answer');
 
     const trials = [];
+    let readYourWrites = 0;
     console.log('trial  action   via   call ms  from return: inst1   inst2   inst3   all');
     for (let t = 0; t < TRIALS; t++) {
       const drain = t % 2 === 0;
@@ -305,10 +309,15 @@ async function main() {
       const sent = performance.now();
       await opsCall(via, drain ? 'POST' : 'DELETE', { reason: `propagation bench trial ${t + 1}` });
       const returned = performance.now();
-      const per = await pollUntil(sock, instances, drain ? ANSWER.drained : ANSWER.undrained, returned, TRIAL_TIMEOUT_MS);
+      const polled = await pollUntil(sock, instances, drain ? ANSWER.drained : ANSWER.undrained, returned, TRIAL_TIMEOUT_MS);
+      const per = polled.map((x) => x.ms);
       const all = Math.max(...per);
-      trials.push({ trial: t + 1, action: drain ? 'drain' : 'undrain', via: via.n, callMs: returned - sent, perInstanceMs: per, allMs: all });
-      console.log(`${String(t + 1).padStart(5)}  ${(drain ? 'drain' : 'undrain').padEnd(7)}  ${String(via.n).padStart(3)}  ${fmt(returned - sent)}  ${' '.repeat(11)}${per.map(fmt).join(' ')} ${fmt(all)}`);
+      // The instance that took the call has swapped its snapshot before answering it: any old answer from it after that is a bug.
+      const writerStale = polled[via.n - 1].stale;
+      trials.push({ trial: t + 1, action: drain ? 'drain' : 'undrain', via: via.n, callMs: returned - sent, perInstanceMs: per, staleReplies: polled.map((x) => x.stale), allMs: all });
+      console.log(`${String(t + 1).padStart(5)}  ${(drain ? 'drain' : 'undrain').padEnd(7)}  ${String(via.n).padStart(3)}  ${fmt(returned - sent)}  ${' '.repeat(11)}${per.map(fmt).join(' ')} ${fmt(all)}` +
+        (writerStale ? `   !!! instance ${via.n} answered the old way ${writerStale} time(s) after its own call returned` : ''));
+      if (writerStale) readYourWrites++;
       await new Promise((r) => setTimeout(r, 50 + Math.floor(Math.random() * 50)));
     }
 
@@ -321,6 +330,8 @@ async function main() {
     console.log(`\nfrom the API call returning to all ${INSTANCES} instances answering the new way (${TRIALS} trials, nearest-rank percentiles):`);
     console.log(`  p50 ${p50.toFixed(1)} ms   p95 ${p95.toFixed(1)} ms   max ${max.toFixed(1)} ms`);
     console.log(`  the API call itself: p50 ${percentile(calls, 50).toFixed(1)} ms, p95 ${percentile(calls, 95).toFixed(1)} ms`);
+    const staleOthers = trials.reduce((n, x) => n + x.staleReplies.reduce((a, b) => a + b, 0), 0);
+    console.log(`  replies still carrying the old answer after the call returned: ${staleOthers} (from the instance that took the call: ${readYourWrites} trials)`);
     console.log(`target p95 < ${TARGET_P95_MS} ms: ${pass ? 'PASS' : 'MISS'}`);
     if (opts.json) {
       fs.writeFileSync(opts.json, JSON.stringify({ trials, p50, p95, max, targetP95Ms: TARGET_P95_MS, pass, node: process.version, pollMs: POLL_MS }, null, 2));

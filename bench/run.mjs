@@ -85,6 +85,7 @@ const USAGE = `usage: node bench/run.mjs [options]     (npm run bench -- [option
   --warmup S        seconds of the unmeasured warm-up run per workload (default 2; 0 = none)
   --retries N       repeats per workload for runs disturbed by other processes (default: --runs)
   --workloads a,b   subset of: ${WORKLOADS.map((w) => w.id).join(', ')} (default: all)
+  --workers N       passed to regiondns serve (default: the server's own, one per core)
   --json FILE       also write every run and the summary as JSON
   -h, --help
 
@@ -112,6 +113,7 @@ function options() {
         secs: { type: 'string', default: '10' },
         warmup: { type: 'string', default: '2' },
         retries: { type: 'string' },
+        workers: { type: 'string' },
         workloads: { type: 'string' },
         json: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -139,6 +141,7 @@ function options() {
     retries: parsed.retries === undefined ? int('runs', parsed.runs, 1, 100) : int('retries', parsed.retries, 0, 100),
     workloads: [...new Set(ids)].map((id) => WORKLOADS.find((w) => w.id === id)),
     json: parsed.json ?? null,
+    workers: parsed.workers === undefined ? null : int('workers', parsed.workers, 1, 256),
   };
 }
 
@@ -209,14 +212,20 @@ function machineCpu() {
   }
 }
 
-/** The first child of a process (dnsperf under timeout(1)), or null. */
-function childPid(pid) {
+/** The child processes of a process (from its main thread; enough for node and timeout(1)). */
+function childPids(pid) {
   try {
-    const first = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0];
-    return first ? Number(first) : null;
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
-    return null;
+    return [];
   }
+}
+
+/** CPU seconds of a process and all its descendants (the server's primary and its workers). */
+function treeCpuSeconds(pid) {
+  const own = cpuSeconds(pid);
+  if (own === null) return null;
+  return childPids(pid).reduce((sum, child) => sum + (treeCpuSeconds(child) ?? 0), own);
 }
 
 /** A port free for TCP and UDP on 127.0.0.1 (the DNS listener needs both). */
@@ -241,10 +250,11 @@ async function freePort(avoid = new Set()) {
 // --- the server -------------------------------------------------------------------------------
 
 class Server {
-  constructor(dnsPort, httpPort, geoArgs) {
+  constructor(dnsPort, httpPort, extraArgs) {
     this.dnsPort = dnsPort;
     this.httpPort = httpPort;
-    this.args = ['bin/regiondns.js', 'serve', '--zones', ZONES, '--listen', `${HOST}:${dnsPort}`, '--http', `${HOST}:${httpPort}`, ...geoArgs];
+    // --state-file off: no drains or weights left in .regiondns/ by an earlier run can change answers.
+    this.args = ['bin/regiondns.js', 'serve', '--zones', ZONES, '--listen', `${HOST}:${dnsPort}`, '--http', `${HOST}:${httpPort}`, '--state-file', 'off', ...extraArgs];
     this.log = [];
     this.exited = null;
   }
@@ -399,10 +409,12 @@ async function waitReady(server, timeoutMs = 20000) {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (!server.alive) throw new Error(`the server exited (${JSON.stringify(server.exited)}) before answering:\n${server.tail()}`);
+    // Ready = it answers and has logged "listening" (with workers: once every worker serves).
     try {
       await udpQuery(server.dnsPort, 'static.gslb.test', 'A', { timeoutMs: 300 });
-      return;
-    } catch { await sleep(200); }
+      if (server.records().some((r) => r.msg === 'listening')) return;
+    } catch { /* not yet */ }
+    await sleep(200);
   }
   throw new Error(`the server did not answer on ${HOST}:${server.dnsPort} within ${timeoutMs / 1000} s:\n${server.tail()}`);
 }
@@ -468,7 +480,7 @@ function dnsperf(args, secs) {
     let perfPid = null;
     let perfCpu = null; // last reading; a 200 ms poll misses at most ~0.2 s of dnsperf's CPU time
     const poll = setInterval(() => {
-      perfPid ??= childPid(child.pid);
+      perfPid ??= childPids(child.pid)[0] ?? null;
       const cpu = perfPid === null ? null : cpuSeconds(perfPid);
       if (cpu !== null) perfCpu = cpu;
     }, 200);
@@ -559,12 +571,12 @@ async function measure(server, w, opts, perf) {
   while (runs.length < opts.runs && !stopping) {
     if (!server.alive) throw new Error(`the server died during ${w.id}:\n${server.tail()}`);
     const i = runs.length + 1;
-    const cpu0 = cpuSeconds(server.child.pid);
+    const cpu0 = treeCpuSeconds(server.child.pid);
     const m0 = machineCpu();
     const t0 = performance.now();
     const res = await dnsperf(args, opts.secs);
     const wall = (performance.now() - t0) / 1000;
-    const cpu1 = cpuSeconds(server.child.pid);
+    const cpu1 = treeCpuSeconds(server.child.pid);
     const m1 = machineCpu();
     if (stopping) break;
     const r = parseDnsperf(res.out);
@@ -579,7 +591,7 @@ async function measure(server, w, opts, perf) {
     // Percent of one core over the whole dnsperf process lifetime. "other" is every process but
     // the server and dnsperf (this runner included, which idles): it should stay near 0.
     const pct = (sec) => (100 * sec) / wall;
-    r.serverCpu = cpu0 !== null && cpu1 !== null ? pct(cpu1 - cpu0) : null;
+    r.serverCpu = cpu0 !== null && cpu1 !== null ? pct(Math.max(0, cpu1 - cpu0)) : null;
     r.dnsperfCpu = res.perfCpu !== null ? pct(res.perfCpu) : null;
     r.otherCpu = m0 && m1 && r.serverCpu !== null && r.dnsperfCpu !== null ? Math.max(0, pct(m1.busy - m0.busy) - r.serverCpu - r.dnsperfCpu) : null;
     r.steal = m0 && m1 ? pct(m1.steal - m0.steal) : null;
@@ -671,7 +683,7 @@ async function main() {
 
   const dnsPort = await freePort();
   const httpPort = await freePort(new Set([dnsPort]));
-  const server = new Server(dnsPort, httpPort, geo.args);
+  const server = new Server(dnsPort, httpPort, [...geo.args, ...(opts.workers === null ? [] : ['--workers', String(opts.workers)])]);
 
   const onSignal = (sig) => {
     if (stopping) return;
@@ -686,12 +698,16 @@ async function main() {
 
   const results = [];
   let answersOk = false;
+  let serverWorkers = null;
   try {
     console.log(`server: node ${server.args.join(' ')}`);
     server.start();
     await waitReady(server);
     const recs = server.records();
     const geoLoaded = recs.find((r) => r.msg === 'GeoIP database loaded');
+    const listening = recs.find((r) => r.msg === 'listening');
+    serverWorkers = listening?.workers ?? 1;
+    console.log(`server ready: ${listening?.workers ? `${listening.workers} worker processes` : 'one process'} (pid ${server.child.pid})`);
     if (geoLoaded) console.log(`server loaded GeoIP: ${geoLoaded.geoip}`);
     else warn('the server did not log "GeoIP database loaded": steered answers ignore client location');
     answersOk = await verify(server, opts.workloads);
@@ -718,7 +734,7 @@ async function main() {
     const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() || null;
     const report = {
       date: new Date().toISOString(), commit, node: process.version, cpus: os.cpus().length, loadavg: os.loadavg(),
-      dnsperf: perf, geoip: geo.label, settings: { runs: opts.runs, secs: opts.secs, warmup: opts.warmup, retries: opts.retries, disturbedOtherPct: DISTURBED_OTHER, disturbedStealPct: DISTURBED_STEAL, dnsperf: DNSPERF_FIXED, ecs: ECS_OPTION },
+      dnsperf: perf, geoip: geo.label, server: server.args.join(' '), serverWorkers, settings: { runs: opts.runs, secs: opts.secs, warmup: opts.warmup, retries: opts.retries, disturbedOtherPct: DISTURBED_OTHER, disturbedStealPct: DISTURBED_STEAL, dnsperf: DNSPERF_FIXED, ecs: ECS_OPTION },
       answersOk, warnings, workloads: results,
     };
     fs.writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);

@@ -1,16 +1,23 @@
 // Judges region health from the fleet's verdicts, for the coordinator's snapshots and /v1/health.
-// Keeps the previous view because a check with no fresh verdict holds its last state.
+// Keeps the previous view because a check with no fresh verdict holds its last state, and keeps the
+// verdicts it has seen for a while: stores drop a verdict once it is no longer fresh (3 × interval),
+// so without them a stopped prober would vanish from /v1/health instead of showing as stale.
 
 import { recordHealthMetrics, healthReport, type HealthReport } from './report.js';
 import { checksByRegion, evaluateHealth, type HealthView, type Quorum } from './quorum.js';
 import type { Prober } from './prober.js';
-import type { FleetStore } from '../state/fleet-store.js';
+import type { FleetStore, Verdict } from '../state/fleet-store.js';
 import type { RegionHealth, Snapshot } from '../state/snapshot.js';
 import type { RegionId } from '../steering/policy.js';
+
+/** A stale verdict is still shown (never counted) until it is this many of its intervals old. */
+export const SHOWN_STALE_INTERVALS = 20;
 
 export class HealthTracker {
   private previous: HealthView | null = null;
   private lastSnapshot: Snapshot | null = null;
+  /** check id + prober → the newest verdict seen. */
+  private readonly seen = new Map<string, Verdict>();
 
   constructor(
     private readonly store: Pick<FleetStore, 'verdicts'>,
@@ -22,7 +29,7 @@ export class HealthTracker {
     this.lastSnapshot = snap;
     const view = evaluateHealth({
       checks: checksByRegion(snap.steering.regions),
-      verdicts: this.store.verdicts(),
+      verdicts: this.verdicts(now),
       now,
       previous: this.previous,
       quorum: this.opts.quorum,
@@ -33,6 +40,17 @@ export class HealthTracker {
     for (const [region, h] of view.regions) if (!h.up) out.set(region, { up: false, reason: h.reason });
     return out;
   };
+
+  /** The store's verdicts plus those it has let go of lately (freshness is judged from `at` as ever, so those only show). */
+  private verdicts(now: number): Verdict[] {
+    for (const v of this.store.verdicts()) {
+      const k = `${v.checkId}\n${v.prober}`;
+      const had = this.seen.get(k);
+      if (!had || v.at >= had.at) this.seen.set(k, v);
+    }
+    for (const [k, v] of this.seen) if (now - v.at > SHOWN_STALE_INTERVALS * v.intervalMs) this.seen.delete(k);
+    return [...this.seen.values()];
+  }
 
   /** GET /v1/health */
   report(): HealthReport | null {
