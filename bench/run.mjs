@@ -38,7 +38,7 @@ const TYPE_NAME = Object.fromEntries(Object.entries(TYPE).map(([k, v]) => [v, k]
 /** What is expected of one query; `answer` lists the exact A/AAAA data or the record type. */
 const check = (name, type, expect, extra = {}) => ({ name, type, expect, ...extra });
 const STATIC_A = check('static.gslb.test', 'A', { rcode: 'NOERROR', answer: ['192.0.2.7'] });
-const WWW_A = check('www.gslb.test', 'A', { rcode: 'NOERROR', answer: ['192.0.2.1'] }, { why: 'no ECS from 127.0.0.1: no location, first region us-east' });
+const WWW_A = check('www.gslb.test', 'A', { rcode: 'NOERROR', answer: ['192.0.2.1'], ttl: 30 }, { why: 'no ECS from 127.0.0.1: no location, first region us-east' });
 
 const WORKLOADS = [
   {
@@ -57,7 +57,7 @@ const WORKLOADS = [
     id: 'steered-ecs', file: 'www.txt', args: ['-E', ECS_OPTION],
     what: 'www.gslb.test A with ECS 193.0.0.0/24 (Amsterdam -> eu-central), UDP',
     rcodes: { NOERROR: 100 },
-    checks: [check('www.gslb.test', 'A', { rcode: 'NOERROR', answer: ['198.51.100.1'], ecsEcho: true }, { ecs: ECS_OPTION, why: 'ECS 193.0.0.0/24 is Amsterdam: nearest is eu-central' })],
+    checks: [check('www.gslb.test', 'A', { rcode: 'NOERROR', answer: ['198.51.100.1'], ttl: 30, ecsEcho: true }, { ecs: ECS_OPTION, why: 'ECS 193.0.0.0/24 is Amsterdam: nearest is eu-central' })],
   },
   {
     id: 'mix', file: 'mix.txt', args: [],
@@ -435,10 +435,12 @@ async function runCheck(port, c) {
   if (!r.aa) problems.push('AA flag not set');
   if (r.tc) problems.push('TC flag set');
   if (got.join(',') !== c.expect.answer.join(',')) problems.push(`answer [${got.join(', ')}], expected [${c.expect.answer.join(', ')}]`);
+  if (c.expect.ttl !== undefined && r.answer.some((rr) => rr.ttl !== c.expect.ttl)) problems.push(`TTL ${r.answer.map((rr) => rr.ttl).join(',')}, expected ${c.expect.ttl}`);
   if (c.expect.authority && !r.authority.some((rr) => rr.type === c.expect.authority)) problems.push(`no ${c.expect.authority} in the authority section`);
   if (c.expect.ecsEcho && !r.ecs) problems.push('no ECS option in the reply (RFC 7871 §7.2.1: echo it)');
   const ecsText = r.ecs ? ` ecs ${r.ecs.address}/${r.ecs.source}/${r.ecs.scope}` : '';
-  return { got: `${rcodeName(r.rcode)}${r.aa ? ' aa' : ''} [${got.join(', ')}]${ecsText}`, problems };
+  const ttl = r.answer.length ? ` ttl ${r.answer[0].ttl}` : '';
+  return { got: `${rcodeName(r.rcode)}${r.aa ? ' aa' : ''} [${got.join(', ')}]${ttl}${ecsText}`, problems };
 }
 
 async function verify(server, workloads) {
@@ -720,7 +722,7 @@ async function main() {
   }
   if (stopping) return 130;
 
-  console.log(`\nResults (median of ${opts.runs} run${opts.runs === 1 ? "" : "s"} x ${opts.secs} s; dnsperf ${DNSPERF_FIXED.join(' ')}, -q 100; server on ${HOST}:${dnsPort}):\n`);
+  console.log(`\nResults (median of ${opts.runs} run${opts.runs === 1 ? '' : 's'} x ${opts.secs} s; dnsperf ${DNSPERF_FIXED.join(' ')}, -q 100; server on ${HOST}:${dnsPort}):\n`);
   console.log(table(results, perf));
   console.log('\nin flight = qps x avg latency: near 100 (dnsperf -q) the server was the bottleneck; well below, dnsperf was.');
   console.log(`cpu = % of one core over a run (median); other max = the most any counted run saw from other processes (should be ~0);`);

@@ -1,7 +1,7 @@
 // Response encoder: Query + Answer → one wire message, sized first and written into a single allocation.
 // The question is copied from the request bytes, so the asker's case survives (RFC 1034 §3.1, RFC 4343).
 
-import type { Answer, ClientSubnet, Edns, Query, WireRR } from './types.js';
+import { QUESTION_NAME, type Answer, type ClientSubnet, type Edns, type Query, type WireRR } from './types.js';
 import { EdnsOption, Rcode, RRType } from './constants.js';
 import { ecsOptionLength, encodeEcs } from './ecs.js';
 
@@ -47,7 +47,7 @@ function sizeSection(rrs: readonly WireRR[], k: number, req: Uint8Array, qname: 
   for (let i = 0; i < rrs.length; i++) {
     const rr = rrs[i];
     // Same canonical string ⇒ same wire name up to case: point at the question's name.
-    const ptr = rr.owner === qname ? HEADER : ownerPointer(req, nameEnd, rr.ownerWire);
+    const ptr = rr.owner === qname || (rr.owner === QUESTION_NAME && qname !== '') ? HEADER : ownerPointer(req, nameEnd, rr.ownerWire);
     ptrs[k + i] = ptr;
     size += (ptr >= 0 ? 2 : rr.ownerWire.length) + 10 + rr.rdata.length;
   }

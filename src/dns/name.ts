@@ -97,7 +97,8 @@ export function isSubdomain(name: string, zone: string): boolean {
     && !isEscapedDot(name, name.length - zone.length - 1);
 }
 
-function isEscapedDot(name: string, dotIndex: number): boolean {
+/** True when the dot at `dotIndex` is part of a label (escaped by an odd number of backslashes). */
+export function isEscapedDot(name: string, dotIndex: number): boolean {
   let k = dotIndex - 1;
   let backslashes = 0;
   while (k >= 0 && name.charCodeAt(k) === 0x5c) { backslashes++; k--; }

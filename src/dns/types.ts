@@ -32,6 +32,14 @@ export interface Query {
   edns: Edns | null;
 }
 
+/**
+ * The owner of a record pre-encoded for a wildcard (RFC 4592 §3.3.1: the owner of a synthesized
+ * record is the query name): the encoder writes a pointer to the question's name (0xC00C), so one
+ * pre-encoded record serves every name the wildcard covers. Canonical names end in '.', this does not.
+ * After a CNAME the owner is not the question: the lookup then gives such records their real owner.
+ */
+export const QUESTION_NAME = '<question>';
+
 /** A resource record ready for the wire: rdata is pre-encoded (uncompressed) when the snapshot is built. */
 export interface WireRR {
   /** Canonical owner name. */

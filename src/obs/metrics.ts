@@ -20,7 +20,7 @@ const COUNTED_TYPES = [RRType.A, RRType.AAAA, RRType.CNAME, RRType.NS, RRType.SO
 const TYPE_SLOT = new Map<number, number>(COUNTED_TYPES.map((t, i) => [t, i]));
 const TYPE_SLOTS = COUNTED_TYPES.length + 1;
 const RCODE_SLOTS = 24; // 0..23 covers every rcode we send (BADVERS = 16)
-const OUTCOMES = ['ok', 'fail-open', 'servfail', 'fallback-region'] as const;
+const OUTCOMES = ['ok', 'fail-open', 'servfail', 'fallback-region', 'pinned', 'residency-fallback'] as const;
 export type SteeringOutcomeLabel = (typeof OUTCOMES)[number];
 
 export class QueryStats {
@@ -71,7 +71,7 @@ export const queries = new client.Counter({
 
 export const steeringOutcomes = new client.Counter({
   name: 'regiondns_steering_answers_total',
-  help: 'Steered answers by hostname, region answered first, and outcome (ok, fail-open, servfail, fallback-region)',
+  help: 'Steered answers by hostname, region answered first, and outcome (ok, fail-open, servfail, fallback-region; tenants: pinned, residency-fallback)',
   labelNames: ['hostname', 'region', 'outcome'] as const,
   registers: [registry],
   collect() {

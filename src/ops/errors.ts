@@ -21,6 +21,8 @@ export const OpsErrors = {
   NOT_DRAINED: { code: 'REGIONDNS_ERR_NOT_DRAINED', status: 404 },
   NO_SPLIT: { code: 'REGIONDNS_ERR_NO_SPLIT', status: 404 },
   NO_RAMP: { code: 'REGIONDNS_ERR_NO_RAMP', status: 404 },
+  /** The slug is not in the tenant map (never was, or deleted through the API). */
+  UNKNOWN_TENANT: { code: 'REGIONDNS_ERR_UNKNOWN_TENANT', status: 404 },
   /** The drain would leave a hostname with no operational region (pass force: true to drain anyway). */
   LAST_REGION: { code: 'REGIONDNS_ERR_LAST_REGION', status: 409 },
   /** A running ramp owns the hostname's weights: stop it first. */

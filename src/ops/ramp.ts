@@ -190,6 +190,7 @@ export class RampController {
         await store.write(changes, {
           actor: RAMP_ACTOR, action: decision.action, target: ramp.fqdn, reason: decision.reason,
           before, after: { ramp: decision.ramp, weights: decision.override ?? before.weights },
+          detail: { instance: this.opts.instanceId }, // which instance held the lease and acted
         });
         log?.info({ fqdn: ramp.fqdn, action: decision.action, step: decision.ramp.step }, `ramp ${ramp.fqdn}: ${decision.reason}`);
       } catch (err) {

@@ -18,6 +18,7 @@ import type { HostnamePolicy, RegionId } from '../steering/policy.js';
 import { bearerToken, HOW_TO_CONFIGURE_TOKENS, type Access, type TokenIdentity, type TokenSet } from './auth.js';
 import { OpsError, OpsErrors } from './errors.js';
 import { checkSteps, formatDuration, MAX_EVERY_MS, MIN_EVERY_MS, parseDuration, stepOverride } from './ramp.js';
+import { registerTenantRoutes, tenantsView } from './tenants.js';
 
 export interface OpsDeps {
   store: FleetStore;
@@ -37,7 +38,7 @@ const AUDIT_MAX = 1000;
 
 // ---- request bodies ------------------------------------------------------------------------------
 
-const Reason = z.string().trim().min(1, 'must not be empty').max(1000);
+export const Reason = z.string().trim().min(1, 'must not be empty').max(1000);
 
 export const DrainBody = z.strictObject({
   reason: Reason,
@@ -61,7 +62,7 @@ export const RampBody = z.strictObject({
   reason: Reason.optional(),
 });
 
-function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body);
   if (r.success) return r.data;
   const msg = r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : 'body'}: ${i.message}`).join('; ');
@@ -69,7 +70,7 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 }
 
 /** Absent body (DELETE without one) counts as {}. */
-const orEmpty = (b: unknown): unknown => (b === undefined || b === null || b === '' ? {} : b);
+export const orEmpty = (b: unknown): unknown => (b === undefined || b === null || b === '' ? {} : b);
 
 // ---- pure helpers (exported for tests) -----------------------------------------------------------
 
@@ -128,6 +129,7 @@ export function stateView(deps: Pick<OpsDeps, 'store' | 'snapshot' | 'instanceId
         drain: d ? { reason: d.reason, by: d.by, at: d.at, hostnames: d.hostnames } : null,
       };
     }),
+    tenants: tenantsView(deps),
     hostnames: [...snap.steering.hostnames.values()].map((p) => {
       const effective = snap.weightOverrides.get(p.fqdn) ?? p.weights;
       const share = shares(effective);
@@ -144,7 +146,35 @@ export function stateView(deps: Pick<OpsDeps, 'store' | 'snapshot' | 'instanceId
 
 // ---- the routes ----------------------------------------------------------------------------------
 
-type Handler = (req: FastifyRequest, who: TokenIdentity | null, reply: FastifyReply) => Promise<unknown>;
+export type Handler = (req: FastifyRequest, who: TokenIdentity | null, reply: FastifyReply) => Promise<unknown>;
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** A route whose handler runs once the caller holds `access` (a token check; 'public' needs none). */
+export function addRoute(
+  app: FastifyInstance, deps: OpsDeps, method: Method, url: string, access: Access | 'public', handler: Handler, bodyLimit?: number,
+): void {
+  app.route({
+    method,
+    url,
+    ...(bodyLimit === undefined ? {} : { bodyLimit }),
+    handler: async (req, reply) => {
+      const who = access === 'public' ? null : authorize(deps, req, access);
+      return handler(req, who, reply);
+    },
+  });
+}
+
+/** Persists changes with their audit entry; a store that cannot persist is a 503 saying nothing changed. */
+export async function commitChanges(store: FleetStore, changes: Change[], audit: AuditInput): Promise<number> {
+  try {
+    return await store.write(changes, audit);
+  } catch (err) {
+    if (isStoreUnavailable(err)) {
+      throw new OpsError('STORE_UNAVAILABLE', `the change was not persisted; nothing changed (${(err as Error).message})`);
+    }
+    throw err;
+  }
+}
 
 export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
   const { store } = deps;
@@ -160,27 +190,8 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
       reply.code(404).send(new OpsError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}: see GET ${OPS_PREFIX}/openapi.yaml`).body());
     });
 
-    const route = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, access: Access | 'public', handler: Handler) => {
-      v1.route({
-        method,
-        url,
-        handler: async (req, reply) => {
-          const who = access === 'public' ? null : authorize(deps, req, access);
-          return handler(req, who, reply);
-        },
-      });
-    };
-
-    const commit = async (changes: Change[], audit: AuditInput): Promise<number> => {
-      try {
-        return await store.write(changes, audit);
-      } catch (err) {
-        if (isStoreUnavailable(err)) {
-          throw new OpsError('STORE_UNAVAILABLE', `the change was not persisted; nothing changed (${(err as Error).message})`);
-        }
-        throw err;
-      }
-    };
+    const route = (method: Method, url: string, access: Access | 'public', handler: Handler) => addRoute(v1, deps, method, url, access, handler);
+    const commit = (changes: Change[], audit: AuditInput): Promise<number> => commitChanges(store, changes, audit);
 
     const snapAndPolicy = (rawFqdn: string): { snap: Snapshot; policy: HostnamePolicy } => {
       const snap = deps.snapshot();
@@ -348,6 +359,10 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
       };
     });
 
+    // -- tenants (data residency) --
+
+    registerTenantRoutes(v1, deps);
+
     // -- reads --
 
     route('GET', '/explain', 'read', async (req) => {
@@ -413,11 +428,11 @@ function authorize(deps: OpsDeps, req: FastifyRequest, need: Access): TokenIdent
 
 // ---- small helpers -------------------------------------------------------------------------------
 
-function param(req: FastifyRequest, name: string): string {
+export function param(req: FastifyRequest, name: string): string {
   return (req.params as Record<string, string>)[name] ?? '';
 }
 
-function query(req: FastifyRequest): Record<string, string | undefined> {
+export function query(req: FastifyRequest): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries((req.query ?? {}) as Record<string, unknown>)) {
     if (typeof v === 'string') out[k] = v;
@@ -454,7 +469,7 @@ function rampRunning(fqdn: string, ramp: Ramp): OpsError {
   return new OpsError('RAMP_RUNNING', `a ramp of ${ramp.set} is running on ${fqdn} (step ${ramp.step + 1}/${ramp.steps.length}): stop it first (DELETE ${OPS_PREFIX}/hostnames/${fqdn}/ramp, ctl ramp --stop ${fqdn})`);
 }
 
-function isStoreUnavailable(err: unknown): boolean {
+export function isStoreUnavailable(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === OpsErrors.STORE_UNAVAILABLE.code;
 }
 

@@ -4,7 +4,7 @@
 import { RRClass, RRType, rcodeName, typeName } from '../dns/constants.js';
 import { addressToString } from '../dns/ecs.js';
 import { bytesToIp } from '../dns/ip.js';
-import type { ClientSubnet, Query, WireRR } from '../dns/types.js';
+import { QUESTION_NAME, type ClientSubnet, type Query, type WireRR } from '../dns/types.js';
 import type { Snapshot } from '../state/snapshot.js';
 import { mathRandom, type Rng } from '../steering/rng.js';
 import { createTrace, type Trace } from '../steering/trace.js';
@@ -28,11 +28,12 @@ export function explainQuery(snap: Snapshot, fqdn: string, qtype: number, client
     id: 0, flags: 0, opcode: 0, qname: fqdn, qtype, qclass: RRClass.IN, questionEnd: 12,
     edns: { version: 0, udpSize: 1232, dnssecOk: false, ecs: client, nsid: false },
   };
-  const steered = snap.steered.has(fqdn);
-  const trace = steered ? createTrace() : null;
-  const ctx = newContext(query, addressToString(client.family, client.address), rng, trace);
+  // Steered or not shows once answered: a tenant's subdomain is steered through its wildcard.
+  const ctx = newContext(query, addressToString(client.family, client.address), rng, createTrace());
   const ans = answer(ctx, snap);
-  const records = [...ans.answer].map(rrText);
+  const steered = ctx.steeredName !== null;
+  const trace = steered ? ctx.trace : null;
+  const records = [...ans.answer].map((rr) => rrText(rr, fqdn));
   const clientText = `${addressToString(client.family, client.address)}/${client.sourcePrefix}`;
   const summary = `answer: ${rcodeName(ans.rcode)}${records.length ? ' ' + records.join(', ') : ' (no records)'}; ECS scope /${ans.ecsScope}` +
     (steered ? '' : `; ${fqdn} is not a steered hostname, so every client gets this answer`);
@@ -50,7 +51,7 @@ export function explainQuery(snap: Snapshot, fqdn: string, qtype: number, client
   };
 }
 
-function rrText(rr: WireRR): string {
+function rrText(rr: WireRR, qname: string): string {
   const data = rr.type === RRType.A || rr.type === RRType.AAAA ? bytesToIp(rr.rdata) : Buffer.from(rr.rdata).toString('hex');
-  return `${rr.owner} ${rr.ttl} ${typeName(rr.type)} ${data}`;
+  return `${rr.owner === QUESTION_NAME ? qname : rr.owner} ${rr.ttl} ${typeName(rr.type)} ${data}`;
 }

@@ -3,6 +3,9 @@
 // and answers from its own Snapshot. Every change of state reaches the workers as a small message
 // (health, drains, weights: not the zones), which each applies with withState(): one swap per change,
 // as in a single process. A zone reload is a message too: each worker re-reads the folder.
+// Tenants: each worker loads the tenants file with the zones, and holds its own copy of the API's
+// tenant overrides: all of them when it starts, then only the slugs that changed (never the whole
+// map per change: it can hold a million entries).
 
 import cluster, { type Worker } from 'node:cluster';
 import client from 'prom-client';
@@ -13,7 +16,8 @@ import { formatListenAddress } from '../dns/listen-address.js';
 import { DEFAULT_TCP_OPTIONS, type TcpOptions } from '../dns/tcp.js';
 import type { Logger } from '../obs/logger.js';
 import { registry, workerRestarts } from '../obs/metrics.js';
-import type { Drain } from '../state/fleet-store.js';
+import type { Drain, TenantOverride } from '../state/fleet-store.js';
+import { OverrideMap } from '../state/memory-store.js';
 import { buildSnapshot, withState, type RegionHealth, type Snapshot } from '../state/snapshot.js';
 import type { RegionId } from '../steering/policy.js';
 import { mathRandom } from '../steering/rng.js';
@@ -32,8 +36,28 @@ export interface StateMessage {
   weightOverrides: [string, readonly number[]][];
 }
 
-type ToWorker = StateMessage | { type: 'reload' } | { type: 'metrics'; id: number };
-type ToPrimary = { type: 'ready' } | { type: 'metrics'; id: number; data: MetricsJson } | { type: 'reloaded'; ok: boolean; version: number };
+/** Tenant overrides (the store's 'tenant' namespace): every entry (`full`), or the slugs that changed. */
+export interface TenantsMessage {
+  type: 'tenants';
+  /** Numbered by the primary: a worker applies a delta only on top of the one before it. */
+  seq: number;
+  full: boolean;
+  /** slug → region (null: the API hides the file's entry). */
+  set: [string, RegionId | null][];
+  /** Slugs with no API entry any more. */
+  removed: string[];
+}
+
+type ToWorker = StateMessage | TenantsMessage | { type: 'reload' } | { type: 'metrics'; id: number };
+type ToPrimary = { type: 'ready' } | { type: 'tenants-resync' } | { type: 'metrics'; id: number; data: MetricsJson } | { type: 'reloaded'; ok: boolean; version: number };
+
+const regionOf = (v: unknown): RegionId | null => (v as Pick<TenantOverride, 'region'>).region;
+const sameRegion = (a: unknown, b: unknown): boolean => regionOf(a) === regionOf(b);
+
+function tenantsOf(s: Snapshot): OverrideMap {
+  const o = s.tenants.overrides;
+  return o instanceof OverrideMap ? o : OverrideMap.from(o);
+}
 
 export function stateMessage(s: Snapshot): StateMessage {
   return {
@@ -76,13 +100,39 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
   const send = (w: Worker, m: ToWorker) => { if (w.isConnected()) w.send(m); };
   const broadcast = (m: ToWorker) => { for (const w of Object.values(cluster.workers ?? {})) if (w) send(w, m); };
 
+  // What the workers hold of the tenant overrides, and the number of the last delta sent.
+  let sentTenants = OverrideMap.EMPTY;
+  let tenantSeq = 0;
+  /** One delta to every worker when the overrides in `s` differ from what they hold. */
+  const syncTenants = (s: Snapshot) => {
+    const next = tenantsOf(s);
+    if (next === sentTenants) return;
+    const delta = next.changesSince(sentTenants, sameRegion);
+    sentTenants = next;
+    if (delta.length === 0) return;
+    const m: TenantsMessage = { type: 'tenants', seq: ++tenantSeq, full: false, set: [], removed: [] };
+    for (const { key, value } of delta) {
+      if (value === undefined) m.removed.push(key);
+      else m.set.push([key, regionOf(value)]);
+    }
+    broadcast(m);
+  };
+  const tenantsFull = (): TenantsMessage => ({
+    type: 'tenants', seq: tenantSeq, full: true, set: [...sentTenants].map(([slug, v]) => [slug, regionOf(v)]), removed: [],
+  });
+
   const fork = (index: number): Worker => {
     const w = cluster.fork({ REGIONDNS_WORKER_INDEX: String(index) });
     startedAt.set(w.id, Date.now());
     w.on('message', (m: ToPrimary) => {
       if (m.type === 'ready') {
         ready.add(w.id);
-        if (server) send(w, stateMessage(server.coordinator.snapshot()));
+        if (server) {
+          const snap = server.coordinator.snapshot();
+          syncTenants(snap);
+          send(w, tenantsFull());
+          send(w, stateMessage(snap));
+        }
         log.info({ worker: index, pid: w.process.pid }, 'worker serving');
         if (!announced && ready.size >= opts.workers) {
           announced = true;
@@ -94,6 +144,8 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
           p.got.push(m.data);
           if (p.got.length >= p.want) { pending.delete(m.id); p.done(p.got); }
         }
+      } else if (m.type === 'tenants-resync') {
+        send(w, tenantsFull());
       } else if (m.type === 'reloaded' && !m.ok) {
         log.error({ worker: index }, 'worker could not reload the zones: it keeps serving the previous version');
       }
@@ -134,7 +186,10 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
   }, log);
   const running = server;
   // Every swap in the primary (health, drains, weights, reloads) goes to every worker.
-  running.coordinator.onSwap((s) => broadcast(stateMessage(s)));
+  running.coordinator.onSwap((s) => {
+    syncTenants(s);
+    broadcast(stateMessage(s));
+  });
   for (let i = 0; i < opts.workers; i++) fork(i);
 
   return {
@@ -172,9 +227,31 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
   if (first.errors.length) throw new Error(`worker ${index}: ${first.errors.map(formatConfigError).join('\n')}`);
   let base = buildSnapshot({ version: 0, zones: first.zones, steering: first.steering, geo, latencyTable: first.latencyTable });
   let state: StateMessage | null = null;
+  let tenantOverrides = OverrideMap.EMPTY;
+  let tenantSeq = -1; // no full copy yet
   let current: Snapshot = base;
   const apply = () => {
-    current = state ? withState(base, { version: state.version, regionHealth: new Map(state.regionHealth), drains: new Map(state.drains), weightOverrides: new Map(state.weightOverrides) }) : base;
+    current = withState(base, {
+      version: state?.version ?? base.version,
+      ...(state ? { regionHealth: new Map(state.regionHealth), drains: new Map(state.drains), weightOverrides: new Map(state.weightOverrides) } : {}),
+      tenantOverrides,
+    });
+  };
+  const applyTenants = (m: TenantsMessage) => {
+    // Region ids shared with the config, not one string per tenant.
+    const value = (r: RegionId | null) => ({ region: r === null ? null : current.steering.regions.get(r)?.id ?? r });
+    const changes = [...m.set.map(([key, r]) => ({ key, value: value(r) })), ...m.removed.map((key) => ({ key, value: null }))];
+    if (m.full) {
+      tenantOverrides = OverrideMap.EMPTY.with(changes);
+    } else if (tenantSeq >= 0 && m.seq === tenantSeq + 1) {
+      tenantOverrides = tenantOverrides.with(changes);
+    } else {
+      // Older than the full copy (already in it), or before it: nothing to do. A gap: ask for everything.
+      if (tenantSeq >= 0 && m.seq > tenantSeq + 1) process.send?.({ type: 'tenants-resync' } satisfies ToPrimary);
+      return;
+    }
+    tenantSeq = m.seq;
+    apply();
   };
 
   const handler = new QueryHandler(() => current, {
@@ -191,6 +268,8 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
     if (m.type === 'state') {
       state = m;
       apply();
+    } else if (m.type === 'tenants') {
+      applyTenants(m);
     } else if (m.type === 'reload') {
       const next = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable });
       const ok = next.errors.length === 0;

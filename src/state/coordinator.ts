@@ -20,7 +20,7 @@ export interface CoordinatorOptions {
   tickMs?: number;
 }
 
-type BaseInputs = Omit<SnapshotInputs, 'version' | 'regionHealth' | 'drains' | 'weightOverrides'>;
+type BaseInputs = Omit<SnapshotInputs, 'version' | 'regionHealth' | 'drains' | 'weightOverrides' | 'tenantOverrides'>;
 
 export class Coordinator {
   private current: Snapshot;
@@ -98,7 +98,9 @@ export class Coordinator {
     return next;
   }
 
-  private fleetState(steering: SteeringConfig): { drains: Map<RegionId, Drain>; weightOverrides: Map<string, number[]> } {
+  private fleetState(steering: SteeringConfig): {
+    drains: Map<RegionId, Drain>; weightOverrides: Map<string, number[]>; tenantOverrides: ReadonlyMap<string, unknown>;
+  } {
     const drains = new Map<RegionId, Drain>();
     for (const [region, value] of this.opts.store.get('drain')) drains.set(region, value as Drain);
     const weightOverrides = new Map<string, number[]>();
@@ -106,7 +108,8 @@ export class Coordinator {
       const policy = steering.hostnames.get(fqdn);
       if (policy) weightOverrides.set(fqdn, alignWeights(policy, value as WeightOverride));
     }
-    return { drains, weightOverrides };
+    // The store's own immutable map: a million tenants are not copied per change.
+    return { drains, weightOverrides, tenantOverrides: this.opts.store.get('tenant') };
   }
 }
 

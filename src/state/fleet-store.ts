@@ -43,6 +43,16 @@ export interface Ramp {
   startedAt: number;
 }
 
+/**
+ * A tenant's home region set through the ops API (namespace 'tenant', key = slug). It beats the
+ * tenants file; region null hides the file's entry (a DELETE of a tenant the file has).
+ */
+export interface TenantOverride {
+  region: RegionId | null;
+  by: string;
+  at: number;
+}
+
 /** A single write (value null = delete the key). */
 export interface Change {
   ns: Namespace;

@@ -83,6 +83,22 @@ export class OverrideMap implements ReadonlyMap<string, unknown> {
     return this.buckets[bucketOf(key)]?.get(key);
   }
 
+  /**
+   * The keys whose value differs from `prev` (value undefined: removed), e.g. to send another process
+   * only what changed. Buckets shared with `prev` are skipped: after one change this reads one bucket.
+   */
+  changesSince(prev: OverrideMap, same: (a: unknown, b: unknown) => boolean = Object.is): { key: string; value: unknown }[] {
+    const out: { key: string; value: unknown }[] = [];
+    for (let i = 0; i < BUCKETS; i++) {
+      const was = prev.buckets[i];
+      const now = this.buckets[i];
+      if (was === now) continue;
+      if (now) for (const [key, value] of now) if (!was?.has(key) || !same(was.get(key), value)) out.push({ key, value });
+      if (was) for (const key of was.keys()) if (!now?.has(key)) out.push({ key, value: undefined });
+    }
+    return out;
+  }
+
   has(key: string): boolean {
     return this.buckets[bucketOf(key)]?.has(key) ?? false;
   }

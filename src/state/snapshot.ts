@@ -3,14 +3,17 @@
 
 import { RRClass, RRType } from '../dns/constants.js';
 import { nameToWire } from '../dns/name.js';
-import type { WireRR } from '../dns/types.js';
+import { QUESTION_NAME, type WireRR } from '../dns/types.js';
 import type { GeoLocator } from '../geo/types.js';
 import type { LatencyTable } from '../geo/latency-table.js';
 import type { HostnamePolicy, RegionId, SteeringConfig } from '../steering/policy.js';
-import type { SteeringCache } from '../steering/pipeline.js';
+import type { SteeringCache, SteeringResult } from '../steering/pipeline.js';
+import type { TenantRoute } from '../steering/tenants.js';
+import type { DynamicAnswer } from '../zone/lookup.js';
 import { buildZone, buildZoneSet, type Zone, type ZoneSet } from '../zone/tree.js';
 import type { LoadedZone } from '../zone/load.js';
 import type { Drain } from './fleet-store.js';
+import { NO_TENANT_FILE, TenantDirectory } from './tenants.js';
 
 export interface RegionHealth {
   up: boolean;
@@ -20,8 +23,20 @@ export interface RegionHealth {
 /** A steered hostname with its answers pre-encoded per region, so a query only picks and concatenates. */
 export interface SteeredName {
   policy: HostnamePolicy;
-  /** Per region: A and AAAA records at the policy TTL, and at half of it for fail-open answers. */
+  /**
+   * Per region: A and AAAA records at the policy TTL, and at half of it for fail-open answers.
+   * A wildcard hostname's records are owned by QUESTION_NAME (written as a pointer to the question).
+   */
   records: Map<RegionId, { a: WireRR[]; aaaa: WireRR[]; aHalf: WireRR[]; aaaaHalf: WireRR[] }>;
+}
+
+/** A tenant hostname's answer for one home region, computed once per snapshot and shared by every query. */
+export interface TenantAnswer {
+  route: TenantRoute;
+  /** What the query handler counts in metrics. */
+  result: SteeringResult;
+  a: DynamicAnswer;
+  aaaa: DynamicAnswer;
 }
 
 export interface Snapshot {
@@ -39,8 +54,12 @@ export interface Snapshot {
   drains: ReadonlyMap<RegionId, Drain>;
   /** Runtime weight overrides, aligned with the policy's sets. */
   weightOverrides: ReadonlyMap<string, readonly number[]>;
+  /** Tenant slug → home region: the tenants file under the API's overrides. */
+  tenants: TenantDirectory;
   /** Memo of steering orders per located client network (see steering/pipeline.ts); new per snapshot. */
   steeringCache: SteeringCache;
+  /** Memo of tenant answers per tenant hostname and home region; new per snapshot. */
+  tenantAnswers: Map<SteeredName, Map<RegionId, TenantAnswer>>;
   /** Health and drains folded into one function per hostname, bound once per snapshot. */
   isOperationalFor(fqdn: string): (region: RegionId) => RegionHealth;
 }
@@ -85,6 +104,8 @@ export interface SnapshotInputs {
   regionHealth?: ReadonlyMap<RegionId, RegionHealth>;
   drains?: ReadonlyMap<RegionId, Drain>;
   weightOverrides?: ReadonlyMap<string, readonly number[]>;
+  /** The fleet store's 'tenant' namespace. */
+  tenantOverrides?: ReadonlyMap<string, unknown>;
 }
 
 export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
@@ -110,6 +131,8 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
     drains: inputs.drains ?? new Map(),
     steeringCache: new WeakMap(),
     weightOverrides: inputs.weightOverrides ?? new Map(),
+    tenants: new TenantDirectory(inputs.steering.tenants ?? NO_TENANT_FILE, inputs.tenantOverrides ?? new Map()),
+    tenantAnswers: new Map(),
     isOperationalFor: operationalFns(inputs.steering.hostnames.keys(), inputs.regionHealth ?? new Map(), inputs.drains ?? new Map()),
   };
 }
@@ -122,6 +145,7 @@ export function withState(
     regionHealth?: ReadonlyMap<RegionId, RegionHealth>;
     drains?: ReadonlyMap<RegionId, Drain>;
     weightOverrides?: ReadonlyMap<string, readonly number[]>;
+    tenantOverrides?: ReadonlyMap<string, unknown>;
   },
 ): Snapshot {
   const regionHealth = change.regionHealth ?? snap.regionHealth;
@@ -134,14 +158,19 @@ export function withState(
     drains,
     steeringCache: new WeakMap(),
     weightOverrides: change.weightOverrides ?? snap.weightOverrides,
+    tenants: change.tenantOverrides && change.tenantOverrides !== snap.tenants.overrides
+      ? new TenantDirectory(snap.tenants.file, change.tenantOverrides)
+      : snap.tenants,
+    tenantAnswers: new Map(),
     isOperationalFor: operationalFns(snap.steering.hostnames.keys(), regionHealth, drains),
   };
 }
 
 function preEncode(p: HostnamePolicy): SteeredName {
   const ownerWire = nameToWire(p.fqdn);
+  const owner = p.fqdn.startsWith('*.') ? QUESTION_NAME : p.fqdn;
   const half = Math.floor(p.ttl / 2);
-  const rr = (type: number, ttl: number, rdata: Uint8Array): WireRR => ({ owner: p.fqdn, ownerWire, type, klass: RRClass.IN, ttl, rdata });
+  const rr = (type: number, ttl: number, rdata: Uint8Array): WireRR => ({ owner, ownerWire, type, klass: RRClass.IN, ttl, rdata });
   const records: SteeredName['records'] = new Map();
   for (const [region, ep] of p.pools) {
     records.set(region, {

@@ -4,14 +4,15 @@
 // references (regions, pools, zones) with the YAML nodes at hand for line numbers.
 
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import * as z from 'zod';
 import type { ConfigError } from '../config/errors.js';
 import { addressToString, parseSubnet } from '../dns/ecs.js';
 import { canonicalName, isSubdomain } from '../dns/name.js';
 import { CheckError, parseChecks, type CheckConfig, type CheckSite } from '../health/check-config.js';
-import type { Endpoints, HostnamePolicy, RecordSet, Region, RegionId, SteeringConfig, WhenAllDown } from './policy.js';
+import { loadTenantFile } from './load-tenants.js';
+import type { Endpoints, HostnamePolicy, RecordSet, Region, RegionId, SteeringConfig, TenantPolicy, WhenAllDown } from './policy.js';
 
 /** Stable error codes of steering files (the README's error table lists them). */
 export const SteerError = {
@@ -55,6 +56,10 @@ export const SteerError = {
   DUPLICATE_HOSTNAME: 'REGIONDNS_ERR_STEER_DUPLICATE_HOSTNAME',
   /** <origin>.steer.yaml for a zone that no zone file serves. */
   UNSERVED_ORIGIN: 'REGIONDNS_ERR_STEER_UNSERVED_ORIGIN',
+  /** `tenants` on a hostname that is not a wildcard ("*.app"): there is no label to name the tenant. */
+  TENANTS_NOT_WILDCARD: 'REGIONDNS_ERR_STEER_TENANTS_NOT_WILDCARD',
+  /** `tenants.source` outside the zones folder, or two hostnames naming different files. */
+  TENANTS_SOURCE: 'REGIONDNS_ERR_STEER_TENANTS_SOURCE',
 } as const;
 
 export const REGIONS_FILE = 'regions.yaml';
@@ -84,6 +89,12 @@ const RegionSchema = strict({
 });
 const SteerFileSchema = strict({ hostnames: mapping });
 const SetSchema = strict({ name: z.string(), weight: z.number(), regions: z.array(z.string()) });
+const TenantsSchema = strict({
+  source: z.string().optional(),
+  residency: z.record(z.string(), z.array(z.string())).optional(),
+  'when-home-down': z.enum(['fallback', 'servfail', 'fail-open']).optional(),
+  unknown: z.enum(['nearest', 'servfail']).optional(),
+});
 const HostnameSchema = strict({
   ttl: z.number().optional(),
   answers: z.number().optional(),
@@ -91,6 +102,7 @@ const HostnameSchema = strict({
   split: z.array(SetSchema).optional(),
   sticky: z.enum(['none', 'subnet']).optional(),
   'when-all-down': z.string().optional(),
+  tenants: TenantsSchema.optional(),
 });
 
 // --- one YAML file ------------------------------------------------------------------------------
@@ -300,6 +312,10 @@ interface SteerContext {
   staticAddressNames: (fqdn: string) => boolean;
   /** fqdn → "file:line" of the hostnames already loaded. */
   seen: Map<string, string>;
+  /** The zones folder: `tenants.source` is relative to it. */
+  dir: string;
+  /** The one tenants file of the server, once a hostname names it. */
+  tenantSource: { path: string; name: string; where: { file: string; line: number } } | null;
 }
 
 function loadSteerFile(y: YamlFile, ctx: SteerContext, out: Map<string, HostnamePolicy>): void {
@@ -358,12 +374,52 @@ function loadHostname(y: YamlFile, key: string, ctx: SteerContext): HostnamePoli
   const pools = loadPools(y, [...path, 'pools'], h.pools, ctx);
   const sets = h.split ? loadSplit(y, [...path, 'split'], h.split, pools, ctx) : [{ name: 'all', weight: 100, regions: [...pools.keys()] }];
   const whenAllDown = parseWhenAllDown(y, [...path, 'when-all-down'], h['when-all-down'] ?? 'fail-open', pools, ctx);
+  const tenants = h.tenants ? loadTenantPolicy(y, [...path, 'tenants'], h.tenants, fqdn, pools, ctx) : undefined;
 
   if (y.errors.length > before || fqdn === null || whenAllDown === null) return null;
   return {
     fqdn, zone: ctx.origin, ttl, answers, pools, sets, weights: sets.map((s) => s.weight),
-    sticky: h.sticky ?? 'none', whenAllDown, file: y.file, line,
+    sticky: h.sticky ?? 'none', whenAllDown, ...(tenants ? { tenants } : {}), file: y.file, line,
   };
+}
+
+/** `tenants:` of a hostname: residency rules, and the file of the server's tenant map (loaded once all steer files are read). */
+function loadTenantPolicy(
+  y: YamlFile, path: Path, raw: z.infer<typeof TenantsSchema>, fqdn: string | null, pools: Map<RegionId, Endpoints>, ctx: SteerContext,
+): TenantPolicy {
+  if (fqdn !== null && !fqdn.startsWith('*.')) {
+    y.error(SteerError.TENANTS_NOT_WILDCARD, path, `tenants need a wildcard hostname such as "*.app": the label the wildcard stands for names the tenant, and ${fqdn} has none`);
+  }
+  const residency = new Map<RegionId, RegionId[]>();
+  const rpath = [...path, 'residency'];
+  for (const home of y.keys(rpath)) {
+    const homePath = [...rpath, home];
+    hasPool(y, homePath, home, pools, 'residency', ctx);
+    const list = raw.residency?.[home] ?? [];
+    const seen = new Set<string>();
+    list.forEach((region, i) => {
+      const p = [...homePath, i];
+      if (region === home) y.error(SteerError.DUPLICATE_REGION, p, `the residency of ${home} lists ${home} itself: list the other regions its tenants may go to`);
+      else if (seen.has(region)) y.error(SteerError.DUPLICATE_REGION, p, `region "${region}" is listed twice in the residency of ${home}`);
+      seen.add(region);
+      hasPool(y, p, region, pools, `the residency of ${home}`, ctx);
+    });
+    residency.set(home, list.slice());
+  }
+  if (raw.source !== undefined) {
+    const spath = [...path, 'source'];
+    const file = resolve(ctx.dir, raw.source);
+    const rel = relative(resolve(ctx.dir), file);
+    if (raw.source === '' || rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+      y.error(SteerError.TENANTS_SOURCE, spath, `tenants.source "${raw.source}" must name a file inside the zones folder (relative to it)`);
+    } else if (ctx.tenantSource && ctx.tenantSource.path !== file) {
+      const other = ctx.tenantSource;
+      y.error(SteerError.TENANTS_SOURCE, spath, `the server has one tenant map: name the same file as ${other.where.file}:${other.where.line} (${other.name}) or leave source out`);
+    } else {
+      ctx.tenantSource ??= { path: file, name: join(ctx.dir, raw.source), where: { file: y.file, line: y.line(spath) } };
+    }
+  }
+  return { residency, whenHomeDown: raw['when-home-down'] ?? 'fallback', unknown: raw.unknown ?? 'nearest' };
 }
 
 function mostSpecificOrigin(fqdn: string, origins: readonly string[]): string | null {
@@ -520,6 +576,7 @@ export function loadSteering(
 
   const origins = zoneOrigins.map((o) => canonicalName(o));
   const seen = new Map<string, string>();
+  const shared = { seen, dir, tenantSource: null as SteerContext['tenantSource'] };
   for (const name of entries) {
     if (!name.endsWith(STEER_SUFFIX)) continue;
     const file = join(dir, name);
@@ -545,7 +602,17 @@ export function loadSteering(
       });
     }
     const y = readYaml(file, errors);
-    if (y) loadSteerFile(y, { origin, origins, declared, staticAddressNames, seen }, config.hostnames);
+    if (y) {
+      const ctx: SteerContext = { origin, origins, declared, staticAddressNames, ...shared };
+      loadSteerFile(y, ctx, config.hostnames);
+      shared.tenantSource = ctx.tenantSource;
+    }
+  }
+  const t = shared.tenantSource;
+  if (t && declared !== null) {
+    const loaded = loadTenantFile(t.path, t.name, t.where, config);
+    config.tenants = loaded.file;
+    errors.push(...loaded.errors);
   }
   return { config, errors };
 }

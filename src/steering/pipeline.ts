@@ -11,7 +11,7 @@ import {
   dropNotOperational, firstN, pickRecordSet, sortByLatency, STICKY_PREFIX_V4, STICKY_PREFIX_V6, whenAllDown,
   type IsOperational, type SteeringClient,
 } from './stages.js';
-import type { Trace } from './trace.js';
+import type { Trace, TraceAnswer } from './trace.js';
 
 export interface SteeringInput {
   policy: HostnamePolicy;
@@ -55,12 +55,7 @@ export interface SteeringResult {
 export function steer(input: SteeringInput, trace: Trace | null): SteeringResult {
   const { policy, client, location } = input;
   if (trace) {
-    trace.hostname = policy.fqdn;
-    trace.client = {
-      address: addressToString(client.address.length === 4 ? 1 : 2, client.address),
-      prefix: client.sourcePrefix,
-      source: client.fromEcs ? 'ecs' : 'resolver',
-    };
+    traceClient(trace, policy, client);
     trace.location = location === null ? 'unknown' : {
       country: location.country, city: location.city, lat: location.point.lat, lon: location.point.lon,
       networkPrefix: location.networkPrefix,
@@ -101,14 +96,29 @@ export function steer(input: SteeringInput, trace: Trace | null): SteeringResult
   }
 
   if (trace) {
-    trace.answer = chosen.map((region) => {
-      const e = policy.pools.get(region);
-      return { region, v4: e ? e.v4Text.slice() : [], v6: e ? e.v6Text.slice() : [] };
-    });
+    trace.answer = traceAnswer(policy, chosen);
     trace.outcome = outcome;
     trace.ttl = ttl;
   }
   return { regions: chosen, setName: set.name, outcome, ttl, ecsScope: scope };
+}
+
+/** The endpoints of the regions answered, for explain. */
+export function traceAnswer(policy: HostnamePolicy, regions: readonly RegionId[]): TraceAnswer[] {
+  return regions.map((region) => {
+    const e = policy.pools.get(region);
+    return { region, v4: e ? e.v4Text.slice() : [], v6: e ? e.v6Text.slice() : [] };
+  });
+}
+
+/** Who asked, for explain. */
+export function traceClient(trace: Trace, policy: HostnamePolicy, client: SteeringClient): void {
+  trace.hostname = policy.fqdn;
+  trace.client = {
+    address: addressToString(client.address.length === 4 ? 1 : 2, client.address),
+    prefix: client.sourcePrefix,
+    source: client.fromEcs ? 'ecs' : 'resolver',
+  };
 }
 
 /**

@@ -35,6 +35,26 @@ export interface Endpoints {
 
 export type Sticky = 'none' | 'subnet';
 
+/** What a tenant's subdomain gets when its home region is not operational. */
+export type WhenHomeDown = 'fallback' | 'servfail' | 'fail-open';
+/** What a subdomain gets whose tenant is not in the map: latency steering (`nearest`) or SERVFAIL. */
+export type UnknownTenant = 'nearest' | 'servfail';
+
+/** Data residency of a wildcard hostname whose first label under it names a tenant. */
+export interface TenantPolicy {
+  /** Where each home region's tenants may go when it is down; a home region not listed: nowhere else. */
+  residency: ReadonlyMap<RegionId, readonly RegionId[]>;
+  whenHomeDown: WhenHomeDown;
+  unknown: UnknownTenant;
+}
+
+/** The tenant map from the `tenants.source` file: slug → home region. One per server. */
+export interface TenantFile {
+  entries: ReadonlyMap<string, RegionId>;
+  /** The file as named in errors, or null when no hostname names one. */
+  file: string | null;
+}
+
 export interface HostnamePolicy {
   /** Canonical owner name (lower case, trailing dot). */
   fqdn: string;
@@ -50,6 +70,8 @@ export interface HostnamePolicy {
   weights: readonly number[];
   sticky: Sticky;
   whenAllDown: WhenAllDown;
+  /** Set on a wildcard hostname with `tenants:`: tenants' subdomains go to their home region. */
+  tenants?: TenantPolicy;
   file: string;
   line: number;
 }
@@ -59,11 +81,16 @@ export interface SteeringConfig {
   regions: Map<RegionId, Region>;
   /** Keyed by canonical fqdn. */
   hostnames: Map<string, HostnamePolicy>;
+  /** Absent or empty when no hostname names a tenants file. */
+  tenants?: TenantFile;
 }
 
 export function emptySteeringConfig(): SteeringConfig {
   return { regions: new Map(), hostnames: new Map() };
 }
 
-/** How an answer came about: normally, by failing open, by refusing (SERVFAIL), or from the fallback region. */
-export type SteeringOutcome = 'ok' | 'fail-open' | 'servfail' | 'fallback-region';
+/**
+ * How an answer came about: normally, by failing open, by refusing (SERVFAIL), from the fallback
+ * region, or for a tenant: its home region (`pinned`) or a region its residency allows.
+ */
+export type SteeringOutcome = 'ok' | 'fail-open' | 'servfail' | 'fallback-region' | 'pinned' | 'residency-fallback';

@@ -66,6 +66,23 @@ export interface TraceSort {
   entries: TraceLatency[];
 }
 
+/** A tenant subdomain: whose it is, where its home is, and why the answer is what it is. */
+export interface TraceTenant {
+  slug: string;
+  /** The home region in force, or null: not a tenant (the `unknown` rule answers). */
+  home: RegionId | null;
+  /** file: the tenants file; api: set (or hidden, when home is null) through the ops API. */
+  source: 'file' | 'api' | null;
+  /** e.g. "zones/tenants.csv", "set by alice at 2026-05-01T10:00:00.000Z". */
+  sourceDetail: string | null;
+  /** The regions answered (empty on servfail, and for an unknown tenant steered by latency). */
+  regions: RegionId[];
+  /** pinned, fallback, fail-open, servfail; unknown: not in the map. */
+  verdict: 'pinned' | 'fallback' | 'fail-open' | 'servfail' | 'unknown';
+  /** Why a fallback was or was not taken; what the unknown rule did. */
+  why: string[];
+}
+
 export interface TraceAnswer {
   region: RegionId;
   v4: string[];
@@ -74,6 +91,7 @@ export interface TraceAnswer {
 
 export interface Trace {
   hostname: string | null;
+  tenant: TraceTenant | null;
   client: TraceClient | null;
   location: TraceLocation | 'unknown' | null;
   draw: TraceDraw | null;
@@ -89,7 +107,7 @@ export interface Trace {
 
 export function createTrace(): Trace {
   return {
-    hostname: null, client: null, location: null, draw: null, health: null, allDown: null,
+    hostname: null, tenant: null, client: null, location: null, draw: null, health: null, allDown: null,
     sort: null, answer: null, outcome: null, ttl: null, ecsScope: null, ecsScopeWhy: null,
   };
 }
@@ -107,6 +125,7 @@ export function formatTrace(t: Trace): string {
     const from = t.client.source === 'ecs' ? 'EDNS Client Subnet' : "resolver's address (no ECS)";
     out.push(`client: ${t.client.address}/${t.client.prefix} from ${from}`);
   }
+  if (t.tenant) out.push(...formatTenant(t.tenant));
   if (t.location === 'unknown') out.push('location: unknown (no GeoIP match)');
   else if (t.location) {
     const l = t.location;
@@ -140,6 +159,13 @@ export function formatTrace(t: Trace): string {
   if (t.ecsScope !== null) tail.push(`ECS scope /${t.ecsScope}${t.ecsScopeWhy ? ` (${t.ecsScopeWhy})` : ''}`);
   if (tail.length) out.push(tail.join('; '));
   return out.join('\n');
+}
+
+/** "tenant acme → eu-central (pinned)" and the reasons below it. */
+function formatTenant(t: TraceTenant): string[] {
+  const to = t.verdict === 'unknown' ? 'not in the tenant map' : t.regions.length ? t.regions.join(', ') : 'SERVFAIL';
+  const from = t.source === null ? [] : [`  home region from ${t.source === 'file' ? 'the tenants file' : 'the ops API'}${t.sourceDetail ? ` (${t.sourceDetail})` : ''}`];
+  return [`tenant ${t.slug} → ${to} (${t.verdict})`, ...from, ...t.why.map((w) => `  ${w}`)];
 }
 
 function formatDraw(d: TraceDraw): string[] {

@@ -3,7 +3,7 @@
 
 import { RRType, Rcode } from '../dns/constants.js';
 import { isSubdomain, nameToWire, parentName } from '../dns/name.js';
-import type { Answer, WireRR } from '../dns/types.js';
+import { QUESTION_NAME, type Answer, type WireRR } from '../dns/types.js';
 import { findZone, type RRSet, type Zone, type ZoneNode, type ZoneSet } from './tree.js';
 
 /** RFC 4035 §2.4 type code, the one type answered from the parent side of a zone cut. */
@@ -12,15 +12,18 @@ const DS = 43;
 export const MAX_CNAME_CHAIN = 8;
 
 export interface DynamicAnswer {
-  /** Records for the name, owner already set to it; empty means NODATA. */
+  /** Records for the name, owner already set to it (or QUESTION_NAME at a wildcard); empty means NODATA. */
   records: readonly WireRR[];
   servfail: boolean;
   ecsScope: number;
 }
 
 export interface DynamicNames {
-  /** The steered answer for `name`, or null when `name` is not a dynamic name. */
-  answer(name: string, qtype: number): DynamicAnswer | null;
+  /**
+   * The steered answer for `name`, or null when it is not a dynamic name. `owner` is the node that
+   * matched: `name` itself, or the wildcard that covers it (RFC 4592), e.g. a tenant hostname.
+   */
+  answer(owner: string, qtype: number, name: string): DynamicAnswer | null;
 }
 
 const NONE: readonly WireRR[] = Object.freeze([]);
@@ -54,11 +57,13 @@ export function lookupInZone(zone: Zone, qname: string, qtype: number, dynamic: 
 
     if (qtype === RRType.A || qtype === RRType.AAAA || qtype === RRType.ANY) {
       // ANY at a steered name: its A answer, one RRset as RFC 8482 §4.1 allows.
-      const dyn = dynamic?.answer(name, qtype === RRType.ANY ? RRType.A : qtype);
+      const dyn = dynamic?.answer(node.name, qtype === RRType.ANY ? RRType.A : qtype, name);
       if (dyn) {
         if (dyn.servfail) return { rcode: Rcode.SERVFAIL, aa: false, answer: chain ?? NONE, authority: NONE, additional: NONE, ecsScope: dyn.ecsScope };
         if (dyn.records.length === 0) return { ...negative(zone, Rcode.NOERROR, chain), ecsScope: dyn.ecsScope };
-        return { rcode: Rcode.NOERROR, aa: true, answer: join(chain, dyn.records), authority: NONE, additional: NONE, ecsScope: dyn.ecsScope };
+        // Records owned by "the question" answer the question's name; after a CNAME they need this one.
+        const records = name === qname ? dyn.records : ownedBy(dyn.records, name);
+        return { rcode: Rcode.NOERROR, aa: true, answer: join(chain, records), authority: NONE, additional: NONE, ecsScope: dyn.ecsScope };
       }
     }
 
@@ -146,6 +151,13 @@ function pushRecords(out: WireRR[], set: RRSet, owner: string | null): void {
   }
   const ownerWire = nameToWire(owner);
   for (const r of set.records) out.push({ ...r, owner, ownerWire });
+}
+
+/** `records` with QUESTION_NAME replaced by `owner` (allocates only when some record has it). */
+function ownedBy(records: readonly WireRR[], owner: string): readonly WireRR[] {
+  if (!records.some((r) => r.owner === QUESTION_NAME)) return records;
+  const ownerWire = nameToWire(owner);
+  return records.map((r) => (r.owner === QUESTION_NAME ? { ...r, owner, ownerWire } : r));
 }
 
 function join(chain: readonly WireRR[] | null, records: readonly WireRR[]): readonly WireRR[] {

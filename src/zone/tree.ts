@@ -80,7 +80,11 @@ export function buildZone(origin: string, file: string, records: readonly ZoneRe
     if (r.type === RRType.NS && r.owner !== origin) hasCuts = true;
     if (r.owner.startsWith('*.')) hasWildcards = true;
   }
-  for (const name of extraNames) if (isSubdomain(name, origin)) nodeFor(name);
+  for (const name of extraNames) {
+    if (!isSubdomain(name, origin)) continue;
+    nodeFor(name);
+    if (name.startsWith('*.')) hasWildcards = true; // a steered wildcard (tenant subdomains)
+  }
   if (!soa) throw new Error(`zone ${origin} has no SOA at the apex`);
   const negativeSoa: WireRR = { ...(soa as WireRR), ttl: Math.min((soa as WireRR).ttl, soaMinimum) };
   return { origin, file, nodes, soa, negativeSoa, hasCuts, hasWildcards, recordCount: records.length };

@@ -5,6 +5,8 @@
 //   api.gslb.example.com.  stable 99.9 [us-east, eu-central], canary 0.1 [ap-south]
 //   web.gslb.example.com.  one set "all" [us-east, eu-central]
 //   eu.gslb.example.com.   one set "all" [eu-central]
+// With `tenants: true`, also *.app.gslb.example.com. [us-east, eu-central] routing tenants, with
+// acme → eu-central in tenants.csv.
 
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,11 +64,21 @@ const STEER = `hostnames:
       eu-central: [198.51.100.30]
 `;
 
-export function writeZones(dir: string): LoadedConfig {
+const TENANTS = `  "*.app":
+    pools:
+      us-east: [192.0.2.40]
+      eu-central: [198.51.100.40]
+    tenants:
+      source: tenants.csv
+      residency: { eu-central: [] }
+`;
+
+export function writeZones(dir: string, tenants = false): LoadedConfig {
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'gslb.example.com.zone'), ZONE);
   writeFileSync(path.join(dir, 'regions.yaml'), REGIONS);
-  writeFileSync(path.join(dir, 'gslb.example.com.steer.yaml'), STEER);
+  writeFileSync(path.join(dir, 'gslb.example.com.steer.yaml'), tenants ? STEER + TENANTS : STEER);
+  if (tenants) writeFileSync(path.join(dir, 'tenants.csv'), 'acme,eu-central\n');
   const cfg = loadConfig(dir);
   expect(cfg.errors).toEqual([]);
   return cfg;
@@ -93,6 +105,8 @@ export interface FleetOptions {
   now?: () => number;
   healthReport?: () => unknown;
   dir?: string;
+  /** Add a hostname that routes tenants (see the top of this file). */
+  tenants?: boolean;
 }
 
 export const log = createLogger({ level: 'silent' });
@@ -103,7 +117,7 @@ export function tempDir(): string {
 
 export async function startFleet(opts: FleetOptions = {}): Promise<Fleet> {
   const dir = opts.dir ?? tempDir();
-  const cfg = writeZones(path.join(dir, 'zones'));
+  const cfg = writeZones(path.join(dir, 'zones'), opts.tenants);
   mkdirSync(path.join(dir, 'state'), { recursive: true });
   const stateFile = path.join(dir, 'state', 'state.json');
   const store = new MemoryStore({ stateFile, now: opts.now });

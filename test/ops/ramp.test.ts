@@ -125,7 +125,11 @@ describe('RampController', () => {
       ['ramp-controller', 'ramp.done', 3],
     ]);
     expect(entries[2].reason).toBe('step 4/4: canary at 100% (last step: ramp done)');
-    for (let i = 1; i < entries.length; i++) expect(entries[i].at - entries[i - 1].at).toBeGreaterThanOrEqual(200);
+    // Steps are spaced by the ramp's own schedule (nextAt); audit times are stamped a moment later.
+    for (let i = 1; i < entries.length; i++) {
+      const at = (e: (typeof entries)[number]) => (e.after as { ramp: Ramp }).ramp.nextAt;
+      expect(at(entries[i]) - at(entries[i - 1])).toBeGreaterThanOrEqual(200);
+    }
     expect(f.store.get('weights').get(API)).toMatchObject({ weights: { stable: 0, canary: 100 }, by: 'ramp-controller' });
     expect(f.coordinator.snapshot().weightOverrides.get(API)).toEqual([0, 100]);
   });

@@ -1,0 +1,156 @@
+// The tenant map at run time: PUT/DELETE/GET /v1/tenants/{slug} and the all-or-nothing bulk
+// POST /v1/tenants:import. Entries live in the fleet store's 'tenant' namespace (a hash in Redis) and
+// beat the tenants file; a DELETE of a tenant the file has writes a tombstone (region null) that
+// hides it. Every change is audited; an import is one audit entry with its counts.
+
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import * as z from 'zod';
+import type { Change, TenantOverride } from '../state/fleet-store.js';
+import { TenantDirectory, type TenantLookup } from '../state/tenants.js';
+import type { HostnamePolicy } from '../steering/policy.js';
+import { parseTenants, slugProblem, tenantHostnames, tenantRegionCheck, type TenantFormat } from '../steering/tenants.js';
+import { OpsError } from './errors.js';
+// routes.ts registers these routes, so this import is a cycle: nothing from it may be used at the top
+// level of this module, only inside functions (which run once both modules are loaded).
+import { addRoute, commitChanges, orEmpty, param, parseBody, query, Reason, ReasonBody, type OpsDeps } from './routes.js';
+
+/** An import may carry a million lines (about 25 MB of CSV). */
+export const IMPORT_BODY_LIMIT = 64 * 1024 * 1024;
+/** Problems listed in a refused import's answer (all are counted). */
+const IMPORT_PROBLEMS = 20;
+const JSON_LINES = new Set(['application/x-ndjson', 'application/jsonl', 'application/json-lines', 'application/jsonlines', 'application/json']);
+const CSV = new Set(['text/csv', 'text/plain']);
+
+/** Counts for GET /v1/state. */
+export function tenantsView(deps: Pick<OpsDeps, 'store' | 'snapshot'>) {
+  const snap = deps.snapshot();
+  return {
+    hostnames: tenantHostnames(snap.steering).map((h) => h.fqdn),
+    file: snap.tenants.file.file,
+    fileEntries: snap.tenants.file.entries.size,
+    apiEntries: deps.store.get('tenant').size,
+  };
+}
+
+export function registerTenantRoutes(v1: FastifyInstance, deps: OpsDeps): void {
+  const { store } = deps;
+  const TenantBody = z.strictObject({ region: z.string().min(1), reason: Reason.optional() });
+
+  /** The map as the store has it now (the snapshot may be one change behind). */
+  const current = (): TenantDirectory => new TenantDirectory(deps.snapshot().tenants.file, store.get('tenant'));
+  const hostnames = (): HostnamePolicy[] => {
+    const hosts = tenantHostnames(deps.snapshot().steering);
+    if (hosts.length === 0) throw new OpsError('NOT_FOUND', 'no hostname routes tenants: give a wildcard hostname ("*.app") a tenants: section in its steer file');
+    return hosts;
+  };
+  const slugParam = (req: FastifyRequest): string => {
+    const slug = param(req, 'slug');
+    const bad = slugProblem(slug);
+    if (bad) throw new OpsError('BAD_REQUEST', `slug: ${bad}`);
+    return slug;
+  };
+  const known = (t: TenantLookup, hosts: HostnamePolicy[]): TenantLookup & { region: string } => {
+    if (t.region !== null) return t as TenantLookup & { region: string };
+    const hidden = t.override ? ` (deleted through the API by ${t.override.by}${t.fileRegion ? `, hiding the file's ${t.fileRegion}` : ''})` : '';
+    const rule = hosts.map((h) => `${h.fqdn} unknown: ${h.tenants!.unknown}`).join('; ');
+    throw new OpsError('UNKNOWN_TENANT', `${t.slug} is not in the tenant map${hidden}; its subdomains get the rule for unknown tenants (${rule})`);
+  };
+
+  addRoute(v1, deps, 'GET', '/tenants/:slug', 'read', async (req) => {
+    const hosts = hostnames();
+    const t = known(current().lookup(slugParam(req)), hosts);
+    return {
+      slug: t.slug, region: t.region, source: t.source,
+      override: t.override,
+      file: t.fileRegion === null ? null : { path: deps.snapshot().tenants.file.file, region: t.fileRegion },
+      hostnames: hosts.map((h) => h.fqdn),
+    };
+  });
+
+  addRoute(v1, deps, 'PUT', '/tenants/:slug', 'write', async (req, who) => {
+    const hosts = hostnames();
+    const slug = slugParam(req);
+    const body = parseBody(TenantBody, req.body);
+    const region = tenantRegionCheck(deps.snapshot().steering)(body.region);
+    if (typeof region !== 'string') throw new OpsError('BAD_REQUEST', `region: ${region.message}`);
+    const before = current().lookup(slug);
+    const value: TenantOverride = { region, by: who!.name, at: deps.now() };
+    const version = await commitChanges(store, [{ ns: 'tenant', key: slug, value }], {
+      actor: who!.name, action: 'tenant.set', target: slug, reason: body.reason ?? null, before: summary(before), after: { region, source: 'api' },
+    });
+    const was = before.region === null ? 'new tenant' : before.region === region ? `unchanged; was from the ${before.source === 'file' ? 'file' : 'API'}` : `was ${before.region}`;
+    return {
+      tenant: { slug, region, source: 'api' }, before: summary(before), version, hostnames: hosts.map((h) => h.fqdn),
+      message: `tenant ${slug} → ${region} (${was})`,
+    };
+  });
+
+  addRoute(v1, deps, 'DELETE', '/tenants/:slug', 'write', async (req, who) => {
+    const hosts = hostnames();
+    const slug = slugParam(req);
+    const body = parseBody(ReasonBody, orEmpty(req.body));
+    const t = known(current().lookup(slug), hosts);
+    // The file would bring a removed key back: hide the file's entry with a tombstone instead.
+    const hides = t.fileRegion !== null;
+    const value: TenantOverride | null = hides ? { region: null, by: who!.name, at: deps.now() } : null;
+    const version = await commitChanges(store, [{ ns: 'tenant', key: slug, value }], {
+      actor: who!.name, action: 'tenant.delete', target: slug, reason: body.reason ?? null, before: summary(t), after: null,
+    });
+    return {
+      deleted: summary(t), hidesFileEntry: hides, version,
+      message: `tenant ${slug} removed${hides ? ` (the file's entry, ${t.fileRegion}, is hidden until the tenant is set again)` : ''}; its subdomains now get the rule for unknown tenants`,
+    };
+  });
+
+  // Its own scope: the body is read as text whatever its content type (CSV or JSON lines).
+  v1.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_req, body, done) => done(null, body));
+    // '::' is a literal ':' in a route (find-my-way): the path is /v1/tenants:import.
+    addRoute(scope, deps, 'POST', '/tenants::import', 'write', async (req, who) => {
+      hostnames();
+      const reason = query(req).reason;
+      if (reason !== undefined && !Reason.safeParse(reason).success) throw new OpsError('BAD_REQUEST', 'reason: 1 to 1000 characters');
+      const text = typeof req.body === 'string' ? req.body : '';
+      const format = importFormat(req.headers['content-type'], text);
+      const parsed = parseTenants(text, format, tenantRegionCheck(deps.snapshot().steering), IMPORT_PROBLEMS);
+      if (parsed.problemCount > 0) {
+        const first = parsed.problems[0];
+        throw new OpsError('BAD_REQUEST', `import refused, nothing was changed: ${parsed.problemCount} bad line${parsed.problemCount === 1 ? '' : 's'} of ${parsed.lines}; first: line ${first.line}: ${first.message}`, {
+          errorCount: parsed.problemCount, lines: parsed.lines, errors: parsed.problems.map(({ line, message }) => ({ line, message })),
+        });
+      }
+      if (parsed.lines === 0) throw new OpsError('BAD_REQUEST', `the body has no tenant lines (${format === 'csv' ? '"slug,region"' : '{"slug": …, "region": …}'} per line)`);
+      const dir = current();
+      const counts = { created: 0, moved: 0, unchanged: 0 };
+      const changes: Change[] = [];
+      const at = deps.now();
+      for (const [slug, region] of parsed.entries) {
+        const before = dir.home(slug);
+        if (before === null) counts.created++;
+        else if (before === region) counts.unchanged++;
+        else counts.moved++;
+        const o = dir.overrides.get(slug) as TenantOverride | undefined;
+        if (o?.region !== region) changes.push({ ns: 'tenant', key: slug, value: { region, by: who!.name, at } satisfies TenantOverride });
+      }
+      const detail = { format, lines: parsed.lines, imported: parsed.entries.size, ...counts, written: changes.length };
+      const version = await commitChanges(store, changes, {
+        actor: who!.name, action: 'tenant.import', target: 'tenants', reason: reason ?? null, before: null, after: null, detail,
+      });
+      return { ...detail, version, message: `imported ${parsed.entries.size} tenants: ${counts.created} new, ${counts.moved} moved, ${counts.unchanged} unchanged` };
+    }, IMPORT_BODY_LIMIT);
+  });
+}
+
+function summary(t: TenantLookup): { region: string; source: string } | null {
+  return t.region === null ? null : { region: t.region, source: t.source! };
+}
+
+/** CSV or JSON lines by content type; without one (or text/plain), by the first character. */
+function importFormat(contentType: string | undefined, text: string): TenantFormat {
+  const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
+  if (JSON_LINES.has(type)) return 'jsonl';
+  if (type === 'text/csv') return 'csv';
+  if (type !== '' && !CSV.has(type)) throw new OpsError('UNSUPPORTED_MEDIA_TYPE', `content type ${type}: send text/csv ("slug,region" lines) or application/x-ndjson (JSON lines)`);
+  return text.trimStart().startsWith('{') ? 'jsonl' : 'csv';
+}
