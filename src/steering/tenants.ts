@@ -59,7 +59,7 @@ export interface TenantProblem {
 export interface ParsedTenants {
   /** slug → home region (interned region ids); complete only when `problemCount` is 0. */
   entries: Map<string, RegionId>;
-  /** Tenant lines read (blank lines, comments and a header are not counted). */
+  /** Tenant lines read, good or bad (blank lines, comments and a header are not counted). */
   lines: number;
   /** The first problems, in line order (at most the `maxProblems` asked for). */
   problems: TenantProblem[];
@@ -123,6 +123,7 @@ export function parseTenants(text: string, format: TenantFormat, checkRegion: Te
     while (a < b && isSpace(text.charCodeAt(a))) a++;
     while (b > a && isSpace(text.charCodeAt(b - 1))) b--;
     if (a === b || text.charCodeAt(a) === 0x23 /* # */) continue;
+    out.lines++;
     let slug: string;
     let region: string;
     if (format === 'csv') {
@@ -137,6 +138,7 @@ export function parseTenants(text: string, format: TenantFormat, checkRegion: Te
       region = text.slice(comma + 1, b).trim();
       if (first && slug.toLowerCase() === 'slug' && region.toLowerCase() === 'region') {
         first = false;
+        out.lines--;
         continue; // the header
       }
     } else {
@@ -148,7 +150,6 @@ export function parseTenants(text: string, format: TenantFormat, checkRegion: Te
       ({ slug, region } = parsed);
     }
     first = false;
-    out.lines++;
     const bad = slugProblem(slug);
     if (bad !== null) {
       problem(lineNo, 'bad-slug', bad);

@@ -1,5 +1,6 @@
 // End to end: `regiondns serve` as a real process on a free loopback port, queried with a JS
 // client (replies decoded by dns2) and with the real `dig`, over UDP and TCP.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -102,6 +103,22 @@ describe('dig over UDP', () => {
   it('dig over TCP', () => {
     const r = dig(server.port, ['www.e2e.test', 'AAAA', '+tcp']);
     expect(r.answer).toEqual([['www.e2e.test.', '300', 'IN', 'AAAA', '2001:db8::1']]);
+  });
+});
+
+describe('kdig (Knot) as a second real client', () => {
+  const kdig = (args: string[]) => execFileSync('kdig', ['@127.0.0.1', '-p', String(server.port), '+time=2', '+retry=0', ...args], { encoding: 'utf8' });
+
+  it('two queries on one kept-open TCP connection', () => {
+    const out = kdig(['+tcp', '+keepopen', 'www.e2e.test', 'A', 'alias.e2e.test', 'A']);
+    expect(out.match(/status: NOERROR/g)?.length).toBe(2);
+    expect(out).toMatch(/^www\.e2e\.test\.\s+300\s+IN\s+A\s+192\.0\.2\.1$/m);
+    expect(out).toMatch(/^alias\.e2e\.test\.\s+300\s+IN\s+CNAME\s+www\.e2e\.test\.$/m);
+    expect(out.match(/\(TCP\)/g)?.length).toBe(2);
+  });
+
+  it('ECS on a static name is echoed with scope 0', () => {
+    expect(kdig(['+subnet=193.0.0.0/24', 'www.e2e.test', 'A'])).toMatch(/CLIENT-SUBNET: 193\.0\.0\.0\/24\/0/);
   });
 });
 
