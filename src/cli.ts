@@ -220,6 +220,8 @@ function cmdCheck(argv: string[]): number {
     console.log(`${z.origin} ok: ${z.records.length} records, ${owners} names, ${steered} steered, serial ${serial} (${z.file})`);
   }
   if (cfg.steering.regions.size) console.log(`regions ok: ${[...cfg.steering.regions.keys()].join(', ')}`);
+  const tenants = cfg.steering.tenants;
+  if (tenants?.file) console.log(`tenants ok: ${tenants.entries.size} from ${tenants.file}`);
   return 0;
 }
 

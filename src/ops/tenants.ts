@@ -113,7 +113,7 @@ export function registerTenantRoutes(v1: FastifyInstance, deps: OpsDeps): void {
       if (reason !== undefined && !Reason.safeParse(reason).success) throw new OpsError('BAD_REQUEST', 'reason: 1 to 1000 characters');
       const text = typeof req.body === 'string' ? req.body : '';
       const format = importFormat(req.headers['content-type'], text);
-      const parsed = parseTenants(text, format, tenantRegionCheck(deps.snapshot().steering), IMPORT_PROBLEMS);
+      const parsed = parseTenants(text, format, deps.snapshot().steering, IMPORT_PROBLEMS);
       if (parsed.problemCount > 0) {
         const first = parsed.problems[0];
         throw new OpsError('BAD_REQUEST', `import refused, nothing was changed: ${parsed.problemCount} bad line${parsed.problemCount === 1 ? '' : 's'} of ${parsed.lines}; first: line ${first.line}: ${first.message}`, {
@@ -126,7 +126,7 @@ export function registerTenantRoutes(v1: FastifyInstance, deps: OpsDeps): void {
       const changes: Change[] = [];
       const at = deps.now();
       for (const [slug, region] of parsed.entries) {
-        const before = dir.home(slug);
+        const before = dir.lookup(slug).region;
         if (before === null) counts.created++;
         else if (before === region) counts.unchanged++;
         else counts.moved++;

@@ -7,7 +7,7 @@ import type { SteeredName, Snapshot, TenantAnswer } from '../state/snapshot.js';
 import { steer, traceAnswer, traceClient, type SteeringResult } from '../steering/pipeline.js';
 import type { HostnamePolicy, RegionId } from '../steering/policy.js';
 import type { SteeringClient } from '../steering/stages.js';
-import { routeTenant, tenantSlug, type TenantRoute } from '../steering/tenants.js';
+import { routeTenant, tenantSlugEnd, tenantSlugStart, type TenantRoute } from '../steering/tenants.js';
 import type { Trace, TraceTenant } from '../steering/trace.js';
 import { lookup, refused, type DynamicAnswer, type DynamicNames } from '../zone/lookup.js';
 
@@ -57,10 +57,14 @@ function answerSteered(snap: Snapshot, ctx: QueryContext, owner: string, qtype: 
   const steered = snap.steered.get(owner);
   if (!steered) return null;
   const policy = steered.policy;
-  // A tenant's subdomain: one Map get on its slug, then a memoised answer per home region.
+  // A tenant's subdomain: one table probe on its slug (in place: no string made), then the answer
+  // memoised for its home region.
   if (policy.tenants !== undefined && name !== owner) {
-    const slug = tenantSlug(name, owner);
-    const home = snap.tenants.home(slug);
+    const start = tenantSlugStart(name, owner);
+    const end = tenantSlugEnd(name, owner);
+    const home = start < 0 ? null : snap.tenants.home(name, start, end);
+    // The slug as a string only for explain.
+    const slug = ctx.trace === null || start < 0 ? '' : name.slice(start, end);
     if (home !== null) return answerTenant(snap, ctx, steered, slug, home, qtype);
     if (ctx.trace) traceUnknownTenant(ctx.trace, snap, policy, slug, steeringClient(ctx));
     if (policy.tenants.unknown === 'servfail') {

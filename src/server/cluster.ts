@@ -16,8 +16,9 @@ import { formatListenAddress } from '../dns/listen-address.js';
 import { DEFAULT_TCP_OPTIONS, type TcpOptions } from '../dns/tcp.js';
 import type { Logger } from '../obs/logger.js';
 import { registry, workerRestarts } from '../obs/metrics.js';
-import type { Drain, TenantOverride } from '../state/fleet-store.js';
+import type { Drain } from '../state/fleet-store.js';
 import { OverrideMap } from '../state/memory-store.js';
+import { regionOf } from '../state/tenants.js';
 import { buildSnapshot, withState, type RegionHealth, type Snapshot } from '../state/snapshot.js';
 import type { RegionId } from '../steering/policy.js';
 import { mathRandom } from '../steering/rng.js';
@@ -51,7 +52,6 @@ export interface TenantsMessage {
 type ToWorker = StateMessage | TenantsMessage | { type: 'reload' } | { type: 'metrics'; id: number };
 type ToPrimary = { type: 'ready' } | { type: 'tenants-resync' } | { type: 'metrics'; id: number; data: MetricsJson } | { type: 'reloaded'; ok: boolean; version: number };
 
-const regionOf = (v: unknown): RegionId | null => (v as Pick<TenantOverride, 'region'>).region;
 const sameRegion = (a: unknown, b: unknown): boolean => regionOf(a) === regionOf(b);
 
 function tenantsOf(s: Snapshot): OverrideMap {

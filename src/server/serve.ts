@@ -221,5 +221,6 @@ function logSummary(log: Logger, msg: string, snap: Snapshot, cfg: LoadedConfig)
     zones: cfg.zones.map((z) => ({ origin: z.origin, records: z.records.length })),
     regions: [...cfg.steering.regions.keys()],
     steered: [...cfg.steering.hostnames.keys()],
+    ...(cfg.steering.tenants?.file ? { tenants: { file: cfg.steering.tenants.file, entries: cfg.steering.tenants.entries.size } } : {}),
   }, msg);
 }

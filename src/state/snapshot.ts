@@ -8,12 +8,13 @@ import type { GeoLocator } from '../geo/types.js';
 import type { LatencyTable } from '../geo/latency-table.js';
 import type { HostnamePolicy, RegionId, SteeringConfig } from '../steering/policy.js';
 import type { SteeringCache, SteeringResult } from '../steering/pipeline.js';
+import { NO_TENANT_FILE } from '../steering/tenant-table.js';
 import type { TenantRoute } from '../steering/tenants.js';
 import type { DynamicAnswer } from '../zone/lookup.js';
 import { buildZone, buildZoneSet, type Zone, type ZoneSet } from '../zone/tree.js';
 import type { LoadedZone } from '../zone/load.js';
 import type { Drain } from './fleet-store.js';
-import { NO_TENANT_FILE, TenantDirectory } from './tenants.js';
+import { TenantDirectory } from './tenants.js';
 
 export interface RegionHealth {
   up: boolean;
@@ -159,7 +160,7 @@ export function withState(
     steeringCache: new WeakMap(),
     weightOverrides: change.weightOverrides ?? snap.weightOverrides,
     tenants: change.tenantOverrides && change.tenantOverrides !== snap.tenants.overrides
-      ? new TenantDirectory(snap.tenants.file, change.tenantOverrides)
+      ? new TenantDirectory(snap.tenants.file, change.tenantOverrides, snap.tenants)
       : snap.tenants,
     tenantAnswers: new Map(),
     isOperationalFor: operationalFns(snap.steering.hostnames.keys(), regionHealth, drains),

@@ -5,7 +5,8 @@
 import { statSync, readFileSync } from 'node:fs';
 import type { ConfigError } from '../config/errors.js';
 import type { SteeringConfig, TenantFile } from './policy.js';
-import { parseTenants, tenantHostnames, tenantRegionCheck, type TenantProblemKind } from './tenants.js';
+import { NO_TENANT_FILE } from './tenant-table.js';
+import { parseTenants, tenantHostnames, type TenantProblemKind } from './tenants.js';
 
 /** Stable error codes of the tenants file (the README's error table lists them). */
 export const TenantError = {
@@ -57,7 +58,7 @@ export function loadTenantFile(
   } catch (err) {
     return failed(where, `cannot read tenants file ${shown}: ${(err as Error).message}`);
   }
-  const parsed = parseTenants(text, 'csv', tenantRegionCheck(steering), MAX_LISTED);
+  const parsed = parseTenants(text, 'csv', steering, MAX_LISTED);
   const errors: ConfigError[] = parsed.problems.map((p) => ({ code: CODE[p.kind], file: shown, line: p.line, message: p.message }));
   if (parsed.problemCount > parsed.problems.length) {
     errors.push({ code: TenantError.TOO_MANY, file: shown, line: 0, message: `${parsed.problemCount - parsed.problems.length} more problems not listed` });
@@ -69,7 +70,7 @@ export function loadTenantFile(
 }
 
 function failed(where: { file: string; line: number }, message: string): { file: TenantFile; errors: ConfigError[] } {
-  return { file: { entries: new Map(), file: null }, errors: [{ code: TenantError.READ, ...where, message }] };
+  return { file: NO_TENANT_FILE, errors: [{ code: TenantError.READ, ...where, message }] };
 }
 
 /** What the region checks depend on: the regions, and the pools of the tenant hostnames. */

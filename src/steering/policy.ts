@@ -4,6 +4,7 @@
 
 import type { GeoPoint } from '../geo/types.js';
 import type { CheckConfig } from '../health/check-config.js';
+import type { TenantTable } from './tenant-table.js';
 
 export type RegionId = string;
 
@@ -50,7 +51,7 @@ export interface TenantPolicy {
 
 /** The tenant map from the `tenants.source` file: slug → home region. One per server. */
 export interface TenantFile {
-  entries: ReadonlyMap<string, RegionId>;
+  entries: TenantTable;
   /** The file as named in errors, or null when no hostname names one. */
   file: string | null;
 }

@@ -6,7 +6,7 @@
 // path together, measured) and holds ~100 bytes per entry; this holds ~26.
 // Built once per load of the tenants file, read-only afterwards.
 
-import type { RegionId } from './policy.js';
+import type { RegionId, TenantFile } from './policy.js';
 
 const EMPTY = 0;
 const MAX_KEY = 255;
@@ -35,10 +35,10 @@ export class TenantTable implements Iterable<[string, RegionId]> {
     if (regions.length > 256) throw new RangeError('a tenant table holds at most 256 regions');
     this.index = new Map(regions.map((r, i) => [r, i]));
     let capacity = 16;
-    while (capacity < expected * 2) capacity *= 2;
+    while (capacity < expected * 1.5) capacity *= 2;
     this.slots = new Int32Array(capacity * 2);
     this.mask = capacity - 1;
-    this.arena = new Uint8Array(Math.max(64, expected * 12));
+    this.arena = new Uint8Array(Math.max(64, Math.ceil(expected * 12)));
   }
 
   get size(): number {
@@ -131,3 +131,6 @@ export class TenantTable implements Iterable<[string, RegionId]> {
     }
   }
 }
+
+/** No tenants file. */
+export const NO_TENANT_FILE: TenantFile = Object.freeze({ entries: new TenantTable([]), file: null });

@@ -128,14 +128,18 @@ function referral(zone: Zone, cut: ZoneNode, chain: readonly WireRR[] | null): A
   return { rcode: Rcode.NOERROR, aa: chain !== null, answer: chain ?? NONE, authority: ns.records, additional: glue, ecsScope: 0 };
 }
 
-/** The wildcard node that covers a name that does not exist (RFC 4592 §3.3.1), if any. */
+/**
+ * The wildcard node that covers a name that does not exist (RFC 4592 §3.3.1), if any: the closest
+ * encloser's `*` child. One Map lookup per label walked up, and no name built.
+ */
 function wildcardFor(zone: Zone, name: string): ZoneNode | undefined {
   let encloser = parentName(name);
-  while (!zone.nodes.has(encloser)) {
+  for (;;) {
+    const node = zone.nodes.get(encloser);
+    if (node) return node.wildcard;
     if (encloser === zone.origin || encloser === '.') return undefined;
     encloser = parentName(encloser);
   }
-  return zone.nodes.get(encloser === '.' ? '*.' : '*.' + encloser);
 }
 
 /** RFC 8482 §4.1: answer ANY with one RRset rather than all of them. */

@@ -18,6 +18,8 @@ export interface ZoneNode {
   name: string;
   /** Empty for an empty non-terminal (RFC 4592 §2.2.2): the name exists, with no data. */
   rrsets: Map<number, RRSet>;
+  /** The child `*.<name>`, if any: the wildcard that covers names this node is the closest encloser of. */
+  wildcard?: ZoneNode;
 }
 
 export interface Zone {
@@ -52,7 +54,10 @@ export function buildZone(origin: string, file: string, records: readonly ZoneRe
       node = { name, rrsets: new Map() };
       nodes.set(name, node);
       // Every ancestor up to the apex exists, if only as an empty non-terminal.
-      if (name !== origin) nodeFor(parentName(name));
+      if (name !== origin) {
+        const parent = nodeFor(parentName(name));
+        if (name.startsWith('*.')) parent.wildcard = node;
+      }
     }
     return node;
   };

@@ -2,15 +2,14 @@
 // from the tenant's home region whatever the client's location, move only inside their residency
 // when the home region is drained, follow the ops API (on one instance, on a fleet sharing Redis,
 // on every worker of a multi-core server), and 100,000 tenants import through the API.
-import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dig } from '../helpers/dig.js';
-import { buildQuery, ecsOption, parse } from '../helpers/dns-client.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { REPO, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { killWorker, untilEveryWorker } from '../helpers/workers.js';
 
 const FIXTURE = path.resolve(import.meta.dirname, 'tenant-zones');
 const GEOIP = path.join(REPO, 'geo/fixtures/world-geoip2.mmdb');
@@ -71,8 +70,10 @@ function tenantsCsv(n: number): string {
 
 describe('one instance', () => {
   let server: ServerProcess;
+  let zones: string;
   beforeAll(async () => {
-    server = await startServer(['--zones', zonesCopy('single'), '--geoip', GEOIP, '--ops-tokens', tokens]);
+    zones = zonesCopy('single');
+    server = await startServer(['--zones', zones, '--geoip', GEOIP, '--ops-tokens', tokens]);
   });
   afterAll(async () => { await server?.stop(); });
 
@@ -120,6 +121,17 @@ describe('one instance', () => {
       await ops(server, 'DELETE', '/v1/regions/eu-central/drain');
     }
     await until('acme on eu-central again', () => lookup(server.port, 'acme.app.tenant.test', US).addresses[0] === APP['eu-central']);
+  });
+
+  it('a reload (SIGHUP) reads the tenants file again; a broken file keeps the previous map', async () => {
+    fs.appendFileSync(path.join(zones, 'tenants.csv'), 'hooli,eu-west\n');
+    server.proc.kill('SIGHUP');
+    await until('hooli on eu-west', () => lookup(server.port, 'hooli.app.tenant.test', US).addresses[0] === APP['eu-west']);
+    fs.appendFileSync(path.join(zones, 'tenants.csv'), 'hooli,us-east\n');
+    const failed = server.waitForLog((l) => l.msg === 'reload failed: keeping the previous zones');
+    server.proc.kill('SIGHUP');
+    expect(String((await failed).error)).toMatch(/tenants\.csv:\d+: duplicate slug "hooli": already on line \d+ \[REGIONDNS_ERR_TENANT_DUPLICATE\]/);
+    expect(lookup(server.port, 'hooli.app.tenant.test', US).addresses).toEqual([APP['eu-west']]);
   });
 
   it('PUT, GET and DELETE through the API change the answers', async () => {
@@ -183,37 +195,15 @@ describe('two instances sharing Redis', () => {
 describe('two workers', () => {
   const WORKERS = 2;
   let server: ServerProcess;
+  let zones: string;
   beforeAll(async () => {
-    server = await startServer(['--zones', zonesCopy('workers'), '--geoip', GEOIP, '--ops-tokens', tokens, '--workers', String(WORKERS), '--reuse-port', '--nsid', 'auto']);
+    zones = zonesCopy('workers');
+    server = await startServer(['--zones', zones, '--geoip', GEOIP, '--ops-tokens', tokens, '--workers', String(WORKERS), '--reuse-port', '--nsid', 'auto']);
   });
   afterAll(async () => { await server?.stop(); });
 
-  /** One A query from a fresh socket (the kernel picks the worker): its answer and the NSID that says which worker. */
-  async function ask(name: string): Promise<{ nsid: string; answer: string[] }> {
-    const msg = buildQuery(name, 'A', { edns: { options: [ecsOption(US), Buffer.from([0, 3, 0, 0])] } });
-    const reply = await new Promise<Buffer>((resolve, reject) => {
-      const s = dgram.createSocket('udp4');
-      const t = setTimeout(() => { s.close(); reject(new Error('timeout')); }, 1000);
-      s.once('message', (m) => { clearTimeout(t); s.close(); resolve(m); });
-      s.send(msg, server.port, '127.0.0.1');
-    });
-    const at = reply.lastIndexOf(Buffer.from([0, 3]));
-    const nsid = at > 0 ? reply.subarray(at + 4, at + 4 + reply.readUInt16BE(at + 2)).toString() : '';
-    return { nsid, answer: parse(reply).answers.map((x: { address: string }) => x.address) };
-  }
-
-  /** True once every worker has answered `expected` (bounded: 2,000 queries or 10 s). */
-  async function everyWorker(name: string, expected: string): Promise<boolean> {
-    const good = new Set<string>();
-    const deadline = Date.now() + 10_000;
-    for (let i = 0; i < 2000 && good.size < WORKERS && Date.now() < deadline; i++) {
-      if (i > 0 && i % 20 === 0) await new Promise((r) => setTimeout(r, 25));
-      const r = await ask(name);
-      if (r.answer.join() === expected) good.add(r.nsid);
-      else good.delete(r.nsid);
-    }
-    return good.size === WORKERS;
-  }
+  /** True once every worker has answered `expected` to a US client (bounded: 2,000 queries or 10 s). */
+  const everyWorker = async (name: string, expected: string) => (await untilEveryWorker(server.port, WORKERS, name, US, [expected])).size === WORKERS;
 
   it('every worker loads the file and applies API changes (sent as deltas)', async () => {
     expect(await everyWorker('acme.app.tenant.test', APP['eu-central'])).toBe(true);
@@ -226,12 +216,15 @@ describe('two workers', () => {
     expect(await everyWorker('acme.app.tenant.test', APP['eu-west'])).toBe(true);
   });
 
+  it('a reload reaches every worker: each reads the tenants file itself', async () => {
+    fs.appendFileSync(path.join(zones, 'tenants.csv'), 'hooli,eu-west\n');
+    server.proc.kill('SIGHUP');
+    expect(await everyWorker('hooli.app.tenant.test', APP['eu-west'])).toBe(true);
+    expect(await everyWorker('acme.app.tenant.test', APP['eu-west'])).toBe(true); // the API entry still beats the file
+  });
+
   it('a worker started later gets the API entries in full', async () => {
-    const serving = server.logs.filter((l) => l.msg === 'worker serving' && l.worker === 1);
-    const pid = Number(serving[serving.length - 1].pid);
-    const replaced = server.waitForLog((l) => l.msg === 'worker serving' && l.worker === 1 && l.pid !== pid, 15_000);
-    process.kill(pid, 'SIGKILL');
-    await replaced;
+    await killWorker(server, 1);
     expect(await everyWorker('acme.app.tenant.test', APP['eu-west'])).toBe(true);
   });
 });

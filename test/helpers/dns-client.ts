@@ -92,7 +92,7 @@ export function tcpExchange(port: number, msgs: Buffer[], expect = msgs.length, 
     sock.on('connect', () => {
       sock.write(Buffer.concat(msgs.map((m) => { const l = Buffer.alloc(2); l.writeUInt16BE(m.length); return Buffer.concat([l, m]); })));
     });
-    sock.on('data', (d) => {
+    sock.on('data', (d: Buffer) => {
       buf = Buffer.concat([buf, d]);
       while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
         const len = buf.readUInt16BE(0);

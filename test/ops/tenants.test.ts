@@ -24,7 +24,7 @@ function expectError(r: { status: number; body: Record<string, any> }, status: n
 }
 
 /** The home region the snapshot answers from. */
-const home = (slug: string) => fleet.coordinator.snapshot().tenants.home(slug);
+const home = (slug: string) => fleet.coordinator.snapshot().tenants.home(slug, 0, slug.length);
 
 describe('GET /v1/tenants/{slug}', () => {
   it('a tenant from the file', async () => {

@@ -17,7 +17,7 @@ import { OverrideMap } from '../../src/state/memory-store.js';
 import { buildSnapshot, type RegionHealth } from '../../src/state/snapshot.js';
 import type { HostnamePolicy, Region, RegionId, TenantPolicy, WhenHomeDown } from '../../src/steering/policy.js';
 import { formatTrace } from '../../src/steering/trace.js';
-import { parseTenants, routeTenant, slugProblem, tenantRegionCheck, tenantSlug, type TenantRoute } from '../../src/steering/tenants.js';
+import { parseTenants, routeTenant, slugProblem, tenantSlug, type TenantRoute } from '../../src/steering/tenants.js';
 import { buildQuery, ecsOption, Packet } from '../helpers/dns-client.js';
 import { downRegions, endpoints } from './fixtures.js';
 
@@ -109,24 +109,23 @@ describe('slugs', () => {
 
 describe('tenant lines (file and import)', () => {
   const steering = { regions: REGIONS, hostnames: new Map([['*.app.gslb.example.com.', tenantPolicy()]]) };
-  const check = tenantRegionCheck(steering);
 
   it('CSV: header, comments, blank lines, spaces and CRLF', () => {
-    const r = parseTenants('\ufeffslug,region\r\n# comment\n\n acme , eu-central\r\nglobex,us-east\n', 'csv', check);
+    const r = parseTenants('\ufeffslug,region\r\n# comment\n\n acme , eu-central\r\nglobex,us-east\n', 'csv', steering);
     expect(r.problems).toEqual([]);
     expect(r.lines).toBe(2);
     expect([...r.entries]).toEqual([['acme', 'eu-central'], ['globex', 'us-east']]);
   });
 
   it('JSON lines', () => {
-    const r = parseTenants('{"slug":"acme","region":"eu-west"}\n\n{"slug":"globex","region":"us-east"}', 'jsonl', check);
+    const r = parseTenants('{"slug":"acme","region":"eu-west"}\n\n{"slug":"globex","region":"us-east"}', 'jsonl', steering);
     expect(r.problems).toEqual([]);
     expect([...r.entries]).toEqual([['acme', 'eu-west'], ['globex', 'us-east']]);
   });
 
   it('every problem with its line: format, bad slug, unknown region, no pool, duplicate (naming the first line)', () => {
     const text = ['acme,eu-central', 'nocomma', 'a,b,c', 'Bad,us-east', 'initech,mars-1', 'hooli,ap-south', 'acme,eu-west', 'globex,us-east'].join('\n');
-    const r = parseTenants(text, 'csv', check);
+    const r = parseTenants(text, 'csv', steering);
     expect(r.problems.map((p) => [p.line, p.kind])).toEqual([[2, 'format'], [3, 'format'], [4, 'bad-slug'], [5, 'unknown-region'], [6, 'no-pool'], [7, 'duplicate']]);
     expect(r.problems[3].message).toMatch(/tenant initech: unknown region "mars-1" \(regions\.yaml defines: us-east, eu-central, eu-west, ap-south\)/);
     expect(r.problems[4].message).toMatch(/region "ap-south" has no pool for \*\.app\.gslb\.example\.com\./);
@@ -136,14 +135,14 @@ describe('tenant lines (file and import)', () => {
   });
 
   it('JSON lines problems: not JSON, unknown keys, wrong types', () => {
-    const r = parseTenants('{"slug":"a"\n{"slug":"a","region":"us-east","x":1}\n{"slug":1,"region":"us-east"}\n[]', 'jsonl', check);
+    const r = parseTenants('{"slug":"a"\n{"slug":"a","region":"us-east","x":1}\n{"slug":1,"region":"us-east"}\n[]', 'jsonl', steering);
     expect(r.problems.map((p) => p.line)).toEqual([1, 2, 3, 4]);
     expect(r.problems[1].message).toMatch(/unknown key "x"/);
   });
 
   it('counts every problem but lists only the first ones', () => {
     const text = Array.from({ length: 100 }, (_, i) => `t${i},mars`).join('\n');
-    const r = parseTenants(text, 'csv', check, 5);
+    const r = parseTenants(text, 'csv', steering, 5);
     expect(r.problems).toHaveLength(5);
     expect(r.problemCount).toBe(100);
   });
