@@ -19,7 +19,6 @@ export function listenUdp(
   // reusePort: each worker gets its own socket and the kernel spreads datagrams over them
   // (SO_REUSEPORT); otherwise cluster workers share the primary's one socket.
   const socket = dgram.createSocket({ type: addr.family === 6 ? 'udp6' : 'udp4', reuseAddr: false, ipv6Only: addr.family === 6, ...(opts.reusePort ? { reusePort: true } : {}) } as dgram.SocketOptions);
-  const sent = (err: Error | null) => { if (err) onError(err); };
   socket.on('message', (msg, rinfo) => {
     let reply: Uint8Array | null;
     try {
@@ -28,7 +27,8 @@ export function listenUdp(
       onError(err as Error); // the handler answers SERVFAIL itself; this is the last line of defence
       return;
     }
-    if (reply) socket.send(reply, rinfo.port, rinfo.address, sent);
+    // No per-send callback: it costs a closure call per packet; send errors arrive as 'error' events.
+    if (reply) socket.send(reply, rinfo.port, rinfo.address);
   });
   socket.on('error', onError);
   return new Promise((resolve, reject) => {
