@@ -7,7 +7,7 @@ import { rcodeName, typeName, RRType } from '../dns/constants.js';
 export type Transport = 'udp' | 'tcp';
 
 export const registry = new client.Registry();
-client.collectDefaultMetrics({ register: registry, prefix: 'regiondns_process_' });
+client.collectDefaultMetrics({ register: registry, prefix: 'regiondns_' }); // regiondns_process_cpu_seconds_total, regiondns_nodejs_heap_size_used_bytes, …
 
 // Queries, response sizes and steered answers are counted on the hot path in plain arrays
 // (QueryStats below) and turned into Prometheus series only when /metrics is scraped: a query

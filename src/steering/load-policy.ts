@@ -140,7 +140,7 @@ class YamlFile {
     let line = this.nodeLine(node) ?? 0;
     for (const seg of path) {
       if (isMap(node)) {
-        const pair = node.items.find((p) => keyText(p.key) === String(seg));
+        const pair = this.pairOf(node, String(seg));
         if (!pair) return { node, line, found: false };
         line = this.nodeLine(pair.key) ?? line;
         node = deref(pair.value);
@@ -185,6 +185,22 @@ class YamlFile {
       default:
         this.error(codes.TYPE, path, `${where}: ${iss.message}`);
     }
+  }
+
+  /** Key → pair of a mapping, indexed once: a file with 10,000 hostnames asks for lines 10,000s of times. */
+  private readonly indexes = new WeakMap<object, Map<string, { key: unknown; value: unknown }>>();
+
+  private pairOf(node: { items: { key: unknown; value: unknown }[] }, key: string): { key: unknown; value: unknown } | undefined {
+    let index = this.indexes.get(node);
+    if (!index) {
+      index = new Map();
+      for (const p of node.items) {
+        const k = keyText(p.key);
+        if (!index.has(k)) index.set(k, p); // the first one wins, as find() did
+      }
+      this.indexes.set(node, index);
+    }
+    return index.get(key);
   }
 
   private nodeLine(node: unknown): number | null {

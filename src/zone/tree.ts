@@ -37,12 +37,24 @@ export interface Zone {
 }
 
 /**
+ * A zone record for the wire. Its owner's wire form is made on first use: most answers point at the
+ * question instead (the encoder compresses an owner equal to the query name), so a million-record zone
+ * would otherwise build a million buffers that are never read.
+ */
+class ZoneRR implements WireRR {
+  private wire: Uint8Array | null = null;
+  constructor(readonly owner: string, readonly type: number, readonly klass: number, readonly ttl: number, readonly rdata: Uint8Array) {}
+  get ownerWire(): Uint8Array {
+    return (this.wire ??= nameToWire(this.owner));
+  }
+}
+
+/**
  * `extraNames` are names that exist without static data (steered hostnames): they get nodes so that
  * other types at them are NODATA, not NXDOMAIN, and their ancestors become empty non-terminals.
  */
 export function buildZone(origin: string, file: string, records: readonly ZoneRecord[], extraNames: Iterable<string> = []): Zone {
   const nodes = new Map<string, ZoneNode>();
-  const ownerWires = new Map<string, Uint8Array>();
   let soa: WireRR | null = null;
   let soaMinimum = 0;
   let hasCuts = false;
@@ -64,12 +76,7 @@ export function buildZone(origin: string, file: string, records: readonly ZoneRe
   nodeFor(origin);
 
   for (const r of records) {
-    let ownerWire = ownerWires.get(r.owner);
-    if (!ownerWire) {
-      ownerWire = nameToWire(r.owner);
-      ownerWires.set(r.owner, ownerWire);
-    }
-    const rr: WireRR = { owner: r.owner, ownerWire, type: r.type, klass: r.klass, ttl: r.ttl, rdata: r.rdata };
+    const rr: WireRR = new ZoneRR(r.owner, r.type, r.klass, r.ttl, r.rdata);
     const node = nodeFor(r.owner);
     let set = node.rrsets.get(r.type);
     if (!set) {
@@ -91,7 +98,9 @@ export function buildZone(origin: string, file: string, records: readonly ZoneRe
     if (name.startsWith('*.')) hasWildcards = true; // a steered wildcard (tenant subdomains)
   }
   if (!soa) throw new Error(`zone ${origin} has no SOA at the apex`);
-  const negativeSoa: WireRR = { ...(soa as WireRR), ttl: Math.min((soa as WireRR).ttl, soaMinimum) };
+  const s0 = soa as WireRR;
+  // A new record, not a spread: a spread would drop ZoneRR's ownerWire getter.
+  const negativeSoa: WireRR = new ZoneRR(s0.owner, s0.type, s0.klass, Math.min(s0.ttl, soaMinimum), s0.rdata);
   return { origin, file, nodes, soa, negativeSoa, hasCuts, hasWildcards, recordCount: records.length };
 }
 

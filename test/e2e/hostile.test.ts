@@ -172,7 +172,7 @@ describe(`hostile traffic (seed ${SEED.toString(16)})`, () => {
     const pool = randomBytes(mulberry32(SEED), POOL_SIZE);
     await barrage(SEED + 1, pool, WARM_UP, deadline);
     const before = await scrape(server.httpPort);
-    const rssBefore = metricValue(before, 'regiondns_process_process_resident_memory_bytes');
+    const rssBefore = metricValue(before, 'regiondns_process_resident_memory_bytes');
     expect(rssBefore).toBeGreaterThan(0);
 
     const { udp, tcp, hung, elapsed } = await barrage(SEED, pool, TARGETS, deadline);
@@ -205,7 +205,7 @@ describe(`hostile traffic (seed ${SEED.toString(16)})`, () => {
     expect(await waitForMetric(server.httpPort, 'regiondns_tcp_connections', '', (v) => v === 0)).toBe(0);
     await new Promise((r) => setTimeout(r, 500));
     const after = await scrape(server.httpPort);
-    const rssAfter = metricValue(after, 'regiondns_process_process_resident_memory_bytes');
+    const rssAfter = metricValue(after, 'regiondns_process_resident_memory_bytes');
     console.log(`hostile: RSS ${(rssBefore / MiB).toFixed(1)} MiB → ${(rssAfter / MiB).toFixed(1)} MiB`);
     expect(rssAfter - rssBefore).toBeLessThan(RSS_GROWTH_BOUND);
 
