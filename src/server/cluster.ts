@@ -17,7 +17,7 @@ import { DEFAULT_TCP_OPTIONS, type TcpOptions } from '../dns/tcp.js';
 import type { Logger } from '../obs/logger.js';
 import { registry, workerRestarts } from '../obs/metrics.js';
 import type { Drain } from '../state/fleet-store.js';
-import { OverrideMap } from '../state/memory-store.js';
+import { OverrideMap } from '../state/store-kit.js';
 import { regionOf } from '../state/tenants.js';
 import { buildSnapshot, withState, type RegionHealth, type Snapshot } from '../state/snapshot.js';
 import type { RegionId } from '../steering/policy.js';

@@ -95,6 +95,41 @@ export class StoreUnavailableError extends Error {
   readonly code = 'REGIONDNS_ERR_STORE_UNAVAILABLE';
 }
 
+/**
+ * A conditional write found the store at another version than expected: nothing was written. Before
+ * rejecting, the store brings its local view up to at least `current`, so a caller that re-reads the
+ * view and re-checks its invariants decides on the state it will commit on (compare-and-set).
+ */
+export class StoreConflictError extends Error {
+  readonly code = 'REGIONDNS_ERR_STORE_CONFLICT';
+  constructor(
+    readonly expected: number,
+    readonly current: number,
+  ) {
+    super(`the fleet state moved from version ${expected} to ${current} while this change was prepared`);
+  }
+}
+
+/**
+ * The store could not be asked whether a write committed (its reply was lost and the store stayed
+ * unreachable): the change may or may not have been applied. Never reported as "nothing changed".
+ */
+export class StoreOutcomeUnknownError extends Error {
+  readonly code = 'REGIONDNS_ERR_STORE_OUTCOME_UNKNOWN';
+  constructor(
+    readonly writeId: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+export interface WriteOptions {
+  /** Commit only when the store is still at this version (compare-and-set); else StoreConflictError. */
+  expectVersion?: number;
+}
+
 export interface StoreStatus {
   connected: boolean;
   /** "memory", "redis ok", "redis unreachable since …" */
@@ -118,7 +153,7 @@ export interface FleetStore {
    * version once persisted; the local view is updated before it resolves. Rejects with
    * StoreUnavailableError (and changes nothing) when the write cannot be persisted.
    */
-  write(changes: Change[], audit: AuditInput): Promise<number>;
+  write(changes: Change[], audit: AuditInput, opts?: WriteOptions): Promise<number>;
   /** Newest first. */
   audit(limit: number): Promise<AuditEntry[]>;
 

@@ -39,7 +39,7 @@ import {
   type StoreStatus,
   type Verdict,
 } from './fleet-store.js';
-import { applyChanges, emptyViews, EventHub, normalizeChanges, OverrideMap, toChanges, verdictKey, type StoredChange, type Views } from './memory-store.js';
+import { applyChanges, emptyViews, EventHub, normalizeChanges, OverrideMap, toChanges, verdictKey, type StoredChange, type Views } from './store-kit.js';
 
 export const REDIS_AUDIT_LIMIT = 10_000;
 /** Pub/sub messages above this size are replaced by "resync" (Redis drops subscribers whose output buffer passes 32 MB). */

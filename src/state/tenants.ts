@@ -11,7 +11,7 @@ import type { RegionId, TenantFile } from '../steering/policy.js';
 import { NO_TENANT_FILE, TenantTable } from '../steering/tenant-table.js';
 import { slugProblem } from '../steering/tenants.js';
 import type { TenantOverride } from './fleet-store.js';
-import { OverrideMap } from './memory-store.js';
+import { OverrideMap } from './store-kit.js';
 
 const NO_OVERRIDES: ReadonlyMap<string, unknown> = new Map();
 /** Fewer overrides than this are looked up in the store's map; more get a table. */

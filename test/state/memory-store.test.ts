@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError, type AuditInput, type StoreEvent } from '../../src/state/fleet-store.js';
-import { MemoryStore, OverrideMap, StateFileError } from '../../src/state/memory-store.js';
+import { MemoryStore, StateFileError } from '../../src/state/memory-store.js';
+import { OverrideMap } from '../../src/state/store-kit.js';
 
 const audit = (action: string, target = 'eu-west'): AuditInput => ({ actor: 'alice', action, target, reason: 'test', before: null, after: null });
 const drain = { region: 'eu-west', reason: 'maintenance', hostnames: null, by: 'alice', at: 1 };

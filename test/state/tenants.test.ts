@@ -1,7 +1,7 @@
 // The tenant map's structures: the compact table, and the directory (file under API overrides, with
 // many overrides compacted) held against a plain reference model through random changes.
 import { describe, expect, it } from 'vitest';
-import { OverrideMap } from '../../src/state/memory-store.js';
+import { OverrideMap } from '../../src/state/store-kit.js';
 import { COMPACT_AT, TenantDirectory } from '../../src/state/tenants.js';
 import { TenantTable } from '../../src/steering/tenant-table.js';
 

@@ -13,7 +13,7 @@ import type { ClientLocation, GeoLocator } from '../../src/geo/types.js';
 import { answer, newContext } from '../../src/query/answer.js';
 import { explainQuery } from '../../src/query/explain.js';
 import type { Drain } from '../../src/state/fleet-store.js';
-import { OverrideMap } from '../../src/state/memory-store.js';
+import { OverrideMap } from '../../src/state/store-kit.js';
 import { buildSnapshot, type RegionHealth } from '../../src/state/snapshot.js';
 import type { HostnamePolicy, Region, RegionId, TenantPolicy, WhenHomeDown } from '../../src/steering/policy.js';
 import { formatTrace } from '../../src/steering/trace.js';
