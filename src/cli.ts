@@ -8,6 +8,7 @@ import { parseSubnet } from './dns/ecs.js';
 import { canonicalName } from './dns/name.js';
 import { parseListenAddress } from './dns/listen-address.js';
 import { createLogger } from './obs/logger.js';
+import { configureHostnameLabels, parseHostnameLabels } from './obs/metrics.js';
 import { explainQuery } from './query/explain.js';
 import cluster from 'node:cluster';
 import os from 'node:os';
@@ -53,6 +54,9 @@ serve options:
   --reuse-port           each worker binds its own UDP/TCP sockets (SO_REUSEPORT) instead of sharing
   --nsid ID|auto         answer NSID requests (RFC 5001) with ID, or "auto": instance id and worker
   --tcp-message-timeout MS  a TCP message must arrive whole within this time (default 10000)
+  --metrics-hostnames all|none|N|LIST  which steered hostnames get their own label on
+                         regiondns_steering_answers_total; the rest count as "_other"
+                         (default 100: the first 100 by name)
 
 Signals: SIGHUP reloads the zones folder (a broken file keeps the previous version serving);
 SIGTERM and SIGINT shut down gracefully.`;
@@ -101,9 +105,12 @@ async function cmdServe(argv: string[]): Promise<number> {
       'reuse-port': { type: 'boolean', default: false },
       nsid: { type: 'string' },
       'tcp-message-timeout': { type: 'string' },
+      'metrics-hostnames': { type: 'string' },
     },
     strict: true,
   });
+  // Parsed in the primary and, from the same argv, in every worker: all label hostnames alike.
+  if (values['metrics-hostnames'] !== undefined) configureHostnameLabels(parseHostnameLabels(values['metrics-hostnames']));
   const workers = values.workers === undefined ? os.availableParallelism() : intOption('--workers', values.workers, 1, 256);
   const quorum = values.quorum === undefined || values.quorum === 'majority' ? 'majority' : intOption('--quorum', values.quorum, 1, 1000);
   const log = createLogger({ level: values['log-level'] });

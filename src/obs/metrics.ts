@@ -69,14 +69,52 @@ export const queries = new client.Counter({
   },
 });
 
+/**
+ * Which hostnames get a `hostname` label on regiondns_steering_answers_total. A fleet with tens of
+ * thousands of steered hostnames would otherwise export hostnames × regions × outcomes series; the
+ * rest are summed under hostname="_other". Default: every hostname while there are at most
+ * DEFAULT_HOSTNAME_LABELS of them (by name order, so every process picks the same ones).
+ */
+export type HostnameLabels = { kind: 'auto'; max: number } | { kind: 'list'; names: ReadonlySet<string> } | { kind: 'none' };
+export const DEFAULT_HOSTNAME_LABELS = 100;
+export const OTHER_HOSTNAMES = '_other';
+let hostnameLabels: HostnameLabels = { kind: 'auto', max: DEFAULT_HOSTNAME_LABELS };
+
+export function configureHostnameLabels(h: HostnameLabels): void {
+  hostnameLabels = h;
+}
+
+/** Parses `--metrics-hostnames`: "all", "none", a number (auto with that cap) or a comma-separated list of fqdns. */
+export function parseHostnameLabels(text: string): HostnameLabels {
+  const t = text.trim();
+  if (t === 'all') return { kind: 'auto', max: Number.POSITIVE_INFINITY };
+  if (t === 'none') return { kind: 'none' };
+  if (/^\d+$/.test(t)) return { kind: 'auto', max: Number(t) };
+  const names = t.split(',').map((n) => n.trim().toLowerCase()).filter(Boolean).map((n) => (n.endsWith('.') ? n : `${n}.`));
+  if (names.length === 0) throw new Error('--metrics-hostnames takes "all", "none", a number, or a comma-separated list of hostnames');
+  return { kind: 'list', names: new Set(names) };
+}
+
+/** The hostname label each counted hostname is exported under (at scrape time, never per query). */
+export function hostnameLabelsFor(seen: Iterable<string>, h: HostnameLabels = hostnameLabels): Map<string, string> {
+  const out = new Map<string, string>();
+  const all = [...seen].sort();
+  if (h.kind === 'none') for (const n of all) out.set(n, OTHER_HOSTNAMES);
+  else if (h.kind === 'list') for (const n of all) out.set(n, h.names.has(n) ? n : OTHER_HOSTNAMES);
+  else all.forEach((n, i) => out.set(n, i < h.max ? n : OTHER_HOSTNAMES));
+  return out;
+}
+
 export const steeringOutcomes = new client.Counter({
   name: 'regiondns_steering_answers_total',
-  help: 'Steered answers by hostname, region answered first, and outcome (ok, fail-open, servfail, fallback-region; tenants: pinned, residency-fallback)',
+  help: 'Steered answers by hostname (bounded: see --metrics-hostnames), region answered first, and outcome (ok, fail-open, servfail, fallback-region; tenants: pinned, residency-fallback)',
   labelNames: ['hostname', 'region', 'outcome'] as const,
   registers: [registry],
   collect() {
     this.reset();
-    for (const [hostname, byRegion] of queryStats.steered) {
+    const label = hostnameLabelsFor(queryStats.steered.keys());
+    for (const [name, byRegion] of queryStats.steered) {
+      const hostname = label.get(name) ?? OTHER_HOSTNAMES;
       for (const [region, c] of byRegion) {
         OUTCOMES.forEach((outcome, i) => { if (c[i] > 0) this.inc({ hostname, region, outcome }, c[i]); });
       }
@@ -214,4 +252,78 @@ export const regionOperational = new client.Gauge({
   help: 'Fleet view: 1 when every health check of the region is up (by quorum of probers), else 0',
   labelNames: ['region'] as const,
   registers: [registry],
+});
+
+// --- fleet state ----------------------------------------------------------------------------------
+// Read at scrape time from the running server (serve.ts registers the source): what operators have
+// changed and whether the fleet store is reachable. Labels: region ids and ramped hostnames, both
+// bounded by the configuration (a ramp exists only for a steered hostname).
+
+export interface FleetMetricsSource {
+  /** What /readyz says: this instance should get DNS traffic. */
+  ready(): boolean;
+  storeConnected(): boolean;
+  storeVersion(): number;
+  drainedRegions(): Iterable<string>;
+  regions(): Iterable<string>;
+  ramps(): Iterable<{ fqdn: string; percent: number; state: 'running' | 'halted' | 'done' }>;
+}
+
+let fleetSource: FleetMetricsSource | null = null;
+
+/** The running server's state for the gauges below; null when it stops. */
+export function setFleetMetricsSource(source: FleetMetricsSource | null): void {
+  fleetSource = source;
+}
+
+export const ready = new client.Gauge({
+  name: 'regiondns_ready',
+  help: '1 when the instance serves DNS and should get traffic (as /readyz), else 0',
+  registers: [registry],
+  collect() {
+    if (fleetSource) this.set(fleetSource.ready() ? 1 : 0);
+  },
+});
+
+export const fleetStoreConnected = new client.Gauge({
+  name: 'regiondns_fleet_store_connected',
+  help: '1 when the fleet store (Redis, or the local store) is reachable and writes can be persisted, else 0',
+  registers: [registry],
+  collect() {
+    if (fleetSource) this.set(fleetSource.storeConnected() ? 1 : 0);
+  },
+});
+
+export const fleetStoreVersion = new client.Gauge({
+  name: 'regiondns_fleet_store_version',
+  help: "Version of the fleet state this instance serves; instances that differ for long have lost their feed",
+  registers: [registry],
+  collect() {
+    if (fleetSource) this.set(fleetSource.storeVersion());
+  },
+});
+
+export const regionDrained = new client.Gauge({
+  name: 'regiondns_region_drained',
+  help: '1 when an operator has drained the region (for every hostname or some), else 0',
+  labelNames: ['region'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    if (!fleetSource) return;
+    const drained = new Set(fleetSource.drainedRegions());
+    for (const region of fleetSource.regions()) this.set({ region }, drained.has(region) ? 1 : 0);
+  },
+});
+
+export const rampPercent = new client.Gauge({
+  name: 'regiondns_ramp_percent',
+  help: 'Share of traffic (percent) the ramped record set gets at the step in force, per hostname with a ramp',
+  labelNames: ['hostname', 'state'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    if (!fleetSource) return;
+    for (const r of fleetSource.ramps()) this.set({ hostname: r.fqdn, state: r.state }, r.percent);
+  },
 });

@@ -15,7 +15,8 @@ import type { Quorum } from '../health/quorum.js';
 import { HealthTracker } from '../health/tracker.js';
 import { buildHttpApp, type Readiness } from '../http/app.js';
 import type { Logger } from '../obs/logger.js';
-import { registry, zoneRecords, zoneReloads } from '../obs/metrics.js';
+import { fleetMetricsSource } from '../obs/fleet-source.js';
+import { registry, setFleetMetricsSource, zoneRecords, zoneReloads } from '../obs/metrics.js';
 import { HOW_TO_CONFIGURE_TOKENS, loadTokens } from '../ops/auth.js';
 import { RampController } from '../ops/ramp.js';
 import { registerOpsRoutes } from '../ops/routes.js';
@@ -121,6 +122,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   });
   const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };
   const stopState = async () => {
+    setFleetMetricsSource(null);
     prober?.stop();
     coordinator.stop();
     await store.close();
@@ -146,6 +148,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     if (workers && !workers.ready) return { ready: false, status: workers.status, detail };
     return { ready: true, status: st.connected ? 'ok' : 'degraded', detail: workers ? { ...detail, workers: workers.status } : detail };
   };
+  setFleetMetricsSource(fleetMetricsSource(store, current, () => readiness().ready));
   const http = opts.http
     ? buildHttpApp({ registry, metrics: opts.cluster?.metrics, liveness: () => ({ snapshotVersion: current().version }), readiness })
     : null;
