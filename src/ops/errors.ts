@@ -29,6 +29,8 @@ export const OpsErrors = {
   RAMP_RUNNING: { code: 'REGIONDNS_ERR_RAMP_RUNNING', status: 409 },
   /** The fleet store is unreachable: a change was not persisted (nothing changed), or the audit log cannot be read. */
   STORE_UNAVAILABLE: { code: 'REGIONDNS_ERR_STORE_UNAVAILABLE', status: 503 },
+  /** Every event stream slot of the instance is taken (GET /v1/events). */
+  TOO_MANY_STREAMS: { code: 'REGIONDNS_ERR_TOO_MANY_STREAMS', status: 503 },
   INTERNAL: { code: 'REGIONDNS_ERR_INTERNAL', status: 500 },
 } as const;
 

@@ -18,6 +18,7 @@ import type { HostnamePolicy, RegionId } from '../steering/policy.js';
 import { bearerToken, HOW_TO_CONFIGURE_TOKENS, type Access, type TokenIdentity, type TokenSet } from './auth.js';
 import { OpsError, OpsErrors } from './errors.js';
 import { checkSteps, formatDuration, MAX_EVERY_MS, MIN_EVERY_MS, parseDuration, stepOverride } from './ramp.js';
+import { registerConsoleApi } from './console-api.js';
 import { registerTenantRoutes, tenantsView } from './tenants.js';
 
 export interface OpsDeps {
@@ -29,6 +30,8 @@ export interface OpsDeps {
   now(): number;
   instanceId: string;
   healthReport?(): unknown;
+  /** Subscribes to snapshot swaps (health, drains, reloads); for the console's event stream. */
+  onSnapshot?(fn: () => void): () => void;
   log?: Logger;
 }
 
@@ -124,6 +127,7 @@ export function stateView(deps: Pick<OpsDeps, 'store' | 'snapshot' | 'instanceId
       const d = snap.drains.get(id);
       return {
         id,
+        location: snap.steering.regions.get(id)?.location ?? null,
         health: snap.regionHealth.get(id) ?? UP,
         drained: d !== undefined,
         drain: d ? { reason: d.reason, by: d.by, at: d.at, hostnames: d.hostnames } : null,
@@ -362,6 +366,10 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
     // -- tenants (data residency) --
 
     registerTenantRoutes(v1, deps);
+    registerConsoleApi({
+      route, state: () => stateView(deps), health: () => deps.healthReport?.() ?? null, openReads: deps.openReads, instanceId: deps.instanceId,
+      onChange: [(fn) => store.onEvent(fn), ...(deps.onSnapshot ? [deps.onSnapshot] : [])],
+    });
 
     // -- reads --
 

@@ -14,6 +14,7 @@ import { Prober } from '../health/prober.js';
 import type { Quorum } from '../health/quorum.js';
 import { HealthTracker } from '../health/tracker.js';
 import { buildHttpApp, type Readiness } from '../http/app.js';
+import { registerConsole } from '../http/console.js';
 import type { Logger } from '../obs/logger.js';
 import { fleetMetricsSource } from '../obs/fleet-source.js';
 import { registry, setFleetMetricsSource, zoneRecords, zoneReloads } from '../obs/metrics.js';
@@ -156,7 +157,9 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     registerOpsRoutes(http, {
       store, snapshot: current, tokens, openReads: opts.opsOpenReads ?? false, now: Date.now, instanceId,
       healthReport: () => health.report(), log: log.child({ component: 'ops' }),
+      onSnapshot: (fn) => coordinator.onSwap(fn),
     });
+    registerConsole(http);
   }
   const ramps = new RampController({ store, snapshot: current, instanceId, tickMs: opts.rampTickMs, log: log.child({ component: 'ramp' }) });
   ramps.start();

@@ -17,7 +17,7 @@ interface Operation {
   security?: unknown[];
   parameters?: Parameter[];
   requestBody?: { required?: boolean; content: Record<string, { example?: unknown }> };
-  responses: Record<string, unknown>;
+  responses: Record<string, { content?: Record<string, unknown> } | undefined>;
 }
 interface Spec {
   openapi: string;
@@ -120,8 +120,25 @@ describe('openapi.yaml', () => {
       return fleet.app.inject({ method: o.method as 'GET', url: exampleUrl(o), headers: WRITE, ...(body === undefined ? {} : { payload: body as object }) });
     }
 
+    /** A stream never ends, so inject() cannot wait for it: read its first event over a real socket. */
+    async function firstEvent(o: SpecOp): Promise<{ status: number; text: string }> {
+      const address = await fleet.app.listen({ host: '127.0.0.1', port: 0 });
+      const abort = new AbortController();
+      const res = await fetch(`${address}${exampleUrl(o)}`, { headers: WRITE, signal: abort.signal });
+      const reader = res.body!.getReader();
+      const { value } = await reader.read();
+      abort.abort();
+      return { status: res.status, text: new TextDecoder().decode(value) };
+    }
+
     it.each(specOps.map((o) => [o.op.operationId, o] as const))('%s', async (id, o) => {
       fleet = await startFleet({ healthReport: () => ({ ok: true }), tenants: true });
+      if (o.op.responses['200']?.content?.['text/event-stream']) {
+        const first = await firstEvent(o);
+        expect(first.status).toBe(200);
+        expect(first.text).toMatch(/^event: state\nid: 1\ndata: \{"seq":1,"state":\{"version":/);
+        return;
+      }
       const pre = prerequisite[id];
       if (pre) expect((await send(byId.get(pre)!)).statusCode).toBe(200);
       const res = await send(o);

@@ -34,9 +34,9 @@ describe('GET /v1/state', () => {
     expect(r.body.version).toBe(0);
     expect(r.body.snapshotVersion).toBe(fleet.coordinator.snapshot().version);
     expect(r.body.regions).toEqual([
-      { id: 'us-east', health: { up: true, reason: 'up' }, drained: false, drain: null },
-      { id: 'eu-central', health: { up: true, reason: 'up' }, drained: false, drain: null },
-      { id: 'ap-south', health: { up: false, reason: '3 of 3 probers: HTTP 500' }, drained: false, drain: null },
+      { id: 'us-east', location: { lat: 39.04, lon: -77.49 }, health: { up: true, reason: 'up' }, drained: false, drain: null },
+      { id: 'eu-central', location: { lat: 50.11, lon: 8.68 }, health: { up: true, reason: 'up' }, drained: false, drain: null },
+      { id: 'ap-south', location: { lat: 19.08, lon: 72.88 }, health: { up: false, reason: '3 of 3 probers: HTTP 500' }, drained: false, drain: null },
     ]);
     const api = r.body.hostnames.find((h: { fqdn: string }) => h.fqdn === API);
     expect(api).toEqual({

@@ -1,0 +1,74 @@
+// What the browser console needs beyond the resource routes: who the token belongs to, and a
+// server-sent events stream of the fleet state so the page updates when anything changes
+// (a drain, a health verdict, a ramp step, a reload) without polling.
+//
+// The stream sends the whole state view (the same body as GET /v1/state, plus /v1/health) on
+// connect and after each change, at most every STREAM_MIN_INTERVAL_MS: a page never has to merge
+// deltas, and a lost stream is recovered by reconnecting. Tokens travel in the Authorization
+// header (the page reads the stream with fetch, not EventSource, which cannot send headers).
+
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Access, TokenIdentity } from './auth.js';
+import { OpsError } from './errors.js';
+
+/** What routes.ts hands over (passed in rather than imported, so the two modules do not import each other). */
+export interface ConsoleApiDeps {
+  route(method: 'GET', url: string, access: Access, handler: (req: FastifyRequest, who: TokenIdentity | null, reply: FastifyReply) => Promise<unknown>): void;
+  /** The body of GET /v1/state. */
+  state(): unknown;
+  health(): unknown;
+  openReads: boolean;
+  instanceId: string;
+  /** Subscriptions to every change the page shows. */
+  onChange: ((fn: () => void) => () => void)[];
+}
+
+/** At most this many open streams per instance: each holds a socket and gets every change. */
+export const MAX_STREAMS = 32;
+const STREAM_MIN_INTERVAL_MS = 200;
+const HEARTBEAT_MS = 15_000;
+
+export function registerConsoleApi(deps: ConsoleApiDeps): void {
+  let open = 0;
+
+  deps.route('GET', '/whoami', 'read', async (_req, who) => ({
+    name: who?.name ?? null,
+    access: who?.access ?? (deps.openReads ? 'read' : null),
+    instance: deps.instanceId,
+  }));
+
+  deps.route('GET', '/events', 'read', async (req, _who, reply) => {
+    if (open >= MAX_STREAMS) throw new OpsError('TOO_MANY_STREAMS', `this instance already serves ${MAX_STREAMS} event streams; close a console tab or use another instance`);
+    open++;
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no', // tell a reverse proxy not to buffer the stream
+    });
+    let seq = 0;
+    let timer: NodeJS.Timeout | null = null;
+    let lastSent = 0;
+    const send = () => {
+      timer = null;
+      lastSent = Date.now();
+      const body = { seq: ++seq, state: deps.state(), health: deps.health() };
+      res.write(`event: state\nid: ${seq}\ndata: ${JSON.stringify(body)}\n\n`);
+    };
+    const changed = () => {
+      if (timer) return;
+      timer = setTimeout(send, Math.max(0, STREAM_MIN_INTERVAL_MS - (Date.now() - lastSent)));
+    };
+    const unsubscribe = deps.onChange.map((on) => on(changed));
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    const close = () => {
+      if (timer) clearTimeout(timer);
+      clearInterval(heartbeat);
+      for (const u of unsubscribe) u();
+      open--;
+    };
+    req.raw.once('close', close);
+    send();
+  });
+}
