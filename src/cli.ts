@@ -1,6 +1,5 @@
-// regiondns command line: serve, check, explain.
+// regiondns command line: serve, check, explain, plan, probe, ctl.
 
-import { parseArgs } from 'node:util';
 import { formatConfigError } from './config/errors.js';
 import { loadConfig } from './config/load-config.js';
 import { RRType } from './dns/constants.js';
@@ -19,17 +18,28 @@ import { buildSnapshot } from './state/snapshot.js';
 import { openGeoDatabases, defaultGeoDatabasePaths } from './geo/locator.js';
 import { formatTrace } from './steering/trace.js';
 import { runCtl } from './ctl/ctl.js';
+import { closestOption, parseCommand, UsageError, type OptionSpec, type Parsed } from './cli/options.js';
+import { cmdPlan } from './plan/command.js';
+import { zoneSerial } from './zone/serial.js';
 
 const USAGE = `regiondns: authoritative DNS and global traffic manager
 
 Usage:
   regiondns serve   [--zones DIR] [--listen ADDR:PORT]... [--http ADDR:PORT] [options]
   regiondns check   [DIR]
-  regiondns explain HOSTNAME --client IP[/PREFIX] [--zones DIR] [--geoip FILE]... [--json]
+  regiondns explain HOSTNAME --client IP[/PREFIX] [--zones DIR]   (from the files alone)
+  regiondns plan    --zones NEW [--against DIR | --server URL]     (what a new config would change)
   regiondns probe   --zones DIR --redis URL [--instance-id ID]      (a prober that serves no DNS)
-  regiondns ctl     state|drain|undrain|split|ramp|explain|audit ...   (regiondns ctl --help)
+  regiondns ctl     state|drain|undrain|split|ramp|explain|audit|tenants|health|drift ...
 
-serve options:
+Each command has its own help: regiondns serve --help, regiondns ctl --help, ...`;
+
+export const SERVE_HELP = `Usage: regiondns serve [--zones DIR] [--listen ADDR:PORT]... [--http ADDR:PORT] [options]
+
+Serves the zones of DIR over DNS (UDP and TCP), with health probes, the ops API, /metrics,
+/healthz, /readyz and the console (/ui/) on the HTTP listener.
+
+Options (default in parentheses):
   --zones DIR            zone files and steering policies (default ./zones)
   --listen ADDR:PORT     UDP and TCP; repeatable; IPv6 as [::1]:5353 (default 127.0.0.1:5353)
   --http ADDR:PORT       metrics, /healthz, /readyz (default 127.0.0.1:8053); "off" disables
@@ -54,61 +64,113 @@ serve options:
   --reuse-port           each worker binds its own UDP/TCP sockets (SO_REUSEPORT) instead of sharing
   --nsid ID|auto         answer NSID requests (RFC 5001) with ID, or "auto": instance id and worker
   --tcp-message-timeout MS  a TCP message must arrive whole within this time (default 10000)
+  --ramp-tick MS         how often this instance's ramp controller looks at ramps (default 1000)
   --metrics-hostnames all|none|N|LIST  which steered hostnames get their own label on
                          regiondns_steering_answers_total; the rest count as "_other"
                          (default 100: the first 100 by name)
 
+
 Signals: SIGHUP reloads the zones folder (a broken file keeps the previous version serving);
 SIGTERM and SIGINT shut down gracefully.`;
 
+export const CHECK_HELP = `Usage: regiondns check [DIR] [--latency-table FILE]
+
+Loads the zone files, steering policies and tenants file of DIR (default ./zones) as serve would,
+prints what it found, and every error with file:line. Exit 0 when all is well, 1 otherwise.
+
+Options:
+  --latency-table FILE   also check this latency table (key,region,ms)`;
+
+export const EXPLAIN_HELP = `Usage: regiondns explain HOSTNAME --client IP[/PREFIX] [options]
+
+The answer a client would get, and why, computed from the FILES ALONE: no drains, no health
+verdicts, no runtime splits or ramps. For what a running fleet answers now: regiondns ctl explain.
+
+Options (default in parentheses):
+  --client IP[/PREFIX]   the client's address or subnet, as EDNS Client Subnet (required)
+  --zones DIR            zone files and steering policies (./zones)
+  --type A|AAAA          (A)
+  --geoip FILE           MMDB database; repeatable (the bundled DB-IP City Lite)
+  --no-geoip             no GeoIP: the regions' configured order
+  --latency-table FILE   measured latencies overriding the distance model
+  --json                 the explanation as JSON`;
+
+export const PROBE_HELP = `Usage: regiondns probe --zones DIR --redis URL [--instance-id ID]
+
+Runs the health checks of DIR and publishes verdicts to Redis, serving no DNS: a vantage point
+for a fleet whose DNS instances read verdicts from the same Redis.
+
+Options (default in parentheses):
+  --zones DIR            zone files and steering policies (./zones)
+  --redis URL            the fleet's Redis (required)
+  --instance-id ID       this prober's name in verdicts (host name and pid)
+  --log-level LEVEL      trace|debug|info|warn|error (info)`;
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  switch (cmd) {
-    case 'serve': return cmdServe(rest);
-    case 'check': return cmdCheck(rest);
-    case 'explain': return cmdExplain(rest);
-    case 'probe': return cmdProbe(rest);
-    case 'ctl': return runCtl(rest);
-    case undefined: case '-h': case '--help': case 'help':
-      console.log(USAGE);
-      return cmd === undefined ? 2 : 0;
-    default:
-      console.error(`unknown command "${cmd}"\n\n${USAGE}`);
-      return 2;
+  try {
+    switch (cmd) {
+      case 'serve': return await cmdServe(rest);
+      case 'check': return cmdCheck(rest);
+      case 'explain': return await cmdExplain(rest);
+      case 'plan': return await cmdPlan(rest);
+      case 'probe': return await cmdProbe(rest);
+      case 'ctl': return await runCtl(rest);
+      case undefined: case '-h': case '--help': case 'help':
+        console.log(USAGE);
+        return cmd === undefined ? 2 : 0;
+      default: {
+        const near = closestOption(cmd, ['serve', 'check', 'explain', 'plan', 'probe', 'ctl']);
+        console.error(`unknown command "${cmd}"${near ? `; did you mean ${near}?` : ''}\n\n${USAGE}`);
+        return 2;
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`${err.message}\nusage: ${err.usage}\n(regiondns ${cmd} --help lists every option)`);
+    return 2;
   }
 }
 
+/** Parses, or prints the command's help (null: the caller returns 0). */
+function args<O extends OptionSpec>(cmd: string, argv: string[], options: O, help: string): Parsed<O> | null {
+  const parsed = parseCommand(cmd, argv, options, help);
+  if (parsed === null) console.log(help);
+  return parsed;
+}
+
+export const SERVE_OPTIONS = {
+  zones: { type: 'string', default: 'zones' },
+  listen: { type: 'string', multiple: true },
+  http: { type: 'string', default: '127.0.0.1:8053' },
+  'udp-size': { type: 'string' },
+  geoip: { type: 'string', multiple: true },
+  'no-geoip': { type: 'boolean', default: false },
+  'latency-table': { type: 'string' },
+  'query-log': { type: 'string', default: '0' },
+  'log-level': { type: 'string' },
+  'tcp-idle-timeout': { type: 'string' },
+  'tcp-max-connections': { type: 'string' },
+  redis: { type: 'string' },
+  'state-file': { type: 'string' },
+  'instance-id': { type: 'string' },
+  'ops-tokens': { type: 'string' },
+  'ops-open-reads': { type: 'boolean', default: false },
+  'no-probe': { type: 'boolean', default: false },
+  quorum: { type: 'string' },
+  'ramp-tick': { type: 'string' },
+  workers: { type: 'string' },
+  'reuse-port': { type: 'boolean', default: false },
+  nsid: { type: 'string' },
+  'tcp-message-timeout': { type: 'string' },
+  'metrics-hostnames': { type: 'string' },
+} as const satisfies OptionSpec;
+
 async function cmdServe(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      zones: { type: 'string', default: 'zones' },
-      listen: { type: 'string', multiple: true },
-      http: { type: 'string', default: '127.0.0.1:8053' },
-      'udp-size': { type: 'string' },
-      geoip: { type: 'string', multiple: true },
-      'no-geoip': { type: 'boolean', default: false },
-      'latency-table': { type: 'string' },
-      'query-log': { type: 'string', default: '0' },
-      'log-level': { type: 'string' },
-      'tcp-idle-timeout': { type: 'string' },
-      'tcp-max-connections': { type: 'string' },
-      redis: { type: 'string' },
-      'state-file': { type: 'string' },
-      'instance-id': { type: 'string' },
-      'ops-tokens': { type: 'string' },
-      'ops-open-reads': { type: 'boolean', default: false },
-      'no-probe': { type: 'boolean', default: false },
-      quorum: { type: 'string' },
-      'ramp-tick': { type: 'string' },
-      workers: { type: 'string' },
-      'reuse-port': { type: 'boolean', default: false },
-      nsid: { type: 'string' },
-      'tcp-message-timeout': { type: 'string' },
-      'metrics-hostnames': { type: 'string' },
-    },
-    strict: true,
-  });
+  const parsed = args('serve', argv, SERVE_OPTIONS, SERVE_HELP);
+  if (!parsed) return 0;
+  const { values } = parsed;
+  if (parsed.positionals.length) throw new UsageError(`serve takes no arguments (got ${parsed.positionals.join(' ')}); the zones folder is --zones DIR`, 'regiondns serve [--zones DIR] [--listen ADDR:PORT]... [options]');
   // Parsed in the primary and, from the same argv, in every worker: all label hostnames alike.
   if (values['metrics-hostnames'] !== undefined) configureHostnameLabels(parseHostnameLabels(values['metrics-hostnames']));
   const workers = values.workers === undefined ? os.availableParallelism() : intOption('--workers', values.workers, 1, 256);
@@ -181,16 +243,13 @@ async function runWorker(options: ClusterOptions, log: ReturnType<typeof createL
   process.exit(0);
 }
 
+export const PROBE_OPTIONS = { zones: { type: 'string', default: 'zones' }, redis: { type: 'string' }, 'instance-id': { type: 'string' }, 'log-level': { type: 'string' } } as const satisfies OptionSpec;
+
 async function cmdProbe(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { zones: { type: 'string', default: 'zones' }, redis: { type: 'string' }, 'instance-id': { type: 'string' }, 'log-level': { type: 'string' } },
-    strict: true,
-  });
-  if (!values.redis) {
-    console.error('usage: regiondns probe --zones DIR --redis URL [--instance-id ID]\n(a prober alone only helps when DNS instances read its verdicts from the same Redis)');
-    return 2;
-  }
+  const parsed = args('probe', argv, PROBE_OPTIONS, PROBE_HELP);
+  if (!parsed) return 0;
+  const { values } = parsed;
+  if (!values.redis) throw new UsageError('probe needs --redis URL: a prober alone only helps when DNS instances read its verdicts from the same Redis', 'regiondns probe --zones DIR --redis URL [--instance-id ID]');
   const log = createLogger({ level: values['log-level'] });
   let running;
   try {
@@ -209,8 +268,13 @@ async function cmdProbe(argv: string[]): Promise<number> {
   return 0;
 }
 
+export const CHECK_OPTIONS = { 'latency-table': { type: 'string' } } as const satisfies OptionSpec;
+
 function cmdCheck(argv: string[]): number {
-  const { positionals, values } = parseArgs({ args: argv, options: { 'latency-table': { type: 'string' } }, allowPositionals: true });
+  const parsed = args('check', argv, CHECK_OPTIONS, CHECK_HELP);
+  if (!parsed) return 0;
+  const { positionals, values } = parsed;
+  if (positionals.length > 1) throw new UsageError(`check takes one folder (got ${positionals.join(' ')})`, 'regiondns check [DIR]');
   const dir = positionals[0] ?? 'zones';
   const cfg = loadConfig(dir, { latencyTablePath: values['latency-table'] ?? null });
   if (cfg.errors.length) {
@@ -222,8 +286,7 @@ function cmdCheck(argv: string[]): number {
   for (const z of cfg.zones) {
     const steered = [...cfg.steering.hostnames.values()].filter((h) => h.zone === z.origin).length;
     const owners = new Set(z.records.map((r) => r.owner)).size;
-    const soa = z.records.find((r) => r.type === RRType.SOA);
-    const serial = soa ? new DataView(soa.rdata.buffer, soa.rdata.byteOffset, soa.rdata.byteLength).getUint32(soa.rdata.length - 20) : 0;
+    const serial = zoneSerial(z.records) ?? 0;
     console.log(`${z.origin} ok: ${z.records.length} records, ${owners} names, ${steered} steered, serial ${serial} (${z.file})`);
   }
   if (cfg.steering.regions.size) console.log(`regions ok: ${[...cfg.steering.regions.keys()].join(', ')}`);
@@ -232,25 +295,22 @@ function cmdCheck(argv: string[]): number {
   return 0;
 }
 
+export const EXPLAIN_OPTIONS = {
+  client: { type: 'string' },
+  zones: { type: 'string', default: 'zones' },
+  geoip: { type: 'string', multiple: true },
+  'no-geoip': { type: 'boolean', default: false },
+  'latency-table': { type: 'string' },
+  type: { type: 'string', default: 'A' },
+  json: { type: 'boolean', default: false },
+} as const satisfies OptionSpec;
+
 async function cmdExplain(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    options: {
-      client: { type: 'string' },
-      zones: { type: 'string', default: 'zones' },
-      geoip: { type: 'string', multiple: true },
-      'no-geoip': { type: 'boolean', default: false },
-      'latency-table': { type: 'string' },
-      type: { type: 'string', default: 'A' },
-      json: { type: 'boolean', default: false },
-    },
-    allowPositionals: true,
-  });
+  const parsed = args('explain', argv, EXPLAIN_OPTIONS, EXPLAIN_HELP);
+  if (!parsed) return 0;
+  const { positionals, values } = parsed;
   const hostname = positionals[0];
-  if (!hostname || !values.client) {
-    console.error('usage: regiondns explain HOSTNAME --client IP[/PREFIX] [--zones DIR]');
-    return 2;
-  }
+  if (!hostname || !values.client || positionals.length > 1) throw new UsageError('explain takes one HOSTNAME and --client IP[/PREFIX]', 'regiondns explain HOSTNAME --client IP[/PREFIX] [--zones DIR]');
   const cfg = loadConfig(values.zones!, { latencyTablePath: values['latency-table'] ?? null });
   if (cfg.errors.length) {
     for (const e of cfg.errors) console.error(formatConfigError(e));
@@ -261,8 +321,12 @@ async function cmdExplain(argv: string[]): Promise<number> {
   const snap = buildSnapshot({ version: 1, zones: cfg.zones, steering: cfg.steering, geo, latencyTable: cfg.latencyTable });
   const qtype = values.type!.toUpperCase() === 'AAAA' ? RRType.AAAA : RRType.A;
   const result = explainQuery(snap, canonicalName(hostname), qtype, parseSubnet(values.client));
-  if (values.json) console.log(JSON.stringify(result, null, 2));
-  else console.log(result.trace ? formatTrace(result.trace) + '\n' + result.summary : result.summary);
+  if (values.json) console.log(JSON.stringify({ source: 'files', ...result }, null, 2));
+  else {
+    // Said first, so nobody mistakes a file-only answer for what the fleet serves now.
+    console.log(`from the files alone (no drains, health or runtime overrides); what the fleet answers now: regiondns ctl explain ${hostname} --client ${values.client}`);
+    console.log(result.trace ? formatTrace(result.trace) + '\n' + result.summary : result.summary);
+  }
   return 0;
 }
 

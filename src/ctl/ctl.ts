@@ -2,6 +2,7 @@
 // command line (exit 2), sends one request, prints the answer readably (or --json), and exits 0 on
 // 2xx, 1 on an API error (with the API's message) or when the server cannot be reached.
 
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatTrace, type Trace } from '../steering/trace.js';
 
@@ -18,13 +19,22 @@ Usage:
   regiondns ctl ramp --stop HOST [--reason TEXT]
   regiondns ctl explain HOST --client IP[/PREFIX] [--type AAAA]
   regiondns ctl audit [--limit N]
+  regiondns ctl health                       every region and check, with each prober's verdict
+  regiondns ctl drift                        what is in force that the files do not say (exit 1 if any)
+  regiondns ctl tenants list [--prefix P] [--limit N] [--cursor SLUG]
+  regiondns ctl tenants get SLUG
+  regiondns ctl tenants set SLUG REGION [--reason TEXT]
+  regiondns ctl tenants delete SLUG [--reason TEXT]
+  regiondns ctl tenants import FILE [--reason TEXT]   (CSV "slug,region" lines, or JSON lines)
 
 Options for every command:
   --server URL   the HTTP listener (default $REGIONDNS_SERVER, else http://127.0.0.1:8053)
-  --token TOKEN  a token of --ops-tokens / REGIONDNS_OPS_TOKENS (default $REGIONDNS_TOKEN)
+  --token TOKEN  the token part of a line of the server's --ops-tokens / REGIONDNS_OPS_TOKENS
+                 (default $REGIONDNS_TOKEN)
   --json         print the API's JSON answer
 
-Exit status: 0 done, 1 the API refused (its message is printed) or the server is unreachable, 2 usage error.`;
+Exit status: 0 done, 1 the API refused (its message is printed), the server is unreachable, or
+(drift) the fleet differs from its files; 2 usage error.`;
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8053';
 
@@ -56,6 +66,8 @@ const OPTIONS = {
   client: { type: 'string' },
   type: { type: 'string' },
   limit: { type: 'string' },
+  prefix: { type: 'string' },
+  cursor: { type: 'string' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -68,6 +80,9 @@ const ALLOWED: Record<string, OptionName[]> = {
   ramp: ['set', 'steps', 'every', 'no-halt', 'stop', 'show', 'reason'],
   explain: ['client', 'type'],
   audit: ['limit'],
+  health: [],
+  drift: [],
+  tenants: ['limit', 'prefix', 'cursor', 'reason'],
 };
 
 type Values = { [K in OptionName]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[] : (typeof OPTIONS)[K]['type'] extends 'string' ? string : boolean };
@@ -76,7 +91,11 @@ interface Request {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   path: string;
   body?: unknown;
+  /** A body sent as it is (a tenants import), with its content type. */
+  raw?: { text: string; type: string };
   print(data: Record<string, unknown>): string;
+  /** The exit status of a successful answer (default 0). */
+  exit?(data: Record<string, unknown>): number;
 }
 
 export async function runCtl(argv: string[], ioIn: Partial<CtlIo> = {}): Promise<number> {
@@ -122,13 +141,23 @@ export async function runCtl(argv: string[], ioIn: Partial<CtlIo> = {}): Promise
   }
 
   const server = (values.server ?? io.env.REGIONDNS_SERVER ?? DEFAULT_SERVER).replace(/\/+$/, '');
-  const token = values.token ?? io.env.REGIONDNS_TOKEN;
+  const tokenFrom = values.token !== undefined ? '--token' : 'REGIONDNS_TOKEN';
+  let token = values.token ?? io.env.REGIONDNS_TOKEN;
+  // A whole line of the server's token file ("name:token" or "name:token:read"): the token is the
+  // second field (tokens never hold a colon, the file format splits on it).
+  const line = token ? /^([^:\s]+):([^:\s]+)(?::(read|write))?$/.exec(token) : null;
+  if (line) {
+    io.err(`note: ${tokenFrom} looks like a line of the server's token file (name:token); using the token part, "${line[2].slice(0, 4)}…", for ${line[1]}`);
+    token = line[2];
+  }
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
   if (req.body !== undefined) headers['content-type'] = 'application/json';
+  if (req.raw) headers['content-type'] = req.raw.type;
   let res: Response;
   try {
-    res = await io.fetch(`${server}${req.path}`, { method: req.method, headers, body: req.body === undefined ? undefined : JSON.stringify(req.body) });
+    const body = req.raw ? req.raw.text : req.body === undefined ? undefined : JSON.stringify(req.body);
+    res = await io.fetch(`${server}${req.path}`, { method: req.method, headers, body });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     io.err(`error: cannot reach ${server}: ${cause?.code ?? cause?.message ?? (err as Error).message} (is regiondns serve running with --http? set --server or REGIONDNS_SERVER)`);
@@ -144,6 +173,9 @@ export async function runCtl(argv: string[], ioIn: Partial<CtlIo> = {}): Promise
   if (!res.ok) {
     const e = (data as { error?: { code?: string; message?: string } } | null)?.error;
     if (values.json && data !== null) io.out(JSON.stringify(data, null, 2));
+    else if (res.status === 401 && !token) io.err(`error: ${server} wants a token: pass --token TOKEN or set REGIONDNS_TOKEN (the token part of a line of the server's --ops-tokens file or REGIONDNS_OPS_TOKENS)`);
+    else if (res.status === 401) io.err(`error: ${server} does not accept the token from ${tokenFrom} (${e?.message ?? 'unauthorized'}); check it against the server's --ops-tokens file`);
+    else if (res.status === 403) io.err(`error: ${e?.message ?? 'forbidden'}; ${tokenFrom} holds a read-only token (name:token:read on the server)`);
     else io.err(`error: ${e?.message ?? `HTTP ${res.status} ${text.slice(0, 200)}`}${e?.code ? ` (${e.code})` : ''}`);
     return 1;
   }
@@ -152,7 +184,7 @@ export async function runCtl(argv: string[], ioIn: Partial<CtlIo> = {}): Promise
     return 1;
   }
   io.out(values.json ? JSON.stringify(data, null, 2) : req.print(data as Record<string, unknown>));
-  return 0;
+  return req.exit?.(data as Record<string, unknown>) ?? 0;
 }
 
 function buildRequest(cmd: string, args: string[], v: Values, io: CtlIo): Request {
@@ -226,8 +258,86 @@ function buildRequest(cmd: string, args: string[], v: Values, io: CtlIo): Reques
       if (v.limit !== undefined && !/^[0-9]+$/.test(v.limit)) throw new UsageError('--limit takes a number');
       return { method: 'GET', path: `/v1/audit${v.limit ? `?limit=${v.limit}` : ''}`, print: (d) => formatAudit(d.entries as AuditView[]) };
     }
+    case 'health':
+      if (args.length) throw new UsageError('ctl health takes no arguments');
+      return { method: 'GET', path: '/v1/health', print: (d) => formatHealth(d as unknown as HealthView) };
+    case 'drift':
+      if (args.length) throw new UsageError('ctl drift takes no arguments');
+      return {
+        method: 'GET', path: '/v1/drift',
+        print: (d) => ((d.findings as string[]).length ? (d.findings as string[]).join('\n') : 'in sync: the fleet does what its files say'),
+        exit: (d) => (d.inSync ? 0 : 1),
+      };
+    case 'tenants':
+      return tenantsRequest(args, v, reasonBody, message);
   }
   throw new UsageError(`unknown ctl command "${cmd}"`);
+}
+
+function tenantsRequest(args: string[], v: Values, reasonBody: { reason: string } | undefined, message: (d: Record<string, unknown>) => string): Request {
+  const [sub, ...rest] = args;
+  const want = (n: number, what: string) => {
+    if (rest.length !== n) throw new UsageError(`ctl tenants ${sub} takes ${what}`);
+  };
+  if (sub !== 'list' && (v.prefix !== undefined || v.cursor !== undefined || v.limit !== undefined)) throw new UsageError('--prefix, --cursor and --limit go with ctl tenants list');
+  switch (sub) {
+    case 'list': {
+      want(0, 'no arguments (filter with --prefix)');
+      if (v.limit !== undefined && !/^[0-9]+$/.test(v.limit)) throw new UsageError('--limit takes a number');
+      const q = new URLSearchParams({ ...(v.prefix ? { prefix: v.prefix } : {}), ...(v.cursor ? { cursor: v.cursor } : {}), ...(v.limit ? { limit: v.limit } : {}) });
+      return {
+        method: 'GET', path: `/v1/tenants${q.size ? `?${q}` : ''}`,
+        print: (d) => {
+          const rows = (d.tenants as { slug: string; region: string; source: string }[]).map((t) => [t.slug, t.region, t.source]);
+          const more = d.next ? `\n(more: --cursor ${String(d.next)})` : '';
+          return rows.length ? columns([['TENANT', 'REGION', 'FROM'], ...rows]) + more : 'no tenants';
+        },
+      };
+    }
+    case 'get':
+      want(1, 'one SLUG');
+      return {
+        method: 'GET', path: `/v1/tenants/${enc(rest[0])}`,
+        print: (d) => `${String(d.slug)} → ${String(d.region)} (from the ${d.source === 'api' ? 'ops API' : 'tenants file'})`,
+      };
+    case 'set':
+      want(2, 'SLUG REGION');
+      return { method: 'PUT', path: `/v1/tenants/${enc(rest[0])}`, body: { region: rest[1], ...(reasonBody ?? {}) }, print: message };
+    case 'delete':
+      want(1, 'one SLUG');
+      return { method: 'DELETE', path: `/v1/tenants/${enc(rest[0])}`, body: reasonBody, print: message };
+    case 'import': {
+      want(1, 'one FILE (CSV "slug,region" lines, or JSON lines)');
+      let text: string;
+      try {
+        text = readFileSync(rest[0], 'utf8');
+      } catch (err) {
+        throw new UsageError(`cannot read ${rest[0]}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      const type = /\.(jsonl|ndjson|json)$/i.test(rest[0]) ? 'application/x-ndjson' : 'text/csv';
+      const q = v.reason !== undefined ? `?${new URLSearchParams({ reason: v.reason })}` : '';
+      return { method: 'POST', path: `/v1/tenants:import${q}`, raw: { text, type }, print: message };
+    }
+  }
+  throw new UsageError(`ctl tenants takes list, get, set, delete or import${sub ? ` (not "${sub}")` : ''}`);
+}
+
+interface HealthView {
+  prober: string | null;
+  regions: Record<string, { operational: boolean; reason: string; stale: boolean; checks: Record<string, { target: string; up: boolean; stale: boolean; cause: string; voters: { prober: string; up: boolean; fresh?: boolean; cause?: string }[] }> }>;
+}
+
+function formatHealth(d: HealthView): string {
+  const rows = [['REGION', 'CHECK', 'VERDICT', 'TARGET', 'CAUSE', 'VOTES']];
+  for (const [region, r] of Object.entries(d.regions)) {
+    const checks = Object.entries(r.checks);
+    if (checks.length === 0) rows.push([region, '-', r.operational ? 'up' : 'DOWN', '-', 'no checks', '']);
+    for (const [name, c] of checks) {
+      const votes = c.voters.map((x) => `${x.prober}:${x.up ? 'up' : 'down'}`).join(' ');
+      rows.push([region, name, c.stale ? 'STALE' : c.up ? 'up' : 'DOWN', c.target, c.cause, votes]);
+    }
+  }
+  return columns(rows);
 }
 
 const enc = encodeURIComponent;

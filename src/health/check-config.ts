@@ -3,6 +3,7 @@
 // shape (run by the loader, which knows the YAML lines), then plain code checks values and ranges.
 // Every error names the check ("eu-central/http#0") and what to write instead.
 
+import { parseDuration } from '../config/duration.js';
 import * as z from 'zod';
 import type { RegionId } from '../steering/policy.js';
 
@@ -286,22 +287,14 @@ export function parseHostPort(text: string): { host: string; port: number } | nu
   return { host: m[1] ?? m[2], port };
 }
 
-/** "500ms", "5s", "1.5s", "1m" → milliseconds; null when malformed. */
-export function parseDuration(text: string): number | null {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)$/.exec(text.trim());
-  if (!m) return null;
-  const ms = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
-  return Number.isInteger(ms) ? ms : null;
-}
-
 function duration(s: CheckSite, path: CheckPath, id: CheckId, key: string, raw: unknown, dflt: number, min: number, max: number): number | null {
   if (raw === undefined) return dflt;
-  const ms = typeof raw === 'string' ? parseDuration(raw) : null;
-  if (ms === null) {
-    const hint = typeof raw === 'number' ? ` (write the unit: ${raw}s or ${raw}ms)` : '';
-    s.error(CheckError.DURATION, path, `check ${id}: ${key} ${JSON.stringify(raw)} is not a duration like 500ms, 5s or 1m${hint}`);
+  const parsed = typeof raw === 'string' || typeof raw === 'number' ? parseDuration(raw, null) : null;
+  if (!parsed?.ok) {
+    s.error(CheckError.DURATION, path, `check ${id}: ${key} ${parsed ? parsed.message : `${JSON.stringify(raw)} is not a duration like 500ms, 5s or 1m`}`);
     return null;
   }
+  const ms = parsed.ms;
   if (ms < min || ms > max) {
     s.error(CheckError.DURATION, path, `check ${id}: ${key} ${raw} must be from ${min} ms to ${max / 60_000} m`);
     return null;

@@ -15,6 +15,7 @@
 // - A halted ramp does not resume by itself when the region recovers: an operator looks, then stops
 //   it (DELETE keeps the weights) and starts a new one from where it should go on.
 
+import { parseDuration, type DurationResult } from '../config/duration.js';
 import type { Logger } from '../obs/logger.js';
 import type { Change, FleetStore, Ramp, WeightOverride } from '../state/fleet-store.js';
 import type { Snapshot } from '../state/snapshot.js';
@@ -52,30 +53,10 @@ function round(x: number): number {
   return Math.round(x * 1e9) / 1e9;
 }
 
-/** "30s", "10m", "1h", "1d", "500ms", or a number of milliseconds → ms; null when unreadable. */
-export function parseDuration(v: string | number): number | null {
-  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? Math.round(v) : null;
-  const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*$/.exec(v);
-  if (!m) return null;
-  const n = Number(m[1]);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 'ms'] ?? 1;
-  return Math.round(n * unit);
-}
-
-/** "10m", "1h30m", "45s", "1.5s": for messages. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${Math.round(ms / 100) / 10}s`;
-  const parts: string[] = [];
-  let s = Math.round(ms / 1000);
-  const d = Math.floor(s / 86400); s -= d * 86400;
-  const h = Math.floor(s / 3600); s -= h * 3600;
-  const m = Math.floor(s / 60); s -= m * 60;
-  if (d) parts.push(`${d}d`);
-  if (h) parts.push(`${h}h`);
-  if (m) parts.push(`${m}m`);
-  if (s) parts.push(`${s}s`);
-  return parts.join('');
+/** A ramp's `every`: a duration with its unit ("30s", "10m", "1h30m"), or a JSON number of milliseconds. */
+export function parseEvery(v: string | number): DurationResult {
+  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? { ok: true, ms: Math.round(v) } : { ok: false, message: `${v} is not a number of milliseconds` };
+  return parseDuration(v, null);
 }
 
 /** Checks a step list: non-empty, strictly increasing, each 0 < step ≤ 100. Returns a message or null. */

@@ -12,13 +12,16 @@ import { parseSubnet } from '../dns/ecs.js';
 import { canonicalName } from '../dns/name.js';
 import type { Logger } from '../obs/logger.js';
 import { explainQuery } from '../query/explain.js';
-import type { AuditInput, Change, Drain, FleetStore, Ramp, WeightOverride } from '../state/fleet-store.js';
+import type { ConfigIdentity } from '../config/identity.js';
+import type { AuditInput, Change, Drain, FleetStore, Ramp, TenantOverride, WeightOverride } from '../state/fleet-store.js';
 import { operational, type RegionHealth, type Snapshot } from '../state/snapshot.js';
 import type { HostnamePolicy, RegionId } from '../steering/policy.js';
 import { bearerToken, HOW_TO_CONFIGURE_TOKENS, type Access, type TokenIdentity, type TokenSet } from './auth.js';
 import { OpsError, OpsErrors } from './errors.js';
-import { checkSteps, formatDuration, MAX_EVERY_MS, MIN_EVERY_MS, parseDuration, stepOverride } from './ramp.js';
+import { formatDuration } from '../config/duration.js';
+import { checkSteps, MAX_EVERY_MS, MIN_EVERY_MS, parseEvery, stepOverride } from './ramp.js';
 import { registerConsoleApi } from './console-api.js';
+import { driftReport, type InstanceReport } from './drift.js';
 import { registerTenantRoutes, tenantsView } from './tenants.js';
 
 export interface OpsDeps {
@@ -30,6 +33,9 @@ export interface OpsDeps {
   now(): number;
   instanceId: string;
   healthReport?(): unknown;
+  /** What this instance serves (content hash and zone serials), and what the others report. */
+  identity?(): ConfigIdentity;
+  otherInstances?(): InstanceReport[];
   /** Subscribes to snapshot swaps (health, drains, reloads); for the console's event stream. */
   onSnapshot?(fn: () => void): () => void;
   log?: Logger;
@@ -315,8 +321,9 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
       if (known.length < 2) throw new OpsError('BAD_REQUEST', `set: ${policy.fqdn} has one record set; a ramp moves traffic between two or more (add a split to its steer file)`);
       const stepsError = checkSteps(body.steps);
       if (stepsError) throw new OpsError('BAD_REQUEST', `steps: ${stepsError}`);
-      const everyMs = parseDuration(body.every);
-      if (everyMs === null) throw new OpsError('BAD_REQUEST', `every: "${body.every}" is not a duration (e.g. "30s", "10m", "1h", or milliseconds)`);
+      const every = parseEvery(body.every);
+      if (!every.ok) throw new OpsError('BAD_REQUEST', `every: ${every.message}`);
+      const everyMs = every.ms;
       if (everyMs < MIN_EVERY_MS || everyMs > MAX_EVERY_MS) throw new OpsError('BAD_REQUEST', `every: from 1s to 30d (got ${formatDuration(everyMs)})`);
       const existing = currentRamp(policy.fqdn);
       if (existing?.state === 'running') throw rampRunning(policy.fqdn, existing);
@@ -387,6 +394,19 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
       const type = (q.type ?? 'A').toUpperCase();
       if (type !== 'A' && type !== 'AAAA') throw new OpsError('BAD_REQUEST', `type: "${q.type}" is not A or AAAA`);
       return explainQuery(deps.snapshot(), fqdn, type === 'A' ? RRType.A : RRType.AAAA, client);
+    });
+
+    route('GET', '/drift', 'read', async () => {
+      const self = deps.identity?.();
+      return driftReport({
+        snapshot: deps.snapshot(),
+        drains: store.get('drain').values() as Iterable<Drain>,
+        weights: store.get('weights').values() as Iterable<WeightOverride>,
+        ramps: store.get('ramp').values() as Iterable<Ramp>,
+        tenants: store.get('tenant').values() as Iterable<TenantOverride>,
+        instances: self ? [{ id: deps.instanceId, ...self }, ...(deps.otherInstances?.() ?? [])] : [],
+        now: deps.now(),
+      });
     });
 
     route('GET', '/audit', 'read', async (req) => {

@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import * as z from 'zod';
 import type { Change, TenantOverride } from '../state/fleet-store.js';
+import { listTenants } from '../state/tenant-list.js';
 import { TenantDirectory, type TenantLookup } from '../state/tenants.js';
 import type { HostnamePolicy } from '../steering/policy.js';
 import { parseTenants, slugProblem, tenantHostnames, tenantRegionCheck, type TenantFormat } from '../steering/tenants.js';
@@ -16,6 +17,9 @@ import { addRoute, commitChanges, orEmpty, param, parseBody, query, Reason, Reas
 
 /** An import may carry a million lines (about 25 MB of CSV). */
 export const IMPORT_BODY_LIMIT = 64 * 1024 * 1024;
+/** Tenants per page of GET /v1/tenants. */
+const LIST_DEFAULT = 100;
+const LIST_MAX = 10_000;
 /** Problems listed in a refused import's answer (all are counted). */
 const IMPORT_PROBLEMS = 20;
 const JSON_LINES = new Set(['application/x-ndjson', 'application/jsonl', 'application/json-lines', 'application/jsonlines', 'application/json']);
@@ -55,6 +59,14 @@ export function registerTenantRoutes(v1: FastifyInstance, deps: OpsDeps): void {
     const rule = hosts.map((h) => `${h.fqdn} unknown: ${h.tenants!.unknown}`).join('; ');
     throw new OpsError('UNKNOWN_TENANT', `${t.slug} is not in the tenant map${hidden}; its subdomains get the rule for unknown tenants (${rule})`);
   };
+
+  addRoute(v1, deps, 'GET', '/tenants', 'read', async (req) => {
+    hostnames();
+    const q = query(req);
+    const limit = q.limit === undefined ? LIST_DEFAULT : Number(q.limit);
+    if (!/^[0-9]*$/.test(q.limit ?? '') || limit < 1 || limit > LIST_MAX) throw new OpsError('BAD_REQUEST', `limit: an integer from 1 to ${LIST_MAX}`);
+    return listTenants(current(), { prefix: q.prefix, cursor: q.cursor, limit });
+  });
 
   addRoute(v1, deps, 'GET', '/tenants/:slug', 'read', async (req) => {
     const hosts = hostnames();

@@ -3,6 +3,7 @@
 
 import type { AddressInfo } from 'node:net';
 import { formatConfigError } from '../config/errors.js';
+import { configIdentity } from '../config/identity.js';
 import { loadConfig, type LoadedConfig } from '../config/load-config.js';
 import { configureNsid, SERVER_UDP_PAYLOAD } from '../dns/encode-response.js';
 import { formatListenAddress, type ListenAddress } from '../dns/listen-address.js';
@@ -94,6 +95,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   const geo = openGeo(opts.geoip, log);
   const first = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable });
   if (first.errors.length) throw new ConfigLoadError(first.errors.map(formatConfigError));
+  let identity = configIdentity(first.zones, first.steering);
 
   const instanceId = opts.instanceId ?? defaultInstanceId();
   configureNsid(opts.nsid === 'auto' ? instanceId : opts.nsid ?? null);
@@ -158,6 +160,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
       store, snapshot: current, tokens, openReads: opts.opsOpenReads ?? false, now: Date.now, instanceId,
       healthReport: () => health.report(), log: log.child({ component: 'ops' }),
       onSnapshot: (fn) => coordinator.onSwap(fn),
+      identity: () => identity,
     });
     registerConsole(http);
   }
@@ -188,6 +191,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
       }
       // Overrides live in the store, so they survive the reload; checks added or removed start or stop.
       const snap = coordinator.replaceConfig({ zones: next.zones, steering: next.steering, geo, latencyTable: next.latencyTable });
+      identity = configIdentity(next.zones, next.steering);
       prober?.update(next.steering.regions);
       zoneReloads.labels('ok').inc();
       publishSnapshotMetrics(next);

@@ -3,6 +3,7 @@
 // Two passes: a zod schema checks each value's shape and types, then plain code checks ranges and
 // references (regions, pools, zones) with the YAML nodes at hand for line numbers.
 
+import { parseDuration } from '../config/duration.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
@@ -96,7 +97,7 @@ const TenantsSchema = strict({
   unknown: z.enum(['nearest', 'servfail']).optional(),
 });
 const HostnameSchema = strict({
-  ttl: z.number().optional(),
+  ttl: z.union([z.number(), z.string()]).optional(),
   answers: z.number().optional(),
   pools: z.record(z.string(), z.array(z.unknown())),
   split: z.array(SetSchema).optional(),
@@ -378,9 +379,12 @@ function loadHostname(y: YamlFile, key: string, ctx: SteerContext): HostnamePoli
   const h = y.check(HostnameSchema, path);
   if (!h) return null;
 
-  const ttl = h.ttl ?? DEFAULT_TTL;
+  // Seconds, as everywhere in DNS, or a duration with its unit ("30s", "5m", "1h").
+  const ttlParsed = h.ttl === undefined ? { ok: true as const, ms: DEFAULT_TTL * 1000 } : parseDuration(h.ttl, 's');
+  const ttl = ttlParsed.ok ? ttlParsed.ms / 1000 : NaN;
   if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_TTL) {
-    y.error(SteerError.TTL_RANGE, [...path, 'ttl'], `ttl ${ttl} must be a whole number of seconds from 0 to ${MAX_TTL}`);
+    const why = ttlParsed.ok ? `${h.ttl}` : ttlParsed.message;
+    y.error(SteerError.TTL_RANGE, [...path, 'ttl'], `ttl ${why}: must be a whole number of seconds from 0 to ${MAX_TTL} (or a duration like 30s or 5m)`);
   }
   const answers = h.answers ?? DEFAULT_ANSWERS;
   if (!Number.isInteger(answers) || answers < 1) {

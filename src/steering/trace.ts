@@ -135,8 +135,9 @@ export function formatTrace(t: Trace): string {
   if (t.draw) out.push(...formatDraw(t.draw));
   if (t.health) {
     out.push('health:');
-    const w = Math.max(...t.health.map((h) => h.region.length));
-    for (const h of t.health) out.push(`  ${h.region.padEnd(w)}  ${h.up ? 'up  ' : 'DOWN'}  ${h.reason}`);
+    const w = Math.max('REGION'.length, ...t.health.map((h) => h.region.length));
+    out.push(`  ${'REGION'.padEnd(w)}  STATE  WHY`);
+    for (const h of t.health) out.push(`  ${h.region.padEnd(w)}  ${h.up ? 'up   ' : 'DOWN '}  ${h.reason}`);
   }
   if (t.allDown) out.push(`all regions down: when-all-down ${t.allDown.policy}: ${t.allDown.action}`);
   if (t.sort) {

@@ -3,7 +3,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkSteps, formatDuration, nextRampState, parseDuration, RampController, rampWeights } from '../../src/ops/ramp.js';
+import { checkSteps, nextRampState, parseEvery, RampController, rampWeights } from '../../src/ops/ramp.js';
 import type { AuditEntry, FleetStore, Ramp } from '../../src/state/fleet-store.js';
 import { API, cleanup, log, startFleet, WRITE, type Fleet } from './fixture.js';
 
@@ -38,15 +38,17 @@ describe('rampWeights', () => {
 
 describe('durations and steps', () => {
   it.each([
-    ['30s', 30_000], ['10m', 600_000], ['1h', 3_600_000], ['1d', 86_400_000], ['500ms', 500], ['1.5s', 1500],
-    ['2500', 2500], [2500, 2500], ['10 m', 600_000], ['soon', null], ['-1s', null], ['', null], ['1w', null], [-5, null], [NaN, null], [Infinity, null],
-  ] as const)('parseDuration(%j) = %j', (text, ms) => {
-    expect(parseDuration(text)).toBe(ms);
+    ['30s', 30_000], ['10m', 600_000], ['1h30m', 5_400_000], ['1d', 86_400_000], ['500ms', 500], ['1.5s', 1500], [2500, 2500],
+  ] as const)('every %j = %j ms', (text, ms) => {
+    expect(parseEvery(text)).toEqual({ ok: true, ms });
   });
 
-  it.each([[600_000, '10m'], [5_400_000, '1h30m'], [1500, '1.5s'], [200, '200ms'], [90_061_000, '1d1h1m1s']])('formatDuration(%d) = %s', (ms, text) => {
-    expect(formatDuration(ms)).toBe(text);
+  it.each([['2500', 'has no unit'], ['soon', 'not a duration'], [-5, 'not a number'], [NaN, 'not a number'], [Infinity, 'not a number']] as const)('every %j is refused: %s', (text, why) => {
+    const r = parseEvery(text);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.message).toContain(why);
   });
+
 
   it.each([
     [[0.1, 1, 5, 25, 100], null],

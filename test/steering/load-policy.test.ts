@@ -83,6 +83,14 @@ describe('loadSteering: the example shape', () => {
     });
   });
 
+  it('a TTL takes seconds or a duration with its unit, as $TTL and check intervals do', () => {
+    const ttlOf = (ttl: string) => load({
+      'regions.yaml': REGIONS,
+      [STEER]: ['hostnames:', '  "@":', `    ttl: ${ttl}`, '    pools:', '      us-east: [192.0.2.10]', ''].join('\n'),
+    }).config.hostnames.get(ORIGIN)?.ttl;
+    expect([ttlOf('45'), ttlOf('30s'), ttlOf('5m'), ttlOf('1h30m')]).toEqual([45, 30, 300, 5400]);
+  });
+
   it('the repository example files load cleanly', () => {
     const r = loadSteering(join(import.meta.dirname, '../../zones'), [ORIGIN], () => false);
     expect(r.errors).toEqual([]);
@@ -152,7 +160,8 @@ describe('loadSteering: every error names file:line and a stable code', () => {
     { name: 'unknown set key', files: steer(api(...POOLS, 'split:', '  - name: a', '    weight: 1', '    region: [us-east]', '    regions: [us-east]')), code: 'UNKNOWN_KEY', file: STEER, line: 10 },
     { name: 'missing pools', files: steer(api('ttl: 30')), code: 'MISSING_KEY', file: STEER, line: 2, message: /"hostnames.api" needs a "pools" key/ },
     { name: 'set without weight', files: steer(api(...POOLS, 'split:', '  - { name: a, regions: [us-east] }')), code: 'MISSING_KEY', file: STEER, line: 8 },
-    { name: 'ttl is text', files: steer(api('ttl: 30s', ...POOLS)), code: 'TYPE', file: STEER, line: 3, message: /"hostnames.api.ttl" must be a number, not the text "30s"/ },
+    { name: 'ttl is not a duration', files: steer(api('ttl: soon', ...POOLS)), code: 'TTL_RANGE', file: STEER, line: 3, message: /ttl "soon" is not a duration like 30s, 5m or 1h30m/ },
+    { name: 'ttl in milliseconds', files: steer(api('ttl: 1500ms', ...POOLS)), code: 'TTL_RANGE', file: STEER, line: 3, message: /whole number of seconds/ },
     { name: 'weight is text', files: steer(api(...POOLS, 'split:', '  - name: a', '    weight: "50%"', '    regions: [us-east]')), code: 'TYPE', file: STEER, line: 9, message: /split\[0\]\.weight/ },
     { name: 'weight is .inf', files: steer(api(...POOLS, 'split:', '  - { name: a, weight: .inf, regions: [us-east] }')), code: 'TYPE', file: STEER, line: 8 },
     { name: 'pool is a single address, not a list', files: steer(api('pools:', '  us-east: 192.0.2.1')), code: 'TYPE', file: STEER, line: 4, message: /must be a list/ },

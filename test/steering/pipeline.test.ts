@@ -193,7 +193,8 @@ describe('trace', () => {
     expect(text).toContain('client: 198.51.100.0/24 from EDNS Client Subnet');
     expect(text).toContain('location: Berlin, DE (52.52, 13.4), GeoIP network /20');
     expect(text).toContain('record set: canary (random draw 0.9995 x total 100 = 99.95; configured weights stable 99.9, canary 0.1)');
-    expect(text).toMatch(/ {2}us-east {5}DOWN {2}probes failing/);
+    expect(text).toMatch(/health:\n {2}REGION {6}STATE {2}WHY\n/);
+    expect(text).toMatch(/ {2}us-east {5}DOWN {3}probes failing/);
     expect(text).toMatch(/1\. eu-central {2}\d+ km, ~[\d.]+ ms \(distance model\)/);
     expect(text).toContain('answer:\n  eu-central: 198.51.100.10\n  ap-south: 203.0.113.10');
     expect(text).toContain('outcome ok; ttl 30; ECS scope /20 (GeoIP network that located the client)');
