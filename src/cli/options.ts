@@ -65,7 +65,7 @@ export function parseCommand<O extends OptionSpec>(command: string, argv: string
     return { values: r.values, positionals: r.positionals } as Parsed<O>;
   } catch (err) {
     const e = err as Error & { code?: string };
-    const usage = help.split('\n').find((l) => l.trim().startsWith(`regiondns ${command}`))?.trim() ?? `regiondns ${command} --help`;
+    const usage = help.split('\n').map((l) => l.trim().replace(/^Usage:\s*/, '')).find((l) => l.startsWith(`regiondns ${command}`)) ?? `regiondns ${command} --help`;
     const unknown = /Unknown option '(-{1,2})([^']+)'/.exec(e.message);
     if (unknown) {
       const near = closestOption(unknown[2], Object.keys(options));

@@ -22,10 +22,10 @@ export function loadConfig(zonesDir: string, opts: { latencyTablePath?: string |
   if (!fs.existsSync(zonesDir) || !fs.statSync(zonesDir).isDirectory()) {
     return { zones: [], steering: { regions: new Map(), hostnames: new Map() }, latencyTable: null, warnings: [], errors: [{ code: 'REGIONDNS_ERR_ZONES_DIR', file: zonesDir, line: 0, message: 'zones folder not found: pass --zones DIR' }] };
   }
-  const { zones, errors, warnings } = loadZoneDir(zonesDir);
+  const { zones, errors, warnings, failedOrigins } = loadZoneDir(zonesDir);
   const addressOwners = new Set<string>();
   for (const z of zones) for (const r of z.records) if (r.type === RRType.A || r.type === RRType.AAAA) addressOwners.add(r.owner);
-  const steering = loadSteering(zonesDir, zones.map((z) => z.origin), (fqdn) => addressOwners.has(fqdn));
+  const steering = loadSteering(zonesDir, zones.map((z) => z.origin), (fqdn) => addressOwners.has(fqdn), failedOrigins);
   errors.push(...steering.errors);
   let latencyTable: LatencyTable | null = null;
   if (opts.latencyTablePath) {

@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { closestOption } from '../cli/options.js';
 import { formatTrace, type Trace } from '../steering/trace.js';
 
 export const CTL_USAGE = `regiondns ctl: drive a running regiondns fleet through its ops API
@@ -112,7 +113,10 @@ export async function runCtl(argv: string[], ioIn: Partial<CtlIo> = {}): Promise
   try {
     ({ values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true }) as { values: Values; positionals: string[] });
   } catch (err) {
-    io.err(`${(err as Error).message}\n\n${CTL_USAGE}`);
+    const unknown = /Unknown option '(-{1,2})([^']+)'/.exec((err as Error).message);
+    const near = unknown ? closestOption(unknown[2], Object.keys(OPTIONS)) : null;
+    const what = unknown ? `unknown option ${unknown[1]}${unknown[2]}${near ? `; did you mean --${near}?` : ''}` : (err as Error).message.replace(/\. To specify .*$/s, '');
+    io.err(`${what}\n\n${CTL_USAGE}`);
     return 2;
   }
   const [cmd, ...args] = positionals;
@@ -127,7 +131,10 @@ export async function runCtl(argv: string[], ioIn: Partial<CtlIo> = {}): Promise
   let req: Request;
   try {
     const allowed = ALLOWED[cmd];
-    if (!allowed) throw new UsageError(`unknown ctl command "${cmd}"`);
+    if (!allowed) {
+      const near = closestOption(cmd, Object.keys(ALLOWED));
+      throw new UsageError(`unknown ctl command "${cmd}"${near ? `; did you mean ctl ${near}?` : ''}`);
+    }
     for (const k of Object.keys(values) as OptionName[]) {
       if (!GLOBAL.includes(k) && !allowed.includes(k)) throw new UsageError(`--${k} is not an option of ctl ${cmd}`);
     }
@@ -173,10 +180,13 @@ export async function runCtl(argv: string[], ioIn: Partial<CtlIo> = {}): Promise
   if (!res.ok) {
     const e = (data as { error?: { code?: string; message?: string } } | null)?.error;
     if (values.json && data !== null) io.out(JSON.stringify(data, null, 2));
-    else if (res.status === 401 && !token) io.err(`error: ${server} wants a token: pass --token TOKEN or set REGIONDNS_TOKEN (the token part of a line of the server's --ops-tokens file or REGIONDNS_OPS_TOKENS)`);
-    else if (res.status === 401) io.err(`error: ${server} does not accept the token from ${tokenFrom} (${e?.message ?? 'unauthorized'}); check it against the server's --ops-tokens file`);
-    else if (res.status === 403) io.err(`error: ${e?.message ?? 'forbidden'}; ${tokenFrom} holds a read-only token (name:token:read on the server)`);
-    else io.err(`error: ${e?.message ?? `HTTP ${res.status} ${text.slice(0, 200)}`}${e?.code ? ` (${e.code})` : ''}`);
+    else {
+      const code = e?.code ? ` (${e.code})` : '';
+      if (res.status === 401 && !token) io.err(`error: ${server} wants a token: pass --token TOKEN or set REGIONDNS_TOKEN (the token part of a line of the server's --ops-tokens file or REGIONDNS_OPS_TOKENS)${code}`);
+      else if (res.status === 401) io.err(`error: ${server} does not accept the token from ${tokenFrom}: ${e?.message ?? 'unauthorized'}; check it against the server's --ops-tokens file${code}`);
+      else if (res.status === 403) io.err(`error: ${e?.message ?? 'forbidden'}; ${tokenFrom} holds a read-only token (name:token:read on the server)${code}`);
+      else io.err(`error: ${e?.message ?? `HTTP ${res.status} ${text.slice(0, 200)}`}${code}`);
+    }
     return 1;
   }
   if (data === null || typeof data !== 'object') {

@@ -70,9 +70,13 @@ export function checkSteps(steps: readonly number[]): string | null {
   return null;
 }
 
-/** The override a ramp step puts in force. */
-export function stepOverride(policy: HostnamePolicy, ramp: Pick<Ramp, 'set' | 'steps'>, step: number, by: string, at: number): WeightOverride {
-  return { fqdn: policy.fqdn, weights: rampWeights(policy.sets, ramp.set, ramp.steps[step]), by, at };
+/**
+ * The override a ramp step puts in force. The other sets share the rest in the proportions in force
+ * when the ramp started (`base`: a split made before it), else in their file proportions.
+ */
+export function stepOverride(policy: HostnamePolicy, ramp: Pick<Ramp, 'set' | 'steps' | 'base'>, step: number, by: string, at: number): WeightOverride {
+  const sets = ramp.base ? policy.sets.map((s) => ({ name: s.name, weight: ramp.base![s.name] ?? s.weight })) : policy.sets;
+  return { fqdn: policy.fqdn, weights: rampWeights(sets, ramp.set, ramp.steps[step]), by, at };
 }
 
 /** Why a running ramp must halt now, or null: its hostname or set left the config, or a region of its set is down. */

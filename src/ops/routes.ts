@@ -328,10 +328,13 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
       const existing = currentRamp(policy.fqdn);
       if (existing?.state === 'running') throw rampRunning(policy.fqdn, existing);
       const now = deps.now();
+      // The other sets keep the proportions in force (a split made before the ramp), not the file's.
+      const inForce = currentOverride(policy.fqdn)?.weights;
       const ramp: Ramp = {
         fqdn: policy.fqdn, set: body.set, steps: body.steps, everyMs, step: 0, nextAt: now + everyMs,
         state: body.steps.length === 1 ? 'done' : 'running', haltReason: null,
         haltOnUnhealthyRegions: body['halt-on']?.['unhealthy-regions'] ?? true, by: who!.name, startedAt: now,
+        ...(inForce ? { base: inForce } : {}),
       };
       const override = stepOverride(policy, ramp, 0, who!.name, now);
       const before = { ramp: existing, weights: currentOverride(policy.fqdn) };

@@ -41,6 +41,8 @@ export interface Ramp {
   haltOnUnhealthyRegions: boolean;
   by: string;
   startedAt: number;
+  /** The weights in force when the ramp started (a runtime split), whose proportions the other sets keep. */
+  base?: Record<string, number>;
 }
 
 /**

@@ -35,6 +35,7 @@ export const RampSchema = z.object({
   haltOnUnhealthyRegions: z.boolean(),
   by: Actor,
   startedAt: Millis,
+  base: z.record(z.string(), z.number().finite().min(0)).optional(),
 }).refine((r) => r.step < r.steps.length, { message: 'step is past the last step' });
 
 /** In a worker a tenant value travels as `{ region }` only; `by` and `at` are optional for that reason. */

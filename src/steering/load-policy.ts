@@ -462,8 +462,13 @@ function knownRegion(y: YamlFile, path: Path, region: string, ctx: SteerContext)
 
 function hasPool(y: YamlFile, path: Path, region: string, pools: Map<RegionId, Endpoints>, what: string, ctx: SteerContext): void {
   if (!knownRegion(y, path, region, ctx) || pools.has(region)) return;
+  // A pool under a misspelt region was reported already; "no pool" for the real name would be its echo.
+  if (MISSPELT_POOLS.has(pools)) return;
   y.error(SteerError.REGION_WITHOUT_POOL, path, `${what} names region "${region}", which has no pool: add it under pools`);
 }
+
+/** Pools of a hostname that had a region unknown to regions.yaml (see hasPool). */
+const MISSPELT_POOLS = new WeakSet<Map<RegionId, Endpoints>>();
 
 function loadPools(y: YamlFile, path: Path, raw: Record<string, unknown[]>, ctx: SteerContext): Map<RegionId, Endpoints> {
   const pools = new Map<RegionId, Endpoints>();
@@ -473,7 +478,10 @@ function loadPools(y: YamlFile, path: Path, raw: Record<string, unknown[]>, ctx:
   }
   for (const region of regions) {
     const poolPath = [...path, region];
-    if (!knownRegion(y, poolPath, region, ctx)) continue;
+    if (!knownRegion(y, poolPath, region, ctx)) {
+      MISSPELT_POOLS.add(pools);
+      continue;
+    }
     const list = raw[region];
     if (list.length === 0) {
       y.error(SteerError.EMPTY_POOL, poolPath, `pool of region "${region}" has no endpoints`);
@@ -571,6 +579,8 @@ export function loadSteering(
   dir: string,
   zoneOrigins: readonly string[],
   staticAddressNames: (fqdn: string) => boolean,
+  /** Zones whose file has errors: their steer files wait until the zone loads (its errors say why). */
+  failedOrigins: readonly string[] = [],
 ): { config: SteeringConfig; errors: ConfigError[] } {
   const errors: ConfigError[] = [];
   const config: SteeringConfig = { regions: new Map(), hostnames: new Map() };
@@ -607,6 +617,7 @@ export function loadSteering(
     } catch {
       origin = null;
     }
+    if (origin !== null && failedOrigins.includes(origin)) continue;
     if (origin === null || !origins.includes(origin)) {
       const served = origins.join(', ') || 'none';
       errors.push({

@@ -20,6 +20,8 @@ export interface LoadResult {
   errors: ConfigError[];
   /** Problems fixed on load (TTLs made equal in an RRset); the zone is still served. */
   warnings: ConfigError[];
+  /** Origins of zone files that did not load: what depends on them is judged once they load. */
+  failedOrigins: string[];
 }
 
 export const ZoneWarningCode = {
@@ -29,7 +31,7 @@ export const ZoneWarningCode = {
 const ZONE_SUFFIX = '.zone';
 
 export function loadZoneDir(dir: string): LoadResult {
-  const out: LoadResult = { zones: [], errors: [], warnings: [] };
+  const out: LoadResult = { zones: [], errors: [], warnings: [], failedOrigins: [] };
   let names: string[];
   try {
     names = fs.readdirSync(dir).filter((n) => n.endsWith(ZONE_SUFFIX) && n.length > ZONE_SUFFIX.length).sort();
@@ -62,8 +64,10 @@ export function loadZoneDir(dir: string): LoadResult {
     }
     firstFileOf.set(r.zone.origin, file);
     if (r.errors.length === 0) loaded.push(r.zone);
+    else out.failedOrigins.push(r.zone.origin);
   }
   out.zones = loaded.filter((z) => !duplicated.has(z.origin));
+  out.failedOrigins.push(...duplicated);
   return out;
 }
 

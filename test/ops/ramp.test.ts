@@ -3,7 +3,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkSteps, nextRampState, parseEvery, RampController, rampWeights } from '../../src/ops/ramp.js';
+import { checkSteps, nextRampState, parseEvery, RampController, rampWeights, stepOverride } from '../../src/ops/ramp.js';
 import type { AuditEntry, FleetStore, Ramp } from '../../src/state/fleet-store.js';
 import { API, cleanup, log, startFleet, WRITE, type Fleet } from './fixture.js';
 
@@ -33,6 +33,22 @@ describe('rampWeights', () => {
     expect(() => rampWeights(file, 'blue', 1)).toThrow('no record set "blue"');
     expect(() => rampWeights(file, 'canary', 101)).toThrow('not within 0-100');
     expect(() => rampWeights(file, 'canary', NaN)).toThrow('not within 0-100');
+  });
+});
+
+describe('a ramp after a split', () => {
+  const policy = {
+    fqdn: 'w.example.', sets: [{ name: 'a', weight: 98, regions: [] }, { name: 'b', weight: 1, regions: [] }, { name: 'canary', weight: 1, regions: [] }],
+  } as unknown as Parameters<typeof stepOverride>[0];
+
+  it('keeps the proportions of the split in force for the other sets, not the file\'s', () => {
+    const ramp = { set: 'canary', steps: [5, 50], base: { a: 90, b: 10, canary: 0 } };
+    expect(stepOverride(policy, ramp, 0, 't', 0).weights).toEqual({ a: 85.5, b: 9.5, canary: 5 });
+    expect(stepOverride(policy, ramp, 1, 't', 0).weights).toEqual({ a: 45, b: 5, canary: 50 });
+  });
+
+  it('without a split, the file proportions', () => {
+    expect(stepOverride(policy, { set: 'canary', steps: [5] }, 0, 't', 0).weights).toEqual({ a: 94.04040404, b: 0.95959596, canary: 5 });
   });
 });
 

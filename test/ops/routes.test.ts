@@ -220,6 +220,14 @@ describe('split', () => {
 describe('ramp', () => {
   const url = '/v1/hostnames/api.gslb.example.com/ramp';
 
+  it('started after a split, records the weights in force so the other sets keep them', async () => {
+    await call('PUT', '/v1/hostnames/api.gslb.example.com/split', { sets: [{ name: 'stable', weight: 97 }, { name: 'canary', weight: 3 }] });
+    const r = await call('POST', url, { set: 'stable', steps: [50, 100], every: '1h' });
+    expect(r.status).toBe(200);
+    expect((fleet.store.get('ramp').get(API) as Ramp).base).toEqual({ stable: 97, canary: 3 });
+    expect(r.body.override.weights).toEqual({ stable: 50, canary: 50 });
+  });
+
   it('starts with step 0 and its weights in one write; GET shows it; DELETE stops it and keeps the weights', async () => {
     const now = Date.now();
     const r = await call('POST', url, { set: 'canary', steps: [0.1, 1, 5, 25, 100], every: '10m', 'halt-on': { 'unhealthy-regions': true }, reason: 'release 7' });
