@@ -187,12 +187,13 @@ describe('a fleet of three instances on one Redis', () => {
     const refused = await api(s2, 'POST', '/v1/regions/us-east/drain', { reason: 'second of two' });
     expect(refused.status, JSON.stringify(refused.body)).toBe(409);
     expect(refused.body.error.code).toBe('REGIONDNS_ERR_LAST_REGION');
-    expect(refused.body.error.detail.hostnames.map((h: { fqdn: string }) => h.fqdn)).toEqual([SOLO]);
+    // api's stable set (us-east, eu-central; 100% of its answers) is stranded too: its canary's ap-south has weight 0.
+    expect(refused.body.error.detail.hostnames.map((h: { fqdn: string; set: string }) => `${h.fqdn}/${h.set}`)).toEqual([`${API}/stable`, `${SOLO}/all`]);
     for (const s of servers) expect(regionState(await state(s), 'us-east').drained).toBe(false);
 
     const forced = await api(s2, 'POST', '/v1/regions/us-east/drain', { reason: 'second of two', force: true });
     expect(forced.status, JSON.stringify(forced.body)).toBe(200);
-    expect(forced.body.message).toMatch(/forced: solo\.fleet\.test\. now has no operational region/);
+    expect(forced.body.message).toMatch(/forced: api\.fleet\.test\., solo\.fleet\.test\. now have no operational region/);
     for (const s of servers) {
       await until('us-east drained everywhere', async () => (regionState(await state(s), 'us-east').drained ? true : undefined));
     }
@@ -365,7 +366,7 @@ describe('a fleet of three instances on one Redis', () => {
       expect(byAction(action).every((e) => e.actor === 'ramp-controller' && e.before.ramp.by === WRITER), action).toBe(true);
     }
     expect(byAction('drain').map((e) => e.reason)).toEqual(expect.arrayContaining(['fleet test: maintenance', 'before the outage']));
-    expect(byAction('drain').find((e) => e.target === 'us-east')).toMatchObject({ detail: { forced: true, stranded: [SOLO] } });
+    expect(byAction('drain').find((e) => e.target === 'us-east')).toMatchObject({ detail: { forced: true, stranded: [API, SOLO] } });
     // Newest first, one entry per persisted version, no entry for the writes refused while Redis was down.
     const versions = entries.map((e) => e.version as number);
     expect(versions).toEqual([...versions].sort((a, b) => b - a));
