@@ -8,46 +8,44 @@ export interface TcpProxy {
   url: string;
   /**
    * The next connection that sends `pattern` gets no reply bytes for `ms` (then they flow, in order).
-   * With `newConnections`, connections opened meanwhile are held too (Redis unreachable for them).
+   * With `everyConnection`, every connection, open or opened meanwhile, is held as long (Redis silent).
    */
-  holdRepliesAfter(pattern: string, ms: number, opts?: { newConnections?: boolean }): Promise<void>;
+  holdRepliesAfter(pattern: string, ms: number, opts?: { everyConnection?: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
-  let armed: { pattern: string; ms: number; newConnections: boolean; fired: () => void } | null = null;
-  let holdNewUntil = 0;
+  let armed: { pattern: string; ms: number; everyConnection: boolean; fired: () => void } | null = null;
+  /** Until when every connection's replies are held. */
+  let holdAllUntil = 0;
   const sockets = new Set<net.Socket>();
 
   const server = net.createServer((client) => {
     const upstream = net.connect({ port: targetPort, host: '127.0.0.1' });
     sockets.add(client).add(upstream);
-    let heldUntil = Date.now() < holdNewUntil ? holdNewUntil : 0;
+    let heldUntil = 0;
     const queue: Buffer[] = [];
     let timer: NodeJS.Timeout | null = null;
-    const flushLater = () => {
-      if (timer) return;
-      timer = setTimeout(() => {
-        timer = null;
-        heldUntil = 0;
-        for (const b of queue.splice(0)) client.write(b);
-      }, Math.max(0, heldUntil - Date.now()));
+    const until = () => Math.max(heldUntil, holdAllUntil);
+    const flush = () => {
+      timer = null;
+      if (Date.now() < until()) return void (timer = setTimeout(flush, until() - Date.now()));
+      for (const b of queue.splice(0)) client.write(b);
     };
-    if (heldUntil) flushLater();
     client.on('data', (chunk) => {
       if (armed && chunk.includes(armed.pattern)) {
         const a = armed;
         armed = null;
         heldUntil = Date.now() + a.ms;
-        if (a.newConnections) holdNewUntil = heldUntil;
-        flushLater();
+        if (a.everyConnection) holdAllUntil = heldUntil;
         a.fired();
       }
       upstream.write(chunk);
     });
     upstream.on('data', (chunk) => {
-      if (heldUntil) queue.push(chunk);
-      else client.write(chunk);
+      if (Date.now() >= until() && queue.length === 0) return void client.write(chunk);
+      queue.push(chunk);
+      timer ??= setTimeout(flush, Math.max(0, until() - Date.now()));
     });
     const end = () => {
       if (timer) clearTimeout(timer);
@@ -66,7 +64,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     url: `redis://127.0.0.1:${port}`,
     holdRepliesAfter(pattern, ms, opts = {}) {
       return new Promise<void>((fired) => {
-        armed = { pattern, ms, newConnections: opts.newConnections ?? false, fired };
+        armed = { pattern, ms, everyConnection: opts.everyConnection ?? false, fired };
       });
     },
     async close() {

@@ -324,7 +324,7 @@ describe('RedisStore', () => {
     try {
       const a = await open(p, 'a', { url: proxy.url, outcomeWindowMs: 1_000 });
       await a.write([{ ns: 'drain', key: 'eu-west', value: drain('eu-west') }], audit('drain')); // Redis knows the script now
-      void proxy.holdRepliesAfter(WRITE_SCRIPT.sha, 4_000, { newConnections: true });
+      void proxy.holdRepliesAfter(WRITE_SCRIPT.sha, 4_000, { everyConnection: true });
       const err = await a.write([{ ns: 'drain', key: 'us-east', value: drain('us-east') }], audit('drain')).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(StoreOutcomeUnknownError);
       expect((err as StoreOutcomeUnknownError).code).toBe('REGIONDNS_ERR_STORE_OUTCOME_UNKNOWN');
