@@ -16,7 +16,7 @@
 //   it (DELETE keeps the weights) and starts a new one from where it should go on.
 
 import type { Logger } from '../obs/logger.js';
-import type { Change, FleetStore, Ramp, WeightOverride } from '../state/fleet-store.js';
+import { StoreConflictError, type Change, type FleetStore, type Ramp, type WeightOverride } from '../state/fleet-store.js';
 import type { Snapshot } from '../state/snapshot.js';
 import type { HostnamePolicy } from '../steering/policy.js';
 
@@ -194,8 +194,9 @@ export class RampController {
         }, { expectVersion: at }); // decided on the state at `at`: another write since means decide again
         log?.info({ fqdn: ramp.fqdn, action: decision.action, step: decision.ramp.step }, `ramp ${ramp.fqdn}: ${decision.reason}`);
       } catch (err) {
-        // Nothing changed; the same decision is taken again next tick.
-        log?.warn({ err, fqdn: ramp.fqdn }, 'ramp controller: write failed; trying again next tick');
+        // Nothing changed; the decision is taken again next tick (on the new state after a conflict).
+        if (err instanceof StoreConflictError) log?.info({ fqdn: ramp.fqdn }, 'ramp controller: the state moved meanwhile; deciding again next tick');
+        else log?.warn({ err, fqdn: ramp.fqdn }, 'ramp controller: write failed; trying again next tick');
       }
     }
   }

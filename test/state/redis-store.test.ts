@@ -405,6 +405,21 @@ describe('RedisStore', () => {
     expect([...a.get('drain').keys()].sort()).toEqual(['eu-west', 'us-east']);
   });
 
+  it('a write sent while Redis has lost its state waits for the restore, then commits on the restored state', async () => {
+    const p = newPrefix();
+    const opts = { resyncIntervalMs: 200, claimWindowMs: 300 };
+    const a = await open(p, 'a', opts);
+    const b = await open(p, 'b', opts);
+    await a.write([{ ns: 'drain', key: 'eu-west', value: drain('eu-west') }], audit('drain'));
+    await waitFor(() => b.version() === 1);
+    for (const k of await raw.keys(`${p}*`)) await raw.del(k);
+    const v = await b.write([{ ns: 'drain', key: 'us-east', value: drain('us-east') }], audit('drain'));
+    expect(v).toBeGreaterThan(2); // after the restore (version 2)
+    expect(Object.keys(await raw.hgetall(`${p}ns:drain`)).sort()).toEqual(['eu-west', 'us-east']);
+    await waitFor(() => a.version() === v, 3_000);
+    expect([...a.get('drain').keys()].sort()).toEqual(['eu-west', 'us-east']);
+  });
+
   it('an older snapshot restored (same epoch, lower version) is not adopted: the newer state is put back', async () => {
     const p = newPrefix();
     const a = await open(p, 'a', { resyncIntervalMs: 200, claimWindowMs: 200 });
