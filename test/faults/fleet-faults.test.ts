@@ -10,48 +10,19 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WRITE_SCRIPT } from '../../src/state/redis-store.js';
 import { dig } from '../helpers/dig.js';
+import { AMSTERDAM, API, FLEET_ZONES, GEOIP, INDIA, IP, SOLO } from '../helpers/fleet-fixture.js';
+import { callApi, ok, sleep, until, type ApiResult } from '../helpers/ops-api.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
-import { REPO, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { startServer, type ServerProcess } from '../helpers/server-process.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { report } from './report.js';
 
-const FIXTURE = path.join(REPO, 'test/e2e/fleet-zones');
-const GEOIP = path.join(REPO, 'geo/fixtures/world-geoip2.mmdb');
-const API = 'api.fleet.test.';
-const SOLO = 'solo.fleet.test.';
-const AMSTERDAM = '193.0.0.0/24'; // nearest eu-central, then us-east
-const INDIA = '49.44.0.0/24'; // nearest ap-south (canary set only), then eu-central
-const IP = {
-  api: { 'us-east': '192.0.2.10', 'eu-central': '198.51.100.10', 'ap-south': '203.0.113.10' },
-  solo: { 'us-east': '192.0.2.20', 'eu-central': '198.51.100.20' },
-} as const;
 const TOKEN = 'w-fault-5e1f0c2a9b8d7e6f5a4b3c2d1e0f9a8b';
 /** The goal: every instance on the same state within this long after a fault. */
 const CONVERGE_MS = 5_000;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface ApiResult {
-  status: number;
-  body: Record<string, any>;
-}
-
-async function api(s: ServerProcess, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown): Promise<ApiResult> {
-  const res = await fetch(`http://127.0.0.1:${s.httpPort}${url}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(15_000),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, any>) : {} };
-}
-
-async function ok(call: Promise<ApiResult>): Promise<ApiResult> {
-  const r = await call;
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  return r;
-}
+const api = (s: ServerProcess, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown): Promise<ApiResult> =>
+  callApi(s, method, url, body, TOKEN, 15_000);
 
 /** What an instance serves from: its drains and weights, comparable across instances. */
 interface View {
@@ -71,22 +42,6 @@ async function view(s: ServerProcess): Promise<View> {
   };
 }
 
-/** Polls until `check` gives a value; bounded. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
-    await sleep(everyMs);
-  }
-}
-
 describe('fault suite: a fleet of three on one Redis', () => {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'regiondns-faults-'));
   let redis: TestRedis;
@@ -96,7 +51,7 @@ describe('fault suite: a fleet of three on one Redis', () => {
 
   beforeAll(async () => {
     const zones = path.join(tmp, 'zones');
-    cpSync(FIXTURE, zones, { recursive: true });
+    cpSync(FLEET_ZONES, zones, { recursive: true });
     const tokens = path.join(tmp, 'tokens');
     writeFileSync(tokens, `faults:${TOKEN}\n`);
     redis = await startRedis();

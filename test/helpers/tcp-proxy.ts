@@ -42,7 +42,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       }
       upstream.write(chunk);
     });
-    upstream.on('data', (chunk) => {
+    upstream.on('data', (chunk: Buffer) => {
       if (Date.now() >= until() && queue.length === 0) return void client.write(chunk);
       queue.push(chunk);
       timer ??= setTimeout(flush, Math.max(0, until() - Date.now()));

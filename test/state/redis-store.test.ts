@@ -382,14 +382,7 @@ describe('RedisStore', () => {
   });
 
   it('FLUSHALL: the instances re-seed Redis from memory under a new epoch, with an audit entry; writes go on', async () => {
-    const p = newPrefix();
-    const opts = { resyncIntervalMs: 200, claimWindowMs: 300 };
-    const a = await open(p, 'a', opts);
-    const b = await open(p, 'b', opts);
-    await a.write([{ ns: 'drain', key: 'eu-west', value: drain('eu-west') }], audit('drain'));
-    await waitFor(() => b.version() === 1);
-    const epoch = await raw.get(`${p}epoch`);
-    for (const k of await raw.keys(`${p}*`)) await raw.del(k); // this prefix's FLUSHALL
+    const { p, a, b, epoch } = await pairThenFlush();
     const restored = await until(async () => ((await raw.hget(`${p}ns:drain`, 'eu-west')) ? true : undefined), 8_000);
     expect(restored).toBe(true);
     expect(await raw.get(`${p}epoch`)).not.toBe(epoch);
@@ -406,13 +399,7 @@ describe('RedisStore', () => {
   });
 
   it('a write sent while Redis has lost its state waits for the restore, then commits on the restored state', async () => {
-    const p = newPrefix();
-    const opts = { resyncIntervalMs: 200, claimWindowMs: 300 };
-    const a = await open(p, 'a', opts);
-    const b = await open(p, 'b', opts);
-    await a.write([{ ns: 'drain', key: 'eu-west', value: drain('eu-west') }], audit('drain'));
-    await waitFor(() => b.version() === 1);
-    for (const k of await raw.keys(`${p}*`)) await raw.del(k);
+    const { p, a, b } = await pairThenFlush();
     const v = await b.write([{ ns: 'drain', key: 'us-east', value: drain('us-east') }], audit('drain'));
     expect(v).toBeGreaterThan(2); // after the restore (version 2)
     expect(Object.keys(await raw.hgetall(`${p}ns:drain`)).sort()).toEqual(['eu-west', 'us-east']);
@@ -450,6 +437,19 @@ describe('RedisStore', () => {
     expect(logs.filter((l) => /persistence/.test(String(l.msg)))).toEqual([]);
   });
 });
+
+/** Two instances sharing a drain, then every key of their prefix deleted (a FLUSHALL for them alone). */
+async function pairThenFlush(): Promise<{ p: string; a: RedisStore; b: RedisStore; epoch: string | null }> {
+  const p = newPrefix();
+  const opts = { resyncIntervalMs: 200, claimWindowMs: 300 };
+  const a = await open(p, 'a', opts);
+  const b = await open(p, 'b', opts);
+  await a.write([{ ns: 'drain', key: 'eu-west', value: drain('eu-west') }], audit('drain'));
+  await waitFor(() => b.version() === 1);
+  const epoch = await raw.get(`${p}epoch`);
+  for (const k of await raw.keys(`${p}*`)) await raw.del(k);
+  return { p, a, b, epoch };
+}
 
 async function badEntries(): Promise<Record<string, number>> {
   const m = await fleetStoreBadEntries.get();
