@@ -57,6 +57,7 @@ describe('fault suite: a fleet of three on one Redis', () => {
     redis = await startRedis();
     proxy = await startTcpProxy(redis.port);
     raw = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    raw.on('error', () => undefined); // Redis restarts on purpose here; the client reconnects
     await raw.connect();
     const started = await Promise.allSettled([1, 2, 3].map((n) => startServer([
       '--zones', zones, '--geoip', GEOIP, '--redis', proxy.url, '--instance-id', `fault-${n}`, '--ops-tokens', tokens, '--ramp-tick', '100',
