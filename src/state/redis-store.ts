@@ -481,7 +481,12 @@ export class RedisStore implements FleetStore {
       if (!(err instanceof StoreResettingError)) throw err;
       // Redis refused the write because its state is not ours: judge it (and restore it if lost).
       // Then a CAS caller re-checks on the restored view; any other write goes again once.
-      await Promise.race([this.resync('a write was refused').catch(() => undefined), delay(this.resetWaitMs)]);
+      const waited = new AbortController();
+      await Promise.race([
+        this.resync('a write was refused').catch(() => undefined),
+        delay(this.resetWaitMs, undefined, { signal: waited.signal }).catch(() => undefined),
+      ]);
+      waited.abort();
       await this.waitForRecovery();
       if (opts.expectVersion !== undefined) throw new StoreConflictError(opts.expectVersion, this.ver);
       return await this.writeOnce(stored, audit, opts);

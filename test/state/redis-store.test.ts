@@ -436,6 +436,22 @@ describe('RedisStore', () => {
     await open(p, 'b', { log });
     expect(logs.filter((l) => /persistence/.test(String(l.msg)))).toEqual([]);
   });
+
+  it('says nothing about persistence where CONFIG is refused (as on managed Redis)', async () => {
+    const p = newPrefix();
+    const logs: Record<string, unknown>[] = [];
+    const log = createLogger({ level: 'info', destination: { write: (line: string) => void logs.push(JSON.parse(line)) } });
+    await raw.call('ACL', 'SETUSER', 'managed', 'on', '>managed-secret-1', '~*', '&*', '+@all', '-config');
+    await raw.config('SET', 'appendonly', 'no');
+    try {
+      const s = await open(p, 'm', { log, url: `redis://managed:managed-secret-1@127.0.0.1:${redis.port}` });
+      expect(s.status().connected).toBe(true);
+    } finally {
+      await raw.config('SET', 'appendonly', 'yes');
+      await raw.call('ACL', 'DELUSER', 'managed');
+    }
+    expect(logs.filter((l) => /persistence/.test(String(l.msg)) && Number(l.level) >= 40)).toEqual([]);
+  });
 });
 
 /** Two instances sharing a drain, then every key of their prefix deleted (a FLUSHALL for them alone). */
