@@ -84,6 +84,17 @@ function keyProblem(ns: Namespace, key: string, value: unknown): string | null {
   return null;
 }
 
+/** What TenantOverrideSchema accepts, without extra keys. */
+function isPlainTenant(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const o = v as Record<string, unknown>;
+  let n = 1;
+  if (!(o.region === null || (typeof o.region === 'string' && o.region !== ''))) return false;
+  if (o.by !== undefined) { if (typeof o.by !== 'string') return false; n++; }
+  if (o.at !== undefined) { if (typeof o.at !== 'number' || !Number.isFinite(o.at)) return false; n++; }
+  return Object.keys(o).length === n;
+}
+
 export const AuditEntrySchema = z.looseObject({
   id: z.number().finite(),
   at: Millis,
@@ -120,6 +131,9 @@ export class EntryGate {
 
   /** The value of `ns`/`key`, or undefined (counted, logged once) when it does not parse. */
   value<N extends Namespace>(ns: N, key: string, raw: unknown): NamespaceValues[N] | undefined {
+    // A store can hold a million tenants: the common good case is checked by hand (the schema walk
+    // costs more than the JSON parse); anything else goes through the schema for its error message.
+    if (ns === 'tenant' && isPlainTenant(raw) && slugProblem(key) === null) return raw as NamespaceValues[N];
     const r = parseNamespaceValue(ns, raw);
     const problem = r.ok ? keyProblem(ns, key, r.value) : r.error;
     if (problem === null && r.ok) return r.value;
