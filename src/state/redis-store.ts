@@ -848,7 +848,7 @@ export class RedisStore implements FleetStore {
       this.log?.warn({ local: { epoch: this.epoch, version: this.ver }, redis: seen },
         'redis has lost fleet state this instance has (flushed, restarted without data, or an older snapshot restored): not adopting it; restoring it from memory');
       let head = seen;
-      for (let round = 0; !this.closed; round++) {
+      while (!this.closed) {
         const held = [...this.leasesHeld.values()].some((until) => until > this.now());
         const score = this.ver * 2 + (held ? 1 : 0);
         const t0 = performance.now();
