@@ -327,3 +327,19 @@ export const rampPercent = new client.Gauge({
     for (const r of fleetSource.ramps()) this.set({ hostname: r.fqdn, state: r.state }, r.percent);
   },
 });
+
+// ---- fleet store integrity (see src/state/schemas.ts and src/state/redis-store.ts) ----
+
+export const fleetStoreBadEntries = new client.Counter({
+  name: 'regiondns_fleet_store_bad_entries_total',
+  help: 'Entries read back from the fleet store (or its messages) that did not parse and were skipped, by namespace',
+  labelNames: ['namespace'] as const,
+  registers: [registry],
+});
+
+export const fleetStoreResets = new client.Counter({
+  name: 'regiondns_fleet_store_resets_total',
+  help: 'Times Redis was found to have lost fleet state (epoch gone or changed, version went back), by what this instance did: reseeded it or converged on another instance\'s reseed',
+  labelNames: ['action'] as const,
+  registers: [registry],
+});

@@ -31,6 +31,15 @@ export const OpsErrors = {
   STORE_UNAVAILABLE: { code: 'REGIONDNS_ERR_STORE_UNAVAILABLE', status: 503 },
   /** Every event stream slot of the instance is taken (GET /v1/events). */
   TOO_MANY_STREAMS: { code: 'REGIONDNS_ERR_TOO_MANY_STREAMS', status: 503 },
+  /**
+   * The store's reply to a write was lost and the store stayed unreachable: the change MAY have been
+   * applied. Check GET /v1/state or GET /v1/audit (the entry carries the write id) before sending it again.
+   */
+  STORE_OUTCOME_UNKNOWN: { code: 'REGIONDNS_ERR_STORE_OUTCOME_UNKNOWN', status: 503 },
+  /** Redis lost fleet state and the fleet is restoring it from memory: nothing changed; send it again in a few seconds. */
+  STORE_RESETTING: { code: 'REGIONDNS_ERR_STORE_RESETTING', status: 503 },
+  /** The fleet state kept changing under the change (other writes won every retry): nothing changed; send it again. */
+  STORE_CONTENDED: { code: 'REGIONDNS_ERR_STORE_CONTENDED', status: 503 },
   INTERNAL: { code: 'REGIONDNS_ERR_INTERNAL', status: 500 },
 } as const;
 

@@ -17,7 +17,7 @@
 
 import { parseDuration, type DurationResult } from '../config/duration.js';
 import type { Logger } from '../obs/logger.js';
-import type { Change, FleetStore, Ramp, WeightOverride } from '../state/fleet-store.js';
+import { StoreConflictError, type Change, type FleetStore, type Ramp, type WeightOverride } from '../state/fleet-store.js';
 import type { Snapshot } from '../state/snapshot.js';
 import type { HostnamePolicy } from '../steering/policy.js';
 
@@ -162,12 +162,12 @@ export class RampController {
       return;
     }
     if (!leader) return;
-    for (const value of store.get('ramp').values()) {
-      const ramp = value as Ramp;
+    for (const ramp of store.get('ramp').values()) {
+      const at = store.version();
       const decision = nextRampState(this.opts.snapshot(), ramp, this.now());
       if (!decision) continue;
       // The ramp may have been stopped or replaced while the lease was taken: act on the current value only.
-      if (store.get('ramp').get(ramp.fqdn) !== value) continue;
+      if (store.get('ramp').get(ramp.fqdn) !== ramp) continue;
       const changes: Change[] = [{ ns: 'ramp', key: ramp.fqdn, value: decision.ramp }];
       if (decision.override) changes.push({ ns: 'weights', key: ramp.fqdn, value: decision.override });
       const before = { ramp, weights: store.get('weights').get(ramp.fqdn) ?? null };
@@ -176,11 +176,12 @@ export class RampController {
           actor: RAMP_ACTOR, action: decision.action, target: ramp.fqdn, reason: decision.reason,
           before, after: { ramp: decision.ramp, weights: decision.override ?? before.weights },
           detail: { instance: this.opts.instanceId }, // which instance held the lease and acted
-        });
+        }, { expectVersion: at }); // decided on the state at `at`: another write since means decide again
         log?.info({ fqdn: ramp.fqdn, action: decision.action, step: decision.ramp.step }, `ramp ${ramp.fqdn}: ${decision.reason}`);
       } catch (err) {
-        // Nothing changed; the same decision is taken again next tick.
-        log?.warn({ err, fqdn: ramp.fqdn }, 'ramp controller: write failed; trying again next tick');
+        // Nothing changed; the decision is taken again next tick (on the new state after a conflict).
+        if (err instanceof StoreConflictError) log?.info({ fqdn: ramp.fqdn }, 'ramp controller: the state moved meanwhile; deciding again next tick');
+        else log?.warn({ err, fqdn: ramp.fqdn }, 'ramp controller: write failed; trying again next tick');
       }
     }
   }

@@ -13,9 +13,11 @@ import { canonicalName } from '../dns/name.js';
 import type { Logger } from '../obs/logger.js';
 import { explainQuery } from '../query/explain.js';
 import type { ConfigIdentity } from '../config/identity.js';
-import type { AuditInput, Change, Drain, FleetStore, Ramp, TenantOverride, WeightOverride } from '../state/fleet-store.js';
+import { alignWeights } from '../state/coordinator.js';
+import { StoreConflictError, type AuditInput, type Change, type Drain, type FleetStore, type TenantOverride, type WeightOverride } from '../state/fleet-store.js';
 import { operational, type RegionHealth, type Snapshot } from '../state/snapshot.js';
 import type { HostnamePolicy, RegionId } from '../steering/policy.js';
+import type { Ramp } from '../state/fleet-store.js';
 import { bearerToken, HOW_TO_CONFIGURE_TOKENS, type Access, type TokenIdentity, type TokenSet } from './auth.js';
 import { OpsError, OpsErrors } from './errors.js';
 import { formatDuration } from '../config/duration.js';
@@ -92,22 +94,37 @@ export function regionsOf(policy: HostnamePolicy): RegionId[] {
 
 export interface Stranded {
   fqdn: string;
+  /** The record set left with no operational region (its weight in force is above 0). */
+  set: string;
   regions: { region: RegionId; reason: string }[];
 }
 
-/** Hostnames the drain would leave with no operational region, given health, the other drains and this one. */
-export function strandedBy(snap: Snapshot, drain: Drain): Stranded[] {
-  const drains = new Map(snap.drains);
+/** The fleet state a guard judges: by default the snapshot's, in a route the store's at the version it commits on. */
+export interface GuardState {
+  drains?: ReadonlyMap<RegionId, Drain>;
+  weights?: ReadonlyMap<string, WeightOverride>;
+}
+
+/**
+ * Record sets the drain would leave with no operational region, given health, the other drains and
+ * this one. Every set whose weight in force (file, split override or ramp step) is above 0 counts: a
+ * hostname whose 99.9% set is stranded is stranded for 99.9% of its answers, whatever its canary has.
+ */
+export function strandedBy(snap: Snapshot, drain: Drain, state: GuardState = {}): Stranded[] {
+  const drains = new Map(state.drains ?? snap.drains);
   drains.set(drain.region, drain);
   const out: Stranded[] = [];
   const affected = drain.hostnames ?? [...snap.steering.hostnames.keys()];
   for (const fqdn of affected) {
     const policy = snap.steering.hostnames.get(fqdn);
     if (!policy) continue;
-    const regions = regionsOf(policy);
-    if (!regions.includes(drain.region)) continue;
-    const states = regions.map((region) => ({ region, ...operational(fqdn, region, snap.regionHealth, drains) }));
-    if (!states.some((s) => s.up)) out.push({ fqdn, regions: states.map(({ region, reason }) => ({ region, reason })) });
+    const override = state.weights ? state.weights.get(fqdn) : undefined;
+    const weights = override ? alignWeights(policy, override) : state.weights ? policy.weights : (snap.weightOverrides.get(fqdn) ?? policy.weights);
+    for (const [i, set] of policy.sets.entries()) {
+      if (!(weights[i] > 0) || !set.regions.includes(drain.region)) continue;
+      const states = set.regions.map((region) => ({ region, ...operational(fqdn, region, snap.regionHealth, drains) }));
+      if (!states.some((s) => s.up)) out.push({ fqdn, set: set.name, regions: states.map(({ region, reason }) => ({ region, reason })) });
+    }
   }
   return out;
 }
@@ -147,8 +164,8 @@ export function stateView(deps: Pick<OpsDeps, 'store' | 'snapshot' | 'instanceId
         fqdn: p.fqdn,
         regions: regionsOf(p),
         sets: p.sets.map((s, i) => ({ name: s.name, regions: s.regions, fileWeight: s.weight, weight: effective[i], share: share[i] })),
-        override: (overrides.get(p.fqdn) as WeightOverride | undefined) ?? null,
-        ramp: (ramps.get(p.fqdn) as Ramp | undefined) ?? null,
+        override: overrides.get(p.fqdn) ?? null,
+        ramp: ramps.get(p.fqdn) ?? null,
       };
     }),
   };
@@ -174,16 +191,61 @@ export function addRoute(
   });
 }
 
-/** Persists changes with their audit entry; a store that cannot persist is a 503 saying nothing changed. */
+/** At most this many tries when other writes keep moving the fleet state under a change. */
+const CAS_ATTEMPTS = 8;
+
+/** A change prepared on one version of the fleet state: what to write, and the answer once written. */
+export interface Prepared<T> {
+  changes: Change[];
+  audit: AuditInput;
+  answer(version: number): T;
+}
+
+/**
+ * Prepares a change on the store's view at version v (checking its invariants on exactly that state)
+ * and commits it only if the store is still at v (compare-and-set). When another write came first —
+ * on this instance or another — the store's view has moved on and the change is prepared again, so a
+ * guard never passes on a state the write does not commit on.
+ */
+export async function commitChecked<T>(store: FleetStore, prepare: () => Prepared<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const at = store.version();
+    const p = prepare();
+    try {
+      return p.answer(await store.write(p.changes, p.audit, { expectVersion: at }));
+    } catch (err) {
+      if (err instanceof StoreConflictError && attempt < CAS_ATTEMPTS) continue;
+      throw storeError(err);
+    }
+  }
+}
+
+/** Persists changes with their audit entry, unconditionally (no invariant depends on the state). */
 export async function commitChanges(store: FleetStore, changes: Change[], audit: AuditInput): Promise<number> {
   try {
     return await store.write(changes, audit);
   } catch (err) {
-    if (isStoreUnavailable(err)) {
-      throw new OpsError('STORE_UNAVAILABLE', `the change was not persisted; nothing changed (${(err as Error).message})`);
-    }
-    throw err;
+    throw storeError(err);
   }
+}
+
+/** A store's refusal as the ops API's answer: "nothing changed" only when the store is sure. */
+export function storeError(err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  const msg = (err as Error)?.message;
+  if (code === OpsErrors.STORE_UNAVAILABLE.code) return new OpsError('STORE_UNAVAILABLE', `the change was not persisted; nothing changed (${msg})`);
+  if (code === OpsErrors.STORE_RESETTING.code) return new OpsError('STORE_RESETTING', `the change was not persisted; nothing changed: ${msg}`);
+  if (code === OpsErrors.STORE_OUTCOME_UNKNOWN.code) {
+    const writeId = (err as { writeId?: string }).writeId;
+    return new OpsError('STORE_OUTCOME_UNKNOWN',
+      `the change MAY have been applied: the fleet store's reply was lost and it could not be asked (${msg}). ` +
+      `Check GET ${OPS_PREFIX}/state (ctl state) or GET ${OPS_PREFIX}/audit (the entry's writeId is ${writeId}) before sending it again`,
+      { writeId });
+  }
+  if (err instanceof StoreConflictError) {
+    return new OpsError('STORE_CONTENDED', `the fleet state kept changing while this change was prepared (${CAS_ATTEMPTS} tries); nothing changed: send it again`);
+  }
+  return err;
 }
 
 export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
@@ -201,7 +263,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
     });
 
     const route = (method: Method, url: string, access: Access | 'public', handler: Handler) => addRoute(v1, deps, method, url, access, handler);
-    const commit = (changes: Change[], audit: AuditInput): Promise<number> => commitChanges(store, changes, audit);
+    const commit = <T>(prepare: () => Prepared<T>): Promise<T> => commitChecked(store, prepare);
 
     const snapAndPolicy = (rawFqdn: string): { snap: Snapshot; policy: HostnamePolicy } => {
       const snap = deps.snapshot();
@@ -211,8 +273,8 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
       return { snap, policy };
     };
 
-    const currentRamp = (fqdn: string): Ramp | null => (store.get('ramp').get(fqdn) as Ramp | undefined) ?? null;
-    const currentOverride = (fqdn: string): WeightOverride | null => (store.get('weights').get(fqdn) as WeightOverride | undefined) ?? null;
+    const currentRamp = (fqdn: string): Ramp | null => store.get('ramp').get(fqdn) ?? null;
+    const currentOverride = (fqdn: string): WeightOverride | null => store.get('weights').get(fqdn) ?? null;
 
     route('GET', '/state', 'read', async () => stateView(deps));
 
@@ -234,34 +296,48 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
         }
       }
       const drain: Drain = { region, reason: body.reason, hostnames, by: who!.name, at: deps.now() };
-      const stranded = strandedBy(snap, drain);
-      if (stranded.length && !body.force) {
-        const what = stranded.map((s) => `${s.fqdn} (${s.regions.map((r) => `${r.region}: ${r.reason}`).join('; ')})`).join(', ');
-        throw new OpsError('LAST_REGION', `draining ${region} would leave ${stranded.length === 1 ? 'a hostname' : `${stranded.length} hostnames`} with no operational region: ${what}. Pass force: true (ctl: --force) to drain anyway`, { hostnames: stranded });
-      }
-      const before = (store.get('drain').get(region) as Drain | undefined) ?? null;
-      const version = await commit([{ ns: 'drain', key: region, value: drain }], {
-        actor: who!.name, action: 'drain', target: region, reason: drain.reason, before, after: drain,
-        ...(stranded.length ? { detail: { forced: true, stranded: stranded.map((s) => s.fqdn) } } : {}),
+      return commit(() => {
+        // Judged on the store's state at the version the write commits on (a retry judges again).
+        const now = deps.snapshot();
+        const stranded = strandedBy(now, drain, { drains: store.get('drain'), weights: store.get('weights') });
+        if (stranded.length && !body.force) {
+          const what = stranded.map((s) => `${s.fqdn}${setName(now, s)} (${s.regions.map((r) => `${r.region}: ${r.reason}`).join('; ')})`).join(', ');
+          const n = new Set(stranded.map((s) => s.fqdn)).size;
+          throw new OpsError('LAST_REGION', `draining ${region} would leave ${n === 1 ? 'a hostname' : `${n} hostnames`} with no operational region: ${what}. Pass force: true (ctl: --force) to drain anyway`, { hostnames: stranded });
+        }
+        const before = store.get('drain').get(region) ?? null;
+        const names = [...new Set(stranded.map((s) => s.fqdn))];
+        return {
+          changes: [{ ns: 'drain', key: region, value: drain }],
+          audit: {
+            actor: who!.name, action: 'drain', target: region, reason: drain.reason, before, after: drain,
+            ...(stranded.length ? { detail: { forced: true, stranded: names } } : {}),
+          },
+          answer: (version) => {
+            const scope = hostnames ? `for ${hostnames.join(', ')}` : 'for every hostname';
+            return {
+              drain, replaced: before, version,
+              message: `${region} drained ${scope}${before ? ' (replacing the previous drain)' : ''}` +
+                (stranded.length ? `; forced: ${names.join(', ')} now ${names.length === 1 ? 'has' : 'have'} no operational region` : ''),
+            };
+          },
+        };
       });
-      const scope = hostnames ? `for ${hostnames.join(', ')}` : 'for every hostname';
-      return {
-        drain, replaced: before, version,
-        message: `${region} drained ${scope}${before ? ' (replacing the previous drain)' : ''}` +
-          (stranded.length ? `; forced: ${stranded.map((s) => s.fqdn).join(', ')} now ${stranded.length === 1 ? 'has' : 'have'} no operational region` : ''),
-      };
     });
 
     route('DELETE', '/regions/:region/drain', 'write', async (req, who) => {
       const snap = deps.snapshot();
       const region = regionParam(snap, req);
       const body = parseBody(ReasonBody, orEmpty(req.body));
-      const before = (store.get('drain').get(region) as Drain | undefined) ?? null;
-      if (!before) throw new OpsError('NOT_DRAINED', `${region} is not drained`);
-      const version = await commit([{ ns: 'drain', key: region, value: null }], {
-        actor: who!.name, action: 'undrain', target: region, reason: body.reason ?? null, before, after: null,
+      return commit(() => {
+        const before = store.get('drain').get(region) ?? null;
+        if (!before) throw new OpsError('NOT_DRAINED', `${region} is not drained`);
+        return {
+          changes: [{ ns: 'drain', key: region, value: null }],
+          audit: { actor: who!.name, action: 'undrain', target: region, reason: body.reason ?? null, before, after: null },
+          answer: (version) => ({ undrained: before, version, message: `${region} is no longer drained` }),
+        };
       });
-      return { undrained: before, version, message: `${region} is no longer drained` };
     });
 
     // -- weighted splits --
@@ -280,35 +356,45 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
       if (missing.length) throw new OpsError('BAD_REQUEST', `sets: name every record set of ${policy.fqdn} once; missing: ${missing.join(', ')}`);
       const total = Object.values(weights).reduce((a, b) => a + b, 0);
       if (!(total > 0) || !Number.isFinite(total)) throw new OpsError('BAD_REQUEST', 'sets: the weights must add up to a finite number above 0');
-      const ramp = currentRamp(policy.fqdn);
-      if (ramp?.state === 'running') throw rampRunning(policy.fqdn, ramp);
-      const before = currentOverride(policy.fqdn);
       const override: WeightOverride = { fqdn: policy.fqdn, weights, by: who!.name, at: deps.now() };
-      const changes: Change[] = [{ ns: 'weights', key: policy.fqdn, value: override }];
-      // A halted or finished ramp's record is superseded by the operator's split.
-      if (ramp) changes.push({ ns: 'ramp', key: policy.fqdn, value: null });
-      const version = await commit(changes, {
-        actor: who!.name, action: 'split', target: policy.fqdn, reason: body.reason ?? null, before, after: override,
-        ...(ramp ? { detail: { clearedRamp: ramp.state } } : {}),
+      return commit(() => {
+        const ramp = currentRamp(policy.fqdn);
+        if (ramp?.state === 'running') throw rampRunning(policy.fqdn, ramp);
+        const before = currentOverride(policy.fqdn);
+        const changes: Change[] = [{ ns: 'weights', key: policy.fqdn, value: override }];
+        // A halted or finished ramp's record is superseded by the operator's split.
+        if (ramp) changes.push({ ns: 'ramp', key: policy.fqdn, value: null });
+        return {
+          changes,
+          audit: {
+            actor: who!.name, action: 'split', target: policy.fqdn, reason: body.reason ?? null, before, after: override,
+            ...(ramp ? { detail: { clearedRamp: ramp.state } } : {}),
+          },
+          answer: (version) => ({ override, version, message: `${policy.fqdn} split set: ${splitText(weights)}${ramp ? ` (the ${ramp.state} ramp record was cleared)` : ''}` }),
+        };
       });
-      return { override, version, message: `${policy.fqdn} split set: ${splitText(weights)}${ramp ? ` (the ${ramp.state} ramp record was cleared)` : ''}` };
     });
 
     route('DELETE', '/hostnames/:fqdn/split', 'write', async (req, who) => {
       const { policy } = snapAndPolicy(param(req, 'fqdn'));
       const body = parseBody(ReasonBody, orEmpty(req.body));
-      const ramp = currentRamp(policy.fqdn);
-      if (ramp?.state === 'running') throw rampRunning(policy.fqdn, ramp);
-      const before = currentOverride(policy.fqdn);
-      if (!before) throw new OpsError('NO_SPLIT', `${policy.fqdn} has no runtime split: it already uses the weights of its file`);
-      const changes: Change[] = [{ ns: 'weights', key: policy.fqdn, value: null }];
-      if (ramp) changes.push({ ns: 'ramp', key: policy.fqdn, value: null });
-      const version = await commit(changes, {
-        actor: who!.name, action: 'split.clear', target: policy.fqdn, reason: body.reason ?? null, before, after: null,
-        ...(ramp ? { detail: { clearedRamp: ramp.state } } : {}),
+      return commit(() => {
+        const ramp = currentRamp(policy.fqdn);
+        if (ramp?.state === 'running') throw rampRunning(policy.fqdn, ramp);
+        const before = currentOverride(policy.fqdn);
+        if (!before) throw new OpsError('NO_SPLIT', `${policy.fqdn} has no runtime split: it already uses the weights of its file`);
+        const changes: Change[] = [{ ns: 'weights', key: policy.fqdn, value: null }];
+        if (ramp) changes.push({ ns: 'ramp', key: policy.fqdn, value: null });
+        const file = Object.fromEntries(policy.sets.map((s) => [s.name, s.weight]));
+        return {
+          changes,
+          audit: {
+            actor: who!.name, action: 'split.clear', target: policy.fqdn, reason: body.reason ?? null, before, after: null,
+            ...(ramp ? { detail: { clearedRamp: ramp.state } } : {}),
+          },
+          answer: (version) => ({ cleared: before, version, message: `${policy.fqdn} is back to the weights of its file: ${splitText(file)}` }),
+        };
       });
-      const file = Object.fromEntries(policy.sets.map((s) => [s.name, s.weight]));
-      return { cleared: before, version, message: `${policy.fqdn} is back to the weights of its file: ${splitText(file)}` };
     });
 
     // -- canary ramps --
@@ -325,28 +411,30 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
       if (!every.ok) throw new OpsError('BAD_REQUEST', `every: ${every.message}`);
       const everyMs = every.ms;
       if (everyMs < MIN_EVERY_MS || everyMs > MAX_EVERY_MS) throw new OpsError('BAD_REQUEST', `every: from 1s to 30d (got ${formatDuration(everyMs)})`);
-      const existing = currentRamp(policy.fqdn);
-      if (existing?.state === 'running') throw rampRunning(policy.fqdn, existing);
       const now = deps.now();
-      // The other sets keep the proportions in force (a split made before the ramp), not the file's.
-      const inForce = currentOverride(policy.fqdn)?.weights;
-      const ramp: Ramp = {
-        fqdn: policy.fqdn, set: body.set, steps: body.steps, everyMs, step: 0, nextAt: now + everyMs,
-        state: body.steps.length === 1 ? 'done' : 'running', haltReason: null,
-        haltOnUnhealthyRegions: body['halt-on']?.['unhealthy-regions'] ?? true, by: who!.name, startedAt: now,
-        ...(inForce ? { base: inForce } : {}),
-      };
-      const override = stepOverride(policy, ramp, 0, who!.name, now);
-      const before = { ramp: existing, weights: currentOverride(policy.fqdn) };
-      const version = await commit(
-        [{ ns: 'ramp', key: policy.fqdn, value: ramp }, { ns: 'weights', key: policy.fqdn, value: override }],
-        { actor: who!.name, action: 'ramp.start', target: policy.fqdn, reason: body.reason ?? null, before, after: { ramp, weights: override } },
-      );
-      return {
-        ramp, override, version,
-        message: `ramp of ${policy.fqdn} started: ${body.set} at ${ramp.steps[0]}% (${splitText(override.weights)})` +
-          (ramp.state === 'running' ? `; next step (${ramp.steps[1]}%) in ${formatDuration(everyMs)}` : '; that is the only step: ramp done'),
-      };
+      return commit(() => {
+        const existing = currentRamp(policy.fqdn);
+        if (existing?.state === 'running') throw rampRunning(policy.fqdn, existing);
+        // The other sets keep the proportions in force (a split made before the ramp), not the file's.
+        const inForce = currentOverride(policy.fqdn)?.weights;
+        const ramp: Ramp = {
+          fqdn: policy.fqdn, set: body.set, steps: body.steps, everyMs, step: 0, nextAt: now + everyMs,
+          state: body.steps.length === 1 ? 'done' : 'running', haltReason: null,
+          haltOnUnhealthyRegions: body['halt-on']?.['unhealthy-regions'] ?? true, by: who!.name, startedAt: now,
+          ...(inForce ? { base: inForce } : {}),
+        };
+        const override = stepOverride(policy, ramp, 0, who!.name, now);
+        const before = { ramp: existing, weights: currentOverride(policy.fqdn) };
+        return {
+          changes: [{ ns: 'ramp', key: policy.fqdn, value: ramp }, { ns: 'weights', key: policy.fqdn, value: override }],
+          audit: { actor: who!.name, action: 'ramp.start', target: policy.fqdn, reason: body.reason ?? null, before, after: { ramp, weights: override } },
+          answer: (version) => ({
+            ramp, override, version,
+            message: `ramp of ${policy.fqdn} started: ${body.set} at ${ramp.steps[0]}% (${splitText(override.weights)})` +
+              (ramp.state === 'running' ? `; next step (${ramp.steps[1]}%) in ${formatDuration(everyMs)}` : '; that is the only step: ramp done'),
+          }),
+        };
+      });
     });
 
     route('GET', '/hostnames/:fqdn/ramp', 'read', async (req) => {
@@ -359,18 +447,21 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
     route('DELETE', '/hostnames/:fqdn/ramp', 'write', async (req, who) => {
       const { policy } = snapAndPolicy(param(req, 'fqdn'));
       const body = parseBody(ReasonBody, orEmpty(req.body));
-      const ramp = currentRamp(policy.fqdn);
-      if (!ramp) throw new OpsError('NO_RAMP', `${policy.fqdn} has no ramp`);
-      const override = currentOverride(policy.fqdn);
-      const version = await commit([{ ns: 'ramp', key: policy.fqdn, value: null }], {
-        actor: who!.name, action: 'ramp.stop', target: policy.fqdn, reason: body.reason ?? null, before: ramp, after: null,
+      return commit(() => {
+        const ramp = currentRamp(policy.fqdn);
+        if (!ramp) throw new OpsError('NO_RAMP', `${policy.fqdn} has no ramp`);
+        const override = currentOverride(policy.fqdn);
+        const at = `${ramp.state} at step ${ramp.step + 1}/${ramp.steps.length} (${ramp.set} ${ramp.steps[ramp.step]}%)`;
+        return {
+          changes: [{ ns: 'ramp', key: policy.fqdn, value: null }],
+          audit: { actor: who!.name, action: 'ramp.stop', target: policy.fqdn, reason: body.reason ?? null, before: ramp, after: null },
+          answer: (version) => ({
+            stopped: ramp, override, version,
+            message: `ramp of ${policy.fqdn} removed (${at}); the current weights stay in force as a split` +
+              (override ? ` (${splitText(override.weights)})` : '') + `: DELETE ${OPS_PREFIX}/hostnames/${policy.fqdn}/split (ctl split ${policy.fqdn} --clear) goes back to the file's weights`,
+          }),
+        };
       });
-      const at = `${ramp.state} at step ${ramp.step + 1}/${ramp.steps.length} (${ramp.set} ${ramp.steps[ramp.step]}%)`;
-      return {
-        stopped: ramp, override, version,
-        message: `ramp of ${policy.fqdn} removed (${at}); the current weights stay in force as a split` +
-          (override ? ` (${splitText(override.weights)})` : '') + `: DELETE ${OPS_PREFIX}/hostnames/${policy.fqdn}/split (ctl split ${policy.fqdn} --clear) goes back to the file's weights`,
-      };
     });
 
     // -- tenants (data residency) --
@@ -490,6 +581,11 @@ function listOf(it: Iterable<string>): string {
   const all = [...it];
   if (all.length === 0) return 'none';
   return all.length > 20 ? `${all.slice(0, 20).join(', ')}, … ${all.length - 20} more` : all.join(', ');
+}
+
+/** " set stable" for a hostname with several record sets; nothing for one with a single set. */
+function setName(snap: Snapshot, s: Stranded): string {
+  return (snap.steering.hostnames.get(s.fqdn)?.sets.length ?? 1) > 1 ? ` set ${s.set}` : '';
 }
 
 function splitText(weights: Record<string, number>): string {

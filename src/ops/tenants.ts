@@ -13,7 +13,7 @@ import { parseTenants, slugProblem, tenantHostnames, tenantRegionCheck, type Ten
 import { OpsError } from './errors.js';
 // routes.ts registers these routes, so this import is a cycle: nothing from it may be used at the top
 // level of this module, only inside functions (which run once both modules are loaded).
-import { addRoute, commitChanges, orEmpty, param, parseBody, query, Reason, ReasonBody, type OpsDeps } from './routes.js';
+import { addRoute, commitChecked, orEmpty, param, parseBody, query, Reason, ReasonBody, type OpsDeps } from './routes.js';
 
 /** An import may carry a million lines (about 25 MB of CSV). */
 export const IMPORT_BODY_LIMIT = 64 * 1024 * 1024;
@@ -85,33 +85,39 @@ export function registerTenantRoutes(v1: FastifyInstance, deps: OpsDeps): void {
     const body = parseBody(TenantBody, req.body);
     const region = tenantRegionCheck(deps.snapshot().steering)(body.region);
     if (typeof region !== 'string') throw new OpsError('BAD_REQUEST', `region: ${region.message}`);
-    const before = current().lookup(slug);
-    const value: TenantOverride = { region, by: who!.name, at: deps.now() };
-    const version = await commitChanges(store, [{ ns: 'tenant', key: slug, value }], {
-      actor: who!.name, action: 'tenant.set', target: slug, reason: body.reason ?? null, before: summary(before), after: { region, source: 'api' },
+    return commitChecked(store, () => {
+      const before = current().lookup(slug);
+      const value: TenantOverride = { region, by: who!.name, at: deps.now() };
+      const was = before.region === null ? 'new tenant' : before.region === region ? `unchanged; was from the ${before.source === 'file' ? 'file' : 'API'}` : `was ${before.region}`;
+      return {
+        changes: [{ ns: 'tenant', key: slug, value }],
+        audit: { actor: who!.name, action: 'tenant.set', target: slug, reason: body.reason ?? null, before: summary(before), after: { region, source: 'api' } },
+        answer: (version) => ({
+          tenant: { slug, region, source: 'api' }, before: summary(before), version, hostnames: hosts.map((h) => h.fqdn),
+          message: `tenant ${slug} → ${region} (${was})`,
+        }),
+      };
     });
-    const was = before.region === null ? 'new tenant' : before.region === region ? `unchanged; was from the ${before.source === 'file' ? 'file' : 'API'}` : `was ${before.region}`;
-    return {
-      tenant: { slug, region, source: 'api' }, before: summary(before), version, hostnames: hosts.map((h) => h.fqdn),
-      message: `tenant ${slug} → ${region} (${was})`,
-    };
   });
 
   addRoute(v1, deps, 'DELETE', '/tenants/:slug', 'write', async (req, who) => {
     const hosts = hostnames();
     const slug = slugParam(req);
     const body = parseBody(ReasonBody, orEmpty(req.body));
-    const t = known(current().lookup(slug), hosts);
-    // The file would bring a removed key back: hide the file's entry with a tombstone instead.
-    const hides = t.fileRegion !== null;
-    const value: TenantOverride | null = hides ? { region: null, by: who!.name, at: deps.now() } : null;
-    const version = await commitChanges(store, [{ ns: 'tenant', key: slug, value }], {
-      actor: who!.name, action: 'tenant.delete', target: slug, reason: body.reason ?? null, before: summary(t), after: null,
+    return commitChecked(store, () => {
+      const t = known(current().lookup(slug), hosts);
+      // The file would bring a removed key back: hide the file's entry with a tombstone instead.
+      const hides = t.fileRegion !== null;
+      const value: TenantOverride | null = hides ? { region: null, by: who!.name, at: deps.now() } : null;
+      return {
+        changes: [{ ns: 'tenant', key: slug, value }],
+        audit: { actor: who!.name, action: 'tenant.delete', target: slug, reason: body.reason ?? null, before: summary(t), after: null },
+        answer: (version) => ({
+          deleted: summary(t), hidesFileEntry: hides, version,
+          message: `tenant ${slug} removed${hides ? ` (the file's entry, ${t.fileRegion}, is hidden until the tenant is set again)` : ''}; its subdomains now get the rule for unknown tenants`,
+        }),
+      };
     });
-    return {
-      deleted: summary(t), hidesFileEntry: hides, version,
-      message: `tenant ${slug} removed${hides ? ` (the file's entry, ${t.fileRegion}, is hidden until the tenant is set again)` : ''}; its subdomains now get the rule for unknown tenants`,
-    };
   });
 
   // Its own scope: the body is read as text whatever its content type (CSV or JSON lines).
@@ -133,23 +139,27 @@ export function registerTenantRoutes(v1: FastifyInstance, deps: OpsDeps): void {
         });
       }
       if (parsed.lines === 0) throw new OpsError('BAD_REQUEST', `the body has no tenant lines (${format === 'csv' ? '"slug,region"' : '{"slug": …, "region": …}'} per line)`);
-      const dir = current();
-      const counts = { created: 0, moved: 0, unchanged: 0 };
-      const changes: Change[] = [];
-      const at = deps.now();
-      for (const [slug, region] of parsed.entries) {
-        const before = dir.lookup(slug).region;
-        if (before === null) counts.created++;
-        else if (before === region) counts.unchanged++;
-        else counts.moved++;
-        const o = dir.overrides.get(slug) as TenantOverride | undefined;
-        if (o?.region !== region) changes.push({ ns: 'tenant', key: slug, value: { region, by: who!.name, at } satisfies TenantOverride });
-      }
-      const detail = { format, lines: parsed.lines, imported: parsed.entries.size, ...counts, written: changes.length };
-      const version = await commitChanges(store, changes, {
-        actor: who!.name, action: 'tenant.import', target: 'tenants', reason: reason ?? null, before: null, after: null, detail,
+      return commitChecked(store, () => {
+        const dir = current();
+        const counts = { created: 0, moved: 0, unchanged: 0 };
+        const changes: Change[] = [];
+        const at = deps.now();
+        const overrides = store.get('tenant');
+        for (const [slug, region] of parsed.entries) {
+          const before = dir.lookup(slug).region;
+          if (before === null) counts.created++;
+          else if (before === region) counts.unchanged++;
+          else counts.moved++;
+          const o = overrides.get(slug);
+          if (o?.region !== region) changes.push({ ns: 'tenant', key: slug, value: { region, by: who!.name, at } satisfies TenantOverride });
+        }
+        const detail = { format, lines: parsed.lines, imported: parsed.entries.size, ...counts, written: changes.length };
+        return {
+          changes,
+          audit: { actor: who!.name, action: 'tenant.import', target: 'tenants', reason: reason ?? null, before: null, after: null, detail },
+          answer: (version) => ({ ...detail, version, message: `imported ${parsed.entries.size} tenants: ${counts.created} new, ${counts.moved} moved, ${counts.unchanged} unchanged` }),
+        };
       });
-      return { ...detail, version, message: `imported ${parsed.entries.size} tenants: ${counts.created} new, ${counts.moved} moved, ${counts.unchanged} unchanged` };
     }, IMPORT_BODY_LIMIT);
   });
 }

@@ -19,6 +19,8 @@ import { registry, workerRestarts } from '../obs/metrics.js';
 import type { Drain } from '../state/fleet-store.js';
 import { OverrideMap } from '../state/store-kit.js';
 import { regionOf } from '../state/tenants.js';
+import { EntryGate } from '../state/schemas.js';
+import { parseWorkerMessage } from './worker-messages.js';
 import { buildSnapshot, withState, type RegionHealth, type Snapshot } from '../state/snapshot.js';
 import type { RegionId } from '../steering/policy.js';
 import { mathRandom } from '../steering/rng.js';
@@ -49,7 +51,7 @@ export interface TenantsMessage {
   removed: string[];
 }
 
-type ToWorker = StateMessage | TenantsMessage | { type: 'reload' } | { type: 'metrics'; id: number };
+export type ToWorker = StateMessage | TenantsMessage | { type: 'reload' } | { type: 'metrics'; id: number };
 type ToPrimary = { type: 'ready' } | { type: 'tenants-resync' } | { type: 'metrics'; id: number; data: MetricsJson } | { type: 'reloaded'; ok: boolean; version: number };
 
 const sameRegion = (a: unknown, b: unknown): boolean => regionOf(a) === regionOf(b);
@@ -264,7 +266,10 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
   const dns = await startDnsListeners(opts.listen, handler, tcpOpts, wlog, { reusePort: opts.reusePort });
   client.AggregatorRegistry.setRegistries([registry]);
 
-  process.on('message', (m: ToWorker) => {
+  const gate = new EntryGate(wlog);
+  process.on('message', (raw: unknown) => {
+    const m = parseWorkerMessage(raw, gate);
+    if (!m) return;
     if (m.type === 'state') {
       state = m;
       apply();

@@ -102,11 +102,11 @@ export class Coordinator {
     drains: Map<RegionId, Drain>; weightOverrides: Map<string, number[]>; tenantOverrides: ReadonlyMap<string, unknown>;
   } {
     const drains = new Map<RegionId, Drain>();
-    for (const [region, value] of this.opts.store.get('drain')) drains.set(region, value as Drain);
+    for (const [region, value] of this.opts.store.get('drain')) drains.set(region, value);
     const weightOverrides = new Map<string, number[]>();
     for (const [fqdn, value] of this.opts.store.get('weights')) {
       const policy = steering.hostnames.get(fqdn);
-      if (policy) weightOverrides.set(fqdn, alignWeights(policy, value as WeightOverride));
+      if (policy) weightOverrides.set(fqdn, alignWeights(policy, value));
     }
     // The store's own immutable map: a million tenants are not copied per change.
     return { drains, weightOverrides, tenantOverrides: this.opts.store.get('tenant') };

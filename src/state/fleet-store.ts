@@ -3,6 +3,7 @@
 // The query path never calls a store: a store change triggers a new Snapshot (see coordinator.ts).
 
 import type { RegionId } from '../steering/policy.js';
+import type { NamespaceValues } from './schemas.js';
 
 /** Namespaces of operator overrides. Values are JSON. */
 export type Namespace = 'drain' | 'weights' | 'ramp' | 'tenant';
@@ -127,6 +128,14 @@ export class StoreOutcomeUnknownError extends Error {
   }
 }
 
+/**
+ * The store found that Redis lost fleet state (see redis-store.ts, "epochs") and is restoring it:
+ * nothing was written; the change can be sent again in a few seconds.
+ */
+export class StoreResettingError extends Error {
+  readonly code = 'REGIONDNS_ERR_STORE_RESETTING';
+}
+
 export interface WriteOptions {
   /** Commit only when the store is still at this version (compare-and-set); else StoreConflictError. */
   expectVersion?: number;
@@ -146,14 +155,16 @@ export interface FleetStore {
   start(): Promise<void>;
   close(): Promise<void>;
 
-  /** The local view of a namespace: key → value. Never does I/O. */
-  get(ns: Namespace): ReadonlyMap<string, unknown>;
+  /** The local view of a namespace: key → value (parsed: bad entries were skipped). Never does I/O. */
+  get<N extends Namespace>(ns: N): ReadonlyMap<string, NamespaceValues[N]>;
   /** Monotonic version of the overrides, bumped by every write anywhere in the fleet. */
   version(): number;
   /**
    * Persists the changes and one audit entry atomically, then publishes them. Resolves with the new
    * version once persisted; the local view is updated before it resolves. Rejects with
-   * StoreUnavailableError (and changes nothing) when the write cannot be persisted.
+   * StoreUnavailableError (and changes nothing) when the write cannot be persisted,
+   * StoreConflictError when opts.expectVersion is not the store's version, StoreResettingError while
+   * the store restores lost state, and StoreOutcomeUnknownError when it cannot tell whether it committed.
    */
   write(changes: Change[], audit: AuditInput, opts?: WriteOptions): Promise<number>;
   /** Newest first. */

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import {
   NAMESPACES,
+  StoreConflictError,
   StoreUnavailableError,
   type AuditEntry,
   type AuditInput,
@@ -16,7 +17,9 @@ import {
   type StoreEvent,
   type StoreStatus,
   type Verdict,
+  type WriteOptions,
 } from './fleet-store.js';
+import { EntryGate, type NamespaceValues } from './schemas.js';
 import { applyChanges, emptyViews, EventHub, normalizeChanges, OverrideMap, toChanges, verdictKey, type Views } from './store-kit.js';
 
 /** Audit entries kept in memory and in the state file. */
@@ -86,7 +89,15 @@ export class MemoryStore implements FleetStore {
     }
     const state = parseStateFile(this.stateFile, text);
     const views = emptyViews();
-    for (const ns of NAMESPACES) views.set(ns, OverrideMap.from(Object.entries(state.namespaces[ns] ?? {})));
+    // Values are untrusted like any read back: a bad one is skipped and counted, never a SERVFAIL.
+    const gate = new EntryGate(this.log);
+    for (const ns of NAMESPACES) {
+      const good = Object.entries(state.namespaces[ns] ?? {}).flatMap(([k, v]) => {
+        const parsed = gate.value(ns, k, v);
+        return parsed === undefined ? [] : [[k, parsed] as const];
+      });
+      views.set(ns, OverrideMap.from(good));
+    }
     this.views = views;
     this.ver = state.version;
     this.auditLog = state.audit.slice(0, MEMORY_AUDIT_LIMIT).reverse();
@@ -97,15 +108,15 @@ export class MemoryStore implements FleetStore {
     await this.queue.catch(() => undefined);
   }
 
-  get(ns: Namespace): ReadonlyMap<string, unknown> {
-    return this.views.get(ns) ?? OverrideMap.EMPTY;
+  get<N extends Namespace>(ns: N): ReadonlyMap<string, NamespaceValues[N]> {
+    return (this.views.get(ns) ?? OverrideMap.EMPTY) as ReadonlyMap<string, unknown> as ReadonlyMap<string, NamespaceValues[N]>;
   }
 
   version(): number {
     return this.ver;
   }
 
-  write(changes: Change[], audit: AuditInput): Promise<number> {
+  write(changes: Change[], audit: AuditInput, opts: WriteOptions = {}): Promise<number> {
     // Validate before queueing so a caller's mistake fails on its own, not as "store unavailable".
     let parsed: Change[];
     try {
@@ -113,7 +124,11 @@ export class MemoryStore implements FleetStore {
     } catch (err) {
       return Promise.reject(err);
     }
-    const run = this.queue.then(() => this.persistAndApply(parsed, audit));
+    const run = this.queue.then(() => {
+      // Writes run one at a time: the version checked here is the one the write commits on.
+      if (opts.expectVersion !== undefined && opts.expectVersion !== this.ver) throw new StoreConflictError(opts.expectVersion, this.ver);
+      return this.persistAndApply(parsed, audit);
+    });
     this.queue = run.catch(() => undefined);
     return run;
   }

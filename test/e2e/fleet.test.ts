@@ -10,43 +10,17 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dig } from '../helpers/dig.js';
 import { buildQuery, ecsOption, parse, udpExchange } from '../helpers/dns-client.js';
+import { AMSTERDAM, API, FLEET_ZONES, GEOIP, INDIA, IP, SOLO } from '../helpers/fleet-fixture.js';
+import { callApi, ok, sleep, until, type ApiResult } from '../helpers/ops-api.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
-import { REPO, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { startServer, type ServerProcess } from '../helpers/server-process.js';
 
-const FIXTURE = path.resolve(import.meta.dirname, 'fleet-zones');
-const GEOIP = path.join(REPO, 'geo/fixtures/world-geoip2.mmdb');
-const API = 'api.fleet.test.';
-const SOLO = 'solo.fleet.test.';
-const AMSTERDAM = '193.0.0.0/24'; // nearest eu-central, then us-east
-const INDIA = '49.44.0.0/24'; // nearest ap-south (canary set only), then eu-central
-
-const IP = {
-  api: { 'us-east': '192.0.2.10', 'eu-central': '198.51.100.10', 'ap-south': '203.0.113.10' },
-  solo: { 'us-east': '192.0.2.20', 'eu-central': '198.51.100.20' },
-} as const;
+const FIXTURE = FLEET_ZONES;
 
 const WRITE_TOKEN = 'w-5e1f0c2a9b8d7e6f5a4b3c2d1e0f9a8b';
 const READ_TOKEN = 'r-0a1b2c3d4e5f60718293a4b5c6d7e8f9';
 const WRITER = 'ops-writer';
 const READER = 'ops-reader';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `check` returns a value other than undefined; bounded in time. */
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 5_000, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
-    await sleep(everyMs);
-  }
-}
 
 /** The A records a steered name gives a client subnet (ECS), over UDP. */
 async function answerOf(port: number, name: string, subnet: string): Promise<string[]> {
@@ -54,28 +28,8 @@ async function answerOf(port: number, name: string, subnet: string): Promise<str
   return (parse(reply).answers as { address?: string }[]).map((a) => a.address ?? '?');
 }
 
-interface ApiResult {
-  status: number;
-  body: Record<string, any>;
-}
-
-async function api(s: ServerProcess, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown, token = WRITE_TOKEN): Promise<ApiResult> {
-  const res = await fetch(`http://127.0.0.1:${s.httpPort}${url}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(5_000),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, any>) : {} };
-}
-
-/** Asserts a 200, showing the error body otherwise. */
-async function ok(call: Promise<ApiResult>): Promise<ApiResult> {
-  const r = await call;
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  return r;
-}
+const api = (s: ServerProcess, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown, token = WRITE_TOKEN): Promise<ApiResult> =>
+  callApi(s, method, url, body, token);
 
 const state = async (s: ServerProcess) => (await api(s, 'GET', '/v1/state', undefined, READ_TOKEN)).body;
 const regionState = (st: Record<string, any>, id: string) => (st.regions as { id: string; drained: boolean; health: { up: boolean } }[]).find((r) => r.id === id)!;
@@ -187,12 +141,13 @@ describe('a fleet of three instances on one Redis', () => {
     const refused = await api(s2, 'POST', '/v1/regions/us-east/drain', { reason: 'second of two' });
     expect(refused.status, JSON.stringify(refused.body)).toBe(409);
     expect(refused.body.error.code).toBe('REGIONDNS_ERR_LAST_REGION');
-    expect(refused.body.error.detail.hostnames.map((h: { fqdn: string }) => h.fqdn)).toEqual([SOLO]);
+    // api's stable set (us-east, eu-central; 100% of its answers) is stranded too: its canary's ap-south has weight 0.
+    expect(refused.body.error.detail.hostnames.map((h: { fqdn: string; set: string }) => `${h.fqdn}/${h.set}`)).toEqual([`${API}/stable`, `${SOLO}/all`]);
     for (const s of servers) expect(regionState(await state(s), 'us-east').drained).toBe(false);
 
     const forced = await api(s2, 'POST', '/v1/regions/us-east/drain', { reason: 'second of two', force: true });
     expect(forced.status, JSON.stringify(forced.body)).toBe(200);
-    expect(forced.body.message).toMatch(/forced: solo\.fleet\.test\. now has no operational region/);
+    expect(forced.body.message).toMatch(/forced: api\.fleet\.test\., solo\.fleet\.test\. now have no operational region/);
     for (const s of servers) {
       await until('us-east drained everywhere', async () => (regionState(await state(s), 'us-east').drained ? true : undefined));
     }
@@ -365,7 +320,7 @@ describe('a fleet of three instances on one Redis', () => {
       expect(byAction(action).every((e) => e.actor === 'ramp-controller' && e.before.ramp.by === WRITER), action).toBe(true);
     }
     expect(byAction('drain').map((e) => e.reason)).toEqual(expect.arrayContaining(['fleet test: maintenance', 'before the outage']));
-    expect(byAction('drain').find((e) => e.target === 'us-east')).toMatchObject({ detail: { forced: true, stranded: [SOLO] } });
+    expect(byAction('drain').find((e) => e.target === 'us-east')).toMatchObject({ detail: { forced: true, stranded: [API, SOLO] } });
     // Newest first, one entry per persisted version, no entry for the writes refused while Redis was down.
     const versions = entries.map((e) => e.version as number);
     expect(versions).toEqual([...versions].sort((a, b) => b - a));

@@ -1,7 +1,7 @@
 // A private redis-server per test file: its own loopback port and temp dir, AOF on so data survives
 // down()/up() and restart(). Never touches 6379 or anyone else's Redis.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +22,13 @@ export interface TestRedis {
   freeze(): void;
   /** SIGCONT. */
   thaw(): void;
+  /** Its data directory (dump.rdb lands here after SAVE). */
+  dir: string;
+  /**
+   * Restarts it on the same port with its data replaced: nothing (a restart that lost everything),
+   * or an RDB file (a restore from an older snapshot; loaded, then kept in a new AOF).
+   */
+  restartWith(data: { rdb: string } | 'empty'): Promise<void>;
 }
 
 const live = new Set<ChildProcess>();
@@ -46,11 +53,11 @@ export async function startRedis(): Promise<TestRedis> {
   let frozen = false;
   let output = '';
 
-  const spawnOnce = async (p: number): Promise<void> => {
+  const spawnOnce = async (p: number, appendonly = 'yes'): Promise<void> => {
     output = '';
     const child = spawn(
       'redis-server',
-      ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'],
+      ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', appendonly, '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     live.add(child);
@@ -124,7 +131,32 @@ export async function startRedis(): Promise<TestRedis> {
         frozen = false;
       }
     },
+    dir,
+    async restartWith(data) {
+      await kill();
+      for (const f of readdirSync(dir)) rmSync(path.join(dir, f), { recursive: true, force: true });
+      if (data === 'empty') return spawnOnce(port);
+      // Redis with AOF on and no AOF starts empty: load the RDB without AOF, then turn AOF on (as a restore does).
+      copyFileSync(data.rdb, path.join(dir, 'dump.rdb'));
+      await spawnOnce(port, 'no');
+      await command(port, 'CONFIG SET appendonly yes');
+    },
   };
+}
+
+/** Sends one inline command and resolves with the first reply line. */
+function command(port: number, line: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    let buf = '';
+    s.setTimeout(5_000, () => { s.destroy(); reject(new Error(`${line}: no reply`)); });
+    s.once('error', reject);
+    s.once('connect', () => s.write(`${line}\r\n`));
+    s.on('data', (c) => {
+      buf += c.toString();
+      if (buf.includes('\r\n')) { s.destroy(); resolve(buf.split('\r\n')[0]); }
+    });
+  });
 }
 
 /** Resolves once the server answers PING (and has loaded its data). */

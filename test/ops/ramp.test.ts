@@ -175,7 +175,7 @@ describe('RampController', () => {
     let t = 1_000_000;
     const f = await fleet({ now: () => t });
     await putRamp(f, { everyMs: 1000 }, t);
-    const res = await f.app.inject({ method: 'POST', url: '/v1/regions/ap-south/drain', headers: WRITE, payload: { reason: 'x', hostnames: [API] } });
+    const res = await f.app.inject({ method: 'POST', url: '/v1/regions/ap-south/drain', headers: WRITE, payload: { reason: 'x', hostnames: [API], force: true } });
     expect(res.statusCode).toBe(200);
     f.setHealth('us-east', { up: false, reason: 'timeout' }); // not in the canary set
     const c = controller(f, { now: () => t });

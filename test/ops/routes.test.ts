@@ -141,14 +141,36 @@ describe('drain and undrain', () => {
     expect((await audit())[0].detail).toEqual({ forced: true, stranded: [EU] });
   });
 
-  it('counts health and other drains: us-east down + drain eu-central strands web and api stable… but api keeps ap-south', async () => {
+  it('counts health and other drains, per record set: us-east down + drain eu-central strands web and api\'s stable set', async () => {
     fleet.setHealth('us-east', { up: false, reason: 'HTTP 500' });
     const r = await call('POST', '/v1/regions/eu-central/drain', { reason: 'x', hostnames: ['web.gslb.example.com'] });
     expectError(r, 409, 'REGIONDNS_ERR_LAST_REGION', /web\.gslb\.example\.com\. \(us-east: HTTP 500; eu-central: drained by alice: x\)/);
-    // api still has ap-south (its canary set): the union of its sets' regions counts.
+    // api's canary (0.1%) still has ap-south, but its stable set (99.9% of answers) has no region left.
     const snap = fleet.coordinator.snapshot();
     const stranded = strandedBy(snap, { region: 'eu-central', reason: 'x', hostnames: null, by: 't', at: 0 } satisfies Drain);
-    expect(stranded.map((s) => s.fqdn).sort()).toEqual([EU, WEB]);
+    expect(stranded.map((s) => `${s.fqdn}/${s.set}`).sort()).toEqual([`${API}/stable`, `${EU}/all`, `${WEB}/all`]);
+    const all = await call('POST', '/v1/regions/eu-central/drain', { reason: 'x' });
+    expectError(all, 409, 'REGIONDNS_ERR_LAST_REGION', /api\.gslb\.example\.com\. set stable \(us-east: HTTP 500; eu-central: drained by alice: x\)/);
+  });
+
+  it('a set whose weight in force is 0 does not count; a split that gives it weight does', async () => {
+    // ap-south only serves the canary: draining it strands canary (0.1%) unless its weight is 0.
+    expectError(await call('POST', '/v1/regions/ap-south/drain', { reason: 'x' }), 409, 'REGIONDNS_ERR_LAST_REGION', /set canary \(ap-south: drained/);
+    expect((await call('PUT', '/v1/hostnames/api.gslb.example.com/split', { sets: [{ name: 'stable', weight: 1 }, { name: 'canary', weight: 0 }] })).status).toBe(200);
+    expect((await call('POST', '/v1/regions/ap-south/drain', { reason: 'x' })).status).toBe(200);
+  });
+
+  it('of two concurrent drains that together strand a record set, exactly one gets 409', async () => {
+    for (let round = 0; round < 5; round++) {
+      const [a, b] = await Promise.all([
+        call('POST', '/v1/regions/us-east/drain', { reason: `round ${round}` }),
+        call('POST', '/v1/regions/eu-central/drain', { reason: `round ${round}` }),
+      ]);
+      expect([a.status, b.status].sort()).toEqual([200, 409]);
+      expect(fleet.store.get('drain').size).toBe(1);
+      const drained = [...fleet.store.get('drain').keys()][0];
+      expect((await call('DELETE', `/v1/regions/${drained}/drain`, {})).status).toBe(200);
+    }
   });
 
   it('a drain changes the explain answer', async () => {
@@ -372,7 +394,7 @@ describe('errors', () => {
     rmSync(path.dirname(fleet.stateFile), { recursive: true, force: true });
 
     for (const [method, url, body] of [
-      ['POST', '/v1/regions/eu-central/drain', { reason: 'second', hostnames: ['api.gslb.example.com'] }],
+      ['POST', '/v1/regions/eu-central/drain', { reason: 'second', hostnames: ['api.gslb.example.com'], force: true }],
       ['DELETE', '/v1/regions/us-east/drain', undefined],
       ['PUT', '/v1/hostnames/api.gslb.example.com/split', { sets: [{ name: 'stable', weight: 1 }, { name: 'canary', weight: 1 }] }],
       ['POST', '/v1/hostnames/api.gslb.example.com/ramp', { set: 'canary', steps: [1, 2], every: '1m' }],

@@ -97,7 +97,7 @@ describe('MemoryStore', () => {
   it('serialises concurrent writes: the file holds every one', async () => {
     const file = path.join(dir, 'state.json');
     const a = new MemoryStore({ stateFile: file, now });
-    const versions = await Promise.all(Array.from({ length: 20 }, (_, i) => a.write([{ ns: 'tenant', key: `t${i}`, value: i }], audit('t'))));
+    const versions = await Promise.all(Array.from({ length: 20 }, (_, i) => a.write([{ ns: 'tenant', key: `t${i}`, value: { region: `r${i}`, by: 'a', at: i } }], audit('t'))));
     expect(versions.sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     const b = new MemoryStore({ stateFile: file, now });
     await b.start();

@@ -1,0 +1,52 @@
+// What a worker accepts from its primary. A message crosses a process boundary: it is parsed like
+// anything read back from a store (same schemas), and a bad one is skipped and counted, so it can
+// never become a SERVFAIL. Tenant entries (up to a million per message) are checked by hand: a
+// schema walk over each would cost seconds.
+
+import * as z from 'zod';
+import { DrainSchema, type EntryGate } from '../state/schemas.js';
+import type { StateMessage, TenantsMessage, ToWorker } from './cluster.js';
+
+const RegionHealthSchema = z.object({ up: z.boolean(), reason: z.string() });
+
+const StateMessageSchema = z.object({
+  type: z.literal('state'),
+  version: z.number().finite(),
+  regionHealth: z.array(z.tuple([z.string().min(1), RegionHealthSchema])),
+  drains: z.array(z.tuple([z.string().min(1), DrainSchema])).refine((d) => d.every(([k, v]) => k === v.region), 'a drain under another region'),
+  weightOverrides: z.array(z.tuple([z.string().min(1), z.array(z.number().finite().min(0))])),
+});
+
+const TenantsHeadSchema = z.object({
+  type: z.literal('tenants'),
+  seq: z.number().int(),
+  full: z.boolean(),
+  set: z.array(z.unknown()),
+  removed: z.array(z.string()),
+});
+
+const OtherSchema = z.union([z.object({ type: z.literal('reload') }), z.object({ type: z.literal('metrics'), id: z.number() })]);
+
+/** The message, or undefined (counted under namespace "worker", logged once per type) when it does not parse. */
+export function parseWorkerMessage(raw: unknown, gate: EntryGate): ToWorker | undefined {
+  const type = (raw as { type?: unknown } | null)?.type;
+  const bad = (problem: string) => {
+    gate.bad('worker', String(type), problem);
+    return undefined;
+  };
+  if (type === 'state') {
+    const r = StateMessageSchema.safeParse(raw);
+    return r.success ? (r.data as StateMessage) : bad(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  }
+  if (type === 'tenants') {
+    const r = TenantsHeadSchema.safeParse(raw);
+    if (!r.success) return bad(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    for (const e of r.data.set) {
+      const ok = Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && e[0] !== '' && (e[1] === null || (typeof e[1] === 'string' && e[1] !== ''));
+      if (!ok) return bad(`set: not a [slug, region] pair: ${JSON.stringify(e)?.slice(0, 80)}`);
+    }
+    return r.data as TenantsMessage;
+  }
+  const r = OtherSchema.safeParse(raw);
+  return r.success ? r.data : bad(`unknown message type ${JSON.stringify(type)?.slice(0, 40)}`);
+}

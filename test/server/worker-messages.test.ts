@@ -1,0 +1,43 @@
+// What a worker accepts from its primary: good messages pass as they are, bad ones are skipped and
+// counted (namespace "worker"), so a broken message can never reach a worker's snapshot.
+import { describe, expect, it } from 'vitest';
+import { fleetStoreBadEntries } from '../../src/obs/metrics.js';
+import { parseWorkerMessage } from '../../src/server/worker-messages.js';
+import { EntryGate } from '../../src/state/schemas.js';
+
+const drain = { region: 'eu-central', reason: 'x', hostnames: null, by: 'a', at: 1 };
+const state = { type: 'state', version: 3, regionHealth: [['us-east', { up: false, reason: 'HTTP 500' }]], drains: [['eu-central', drain]], weightOverrides: [['api.example.', [99, 1]]] };
+const tenants = { type: 'tenants', seq: 2, full: false, set: [['acme', 'eu-central'], ['gone', null]], removed: ['old'] };
+
+async function badWorker(): Promise<number> {
+  return (await fleetStoreBadEntries.get()).values.find((v) => v.labels.namespace === 'worker')?.value ?? 0;
+}
+
+describe('parseWorkerMessage', () => {
+  const gate = new EntryGate();
+
+  it('passes good messages unchanged', () => {
+    expect(parseWorkerMessage(state, gate)).toEqual(state);
+    expect(parseWorkerMessage(tenants, gate)).toEqual(tenants);
+    expect(parseWorkerMessage({ type: 'reload' }, gate)).toEqual({ type: 'reload' });
+    expect(parseWorkerMessage({ type: 'metrics', id: 4 }, gate)).toEqual({ type: 'metrics', id: 4 });
+  });
+
+  it('skips and counts a drain without hostnames, a drain under another region, bad weights, bad tenant pairs, unknown types', async () => {
+    const before = await badWorker();
+    const bad = [
+      { ...state, drains: [['eu-central', { region: 'eu-central', reason: 'x', by: 'a', at: 1 }]] },
+      { ...state, drains: [['us-east', drain]] },
+      { ...state, weightOverrides: [['api.example.', [Number.NaN]]] },
+      { ...state, regionHealth: [['us-east', { up: 'no' }]] },
+      { ...tenants, set: [['acme', 7]] },
+      { ...tenants, set: [['acme']] },
+      { ...tenants, seq: 'two' },
+      { type: 'explode' },
+      null,
+      'state',
+    ];
+    for (const m of bad) expect(parseWorkerMessage(m, gate), JSON.stringify(m)).toBeUndefined();
+    expect((await badWorker()) - before).toBe(bad.length);
+  });
+});
