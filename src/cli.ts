@@ -18,15 +18,17 @@ import { buildSnapshot } from './state/snapshot.js';
 import { openGeoDatabases, defaultGeoDatabasePaths } from './geo/locator.js';
 import { formatTrace } from './steering/trace.js';
 import { runCtl } from './ctl/ctl.js';
+import { runDnssec } from './dnssec/cli.js';
 
 const USAGE = `regiondns: authoritative DNS and global traffic manager
 
 Usage:
   regiondns serve   [--zones DIR] [--listen ADDR:PORT]... [--http ADDR:PORT] [options]
-  regiondns check   [DIR]
+  regiondns check   [DIR] [--keys DIR]
   regiondns explain HOSTNAME --client IP[/PREFIX] [--zones DIR] [--geoip FILE]... [--json]
   regiondns probe   --zones DIR --redis URL [--instance-id ID]      (a prober that serves no DNS)
   regiondns ctl     state|drain|undrain|split|ramp|explain|audit ...   (regiondns ctl --help)
+  regiondns dnssec  keygen|ds ZONE [--keys DIR]                     (regiondns dnssec --help)
 
 serve options:
   --zones DIR            zone files and steering policies (default ./zones)
@@ -53,6 +55,8 @@ serve options:
   --reuse-port           each worker binds its own UDP/TCP sockets (SO_REUSEPORT) instead of sharing
   --nsid ID|auto         answer NSID requests (RFC 5001) with ID, or "auto": instance id and worker
   --tcp-message-timeout MS  a TCP message must arrive whole within this time (default 10000)
+  --keys DIR             DNSSEC key files (BIND format); a zone with keys here is signed
+                         (default: keys/ inside the zones folder)
 
 Signals: SIGHUP reloads the zones folder (a broken file keeps the previous version serving);
 SIGTERM and SIGINT shut down gracefully.`;
@@ -65,6 +69,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'explain': return cmdExplain(rest);
     case 'probe': return cmdProbe(rest);
     case 'ctl': return runCtl(rest);
+    case 'dnssec': return runDnssec(rest);
     case undefined: case '-h': case '--help': case 'help':
       console.log(USAGE);
       return cmd === undefined ? 2 : 0;
@@ -101,6 +106,7 @@ async function cmdServe(argv: string[]): Promise<number> {
       'reuse-port': { type: 'boolean', default: false },
       nsid: { type: 'string' },
       'tcp-message-timeout': { type: 'string' },
+      keys: { type: 'string' },
     },
     strict: true,
   });
@@ -120,6 +126,7 @@ async function cmdServe(argv: string[]): Promise<number> {
       udpLimit,
       geoip: values['no-geoip'] ? null : values.geoip,
       latencyTable: values['latency-table'] ?? null,
+      keysDir: values.keys ?? null,
       queryLogSample: sample,
       tcp: {
         ...(values['tcp-idle-timeout'] ? { idleTimeoutMs: intOption('--tcp-idle-timeout', values['tcp-idle-timeout'], 100, 3_600_000) } : {}),
@@ -203,9 +210,9 @@ async function cmdProbe(argv: string[]): Promise<number> {
 }
 
 function cmdCheck(argv: string[]): number {
-  const { positionals, values } = parseArgs({ args: argv, options: { 'latency-table': { type: 'string' } }, allowPositionals: true });
+  const { positionals, values } = parseArgs({ args: argv, options: { 'latency-table': { type: 'string' }, keys: { type: 'string' } }, allowPositionals: true });
   const dir = positionals[0] ?? 'zones';
-  const cfg = loadConfig(dir, { latencyTablePath: values['latency-table'] ?? null });
+  const cfg = loadConfig(dir, { latencyTablePath: values['latency-table'] ?? null, keysDir: values.keys ?? null });
   if (cfg.errors.length) {
     for (const e of cfg.errors) console.error(formatConfigError(e));
     console.error(`${cfg.errors.length} error${cfg.errors.length === 1 ? '' : 's'}`);
