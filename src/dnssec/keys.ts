@@ -78,6 +78,17 @@ function publicKeyField(algorithm: AlgorithmNumber, privateKey: crypto.KeyObject
   return algorithm === Algorithm.ED25519 ? unb64u(jwk.x) : Buffer.concat([unb64u(jwk.x), unb64u(jwk.y)]);
 }
 
+/** Signs a probe with the private key and checks it with the DNSKEY's public key (a JWK keeps whatever x, y it is given). */
+function pairMatches(algorithm: AlgorithmNumber, privateKey: crypto.KeyObject, publicKey: Uint8Array): boolean {
+  const jwk = algorithm === Algorithm.ED25519
+    ? { kty: 'OKP', crv: 'Ed25519', x: b64u(publicKey) }
+    : { kty: 'EC', crv: 'P-256', x: b64u(publicKey.subarray(0, 32)), y: b64u(publicKey.subarray(32)) };
+  const pub = crypto.createPublicKey({ key: jwk, format: 'jwk' });
+  const probe = Buffer.from('regiondns key check');
+  const hash = algorithm === Algorithm.ED25519 ? null : 'sha256';
+  return crypto.verify(hash, probe, pub, crypto.sign(hash, probe, privateKey));
+}
+
 function privateKeyObject(algorithm: AlgorithmNumber, publicKey: Uint8Array, secret: Uint8Array): crypto.KeyObject {
   if (algorithm === Algorithm.ED25519) {
     if (publicKey.length !== 32 || secret.length !== 32) throw new Error('an Ed25519 key has 32-octet public and private parts');
@@ -164,7 +175,7 @@ export function readKeyFiles(keyFile: string): DnssecKey {
   } catch (e) {
     throw new KeyFileError(privFile, 0, `unusable private key: ${(e as Error).message}`);
   }
-  if (!Buffer.from(publicKeyField(algorithm, privateKey)).equals(k.publicKey)) {
+  if (!pairMatches(algorithm, privateKey, k.publicKey)) {
     throw new KeyFileError(privFile, 0, `the private key does not match the public key in ${keyFile}`);
   }
   const dnskey = dnskeyRdata(k.flags, algorithm, k.publicKey);
