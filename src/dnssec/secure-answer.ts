@@ -15,14 +15,14 @@ import type { ZoneSigner } from './signer.js';
 const DS = 43;
 
 /** The answer to a DO=1 query: signed when its zone is, else as it was. `now` in ms. */
-export function withDnssec(ans: Answer, qname: string, snap: Snapshot, now: number): Answer {
+export function withDnssec(ans: Answer, qname: string, qtype: number, snap: Snapshot, now: number): Answer {
   const zone = findZone(snap.zones, qname);
   const signer = zone?.dnssec;
-  return zone === null || signer === undefined ? ans : secureAnswer(ans, qname, zone, signer, snap.steered, now);
+  return zone === null || signer === undefined ? ans : secureAnswer(ans, qname, qtype, zone, signer, snap.steered, now);
 }
 
 export function secureAnswer(
-  ans: Answer, qname: string, zone: Zone, signer: ZoneSigner, steered: ReadonlyMap<string, SteeredName>, now: number,
+  ans: Answer, qname: string, qtype: number, zone: Zone, signer: ZoneSigner, steered: ReadonlyMap<string, SteeredName>, now: number,
 ): Answer {
   if (ans.rcode !== Rcode.NOERROR && ans.rcode !== Rcode.NXDOMAIN) return ans;
   const src = ans.answer;
@@ -62,7 +62,9 @@ export function secureAnswer(
   if (head !== undefined && head.type === RRType.SOA) {
     // NXDOMAIN or NODATA, both as NODATA with an NSEC at the name (RFC 9824 §3).
     const out: WireRR[] = [head, ...signOne(signer, head, now)];
-    const types = ans.rcode === Rcode.NXDOMAIN ? [NXNAME] : typesAt(zone, steered, final);
+    // The type asked is never listed: a steered name has AAAA in some regions and not in the one
+    // this client was given, and this answer must prove "no AAAA here" for that client.
+    const types = ans.rcode === Rcode.NXDOMAIN ? [NXNAME] : typesAt(zone, steered, final).filter((t) => t !== qtype);
     pushNsec(out, signer, final, successorWire(nameToWire(final)), [...types, RRSIG, NSEC], head.ttl, now);
     rcode = Rcode.NOERROR;
     authority = out;

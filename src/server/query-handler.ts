@@ -55,7 +55,7 @@ export class QueryHandler {
       const snap = this.snapshot();
       const plain = answer(ctx, snap);
       // RFC 4035 §3.2.1: signatures only for a query with DO=1.
-      const ans = query.edns !== null && query.edns.dnssecOk ? withDnssec(plain, query.qname, snap, Date.now()) : plain;
+      const ans = query.edns !== null && query.edns.dnssecOk ? withDnssec(plain, query.qname, query.qtype, snap, Date.now()) : plain;
       out = encodeResponse(msg, query, ans, maxSize);
       rcode = ans.rcode;
     } catch (err) {

@@ -127,8 +127,11 @@ describe('answers validated by delv', () => {
     expect(delv(['www.signed.test', 'MX'])).toContain('; negative response, fully validated');
     const nsec = records(kdig(['+dnssec', 'www.signed.test', 'MX']), 'NSEC')[0];
     expect(nsec.slice(5)).toEqual(['A', 'AAAA', 'RRSIG', 'NSEC']);
-    // A steered name with no IPv6 pool in one region still has AAAA; a TXT query there is NODATA.
+    // A steered name: TXT is NODATA, and so is AAAA for a client sent to the region without IPv6
+    // (the NSEC must not claim AAAA there, though other regions have it).
     expect(delv(['api.signed.test', 'TXT'])).toContain('; negative response, fully validated');
+    expect(delv(['api.signed.test', 'AAAA'], '127.0.0.3')).toContain('; negative response, fully validated');
+    expect(records(delv(['api.signed.test', 'AAAA'], '127.0.0.2'), 'AAAA').map((r) => r[4])).toEqual(['2001:db8:e::10']);
   });
 
   it('a referral proves there is no DS with a signed NSEC at the cut', () => {
