@@ -48,7 +48,7 @@ export function secureAnswer(
       }
     }
     const sigs = signer.sign({
-      owner: first.owner, ownerWire: first.ownerWire, signedOwner, signedOwnerWire: signedOwner === owner ? first.ownerWire : nameToWire(signedOwner),
+      owner: first.owner, ownerWire: first.ownerWire, signedOwner, signedOwnerWire: signedOwner === owner ? first.ownerWire : signer.wireOf(signedOwner),
       labels, type: first.type, ttl: first.ttl, records,
     }, now);
     for (const s of sigs) answer.push(s);
@@ -65,13 +65,13 @@ export function secureAnswer(
     // The type asked is never listed: a steered name has AAAA in some regions and not in the one
     // this client was given, and this answer must prove "no AAAA here" for that client.
     const types = ans.rcode === Rcode.NXDOMAIN ? [NXNAME] : typesAt(zone, steered, final).filter((t) => t !== qtype);
-    pushNsec(out, signer, final, successorWire(nameToWire(final)), [...types, RRSIG, NSEC], head.ttl, now);
+    pushNsec(out, signer, final, [...types, RRSIG, NSEC], head.ttl, now);
     rcode = Rcode.NOERROR;
     authority = out;
   } else if (head !== undefined && head.type === RRType.NS && head.owner !== zone.origin) {
     // Referral: the NS set is the child's (not signed, RFC 4035 §2.2); an NSEC at the cut says no DS.
     const out: WireRR[] = [...authority];
-    pushNsec(out, signer, head.owner, successorWire(head.ownerWire), [RRType.NS, RRSIG, NSEC], zone.negativeSoa.ttl, now);
+    pushNsec(out, signer, head.owner, [RRType.NS, RRSIG, NSEC], zone.negativeSoa.ttl, now);
     authority = out;
   } else if (proofs.length > 0) {
     authority = authority.length === 0 ? proofs : [...authority, ...proofs];
@@ -86,11 +86,15 @@ function signOne(signer: ZoneSigner, rr: WireRR, now: number): readonly WireRR[]
   }, now);
 }
 
-function pushNsec(out: WireRR[], signer: ZoneSigner, owner: string, next: Uint8Array | null, types: number[], ttl: number, now: number): void {
-  if (next === null) return; // a name too long to have a successor: the answer stays unproven
-  const ownerWire = nameToWire(owner);
-  const nsec: WireRR = { owner, ownerWire, type: NSEC, klass: RRClass.IN, ttl, rdata: nsecRdata(next, typeBitmap(types)) };
-  out.push(nsec, ...signOne(signer, nsec, now));
+/** An NSEC at `owner` whose next name is `owner`'s successor (`\000.<owner>`), with its RRSIGs. */
+function pushNsec(out: WireRR[], signer: ZoneSigner, owner: string, types: number[], ttl: number, now: number): void {
+  const nsec = signer.derived(`${owner}|${ttl}|${types.join(',')}`, () => {
+    const ownerWire = nameToWire(owner);
+    const next = successorWire(ownerWire);
+    // A name too long to have a successor: the answer stays unproven.
+    return next === null ? null : { owner, ownerWire, type: NSEC, klass: RRClass.IN, ttl, rdata: nsecRdata(next, typeBitmap(types)) };
+  });
+  if (nsec !== null) out.push(nsec, ...signOne(signer, nsec, now));
 }
 
 /**
@@ -101,13 +105,14 @@ function pushNsec(out: WireRR[], signer: ZoneSigner, owner: string, next: Uint8A
 function pushNoSuchName(out: WireRR[], zone: Zone, signer: ZoneSigner, name: string, encloser: string, now: number): void {
   let nextCloser = name;
   while (parentName(nextCloser) !== encloser && nextCloser !== '.') nextCloser = parentName(nextCloser);
-  const wire = nameToWire(nextCloser);
-  const before = predecessorWire(wire);
-  const after = afterSubtreeWire(wire) ?? successorWire(wire);
-  if (before === null || after === null) return;
-  const owner = wireToName(before);
-  const nsec: WireRR = { owner, ownerWire: before, type: NSEC, klass: RRClass.IN, ttl: zone.negativeSoa.ttl, rdata: nsecRdata(after, typeBitmap([RRSIG, NSEC])) };
-  out.push(nsec, ...signOne(signer, nsec, now));
+  const nsec = signer.derived(`~${nextCloser}`, () => {
+    const wire = nameToWire(nextCloser);
+    const before = predecessorWire(wire);
+    const after = afterSubtreeWire(wire) ?? successorWire(wire);
+    if (before === null || after === null) return null;
+    return { owner: wireToName(before), ownerWire: before, type: NSEC, klass: RRClass.IN, ttl: zone.negativeSoa.ttl, rdata: nsecRdata(after, typeBitmap([RRSIG, NSEC])) };
+  });
+  if (nsec !== null) out.push(nsec, ...signOne(signer, nsec, now));
 }
 
 /** The types a name has, for a NODATA NSEC: its static RRsets, plus A/AAAA when steered. */

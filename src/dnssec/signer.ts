@@ -8,6 +8,7 @@
 // long before any validator could see it expire.
 
 import { RRClass, RRType } from '../dns/constants.js';
+import { nameToWire } from '../dns/name.js';
 import type { WireRR } from '../dns/types.js';
 import { dnssecSignatures } from '../obs/metrics.js';
 import { SEP, type DnssecKey } from './keys.js';
@@ -30,6 +31,7 @@ interface Entry {
   /** The RRSIG records for `owner`. */
   rrsigs: readonly WireRR[];
   owner: string;
+  signedOwner: string;
   /** ms since epoch after which the signatures are remade. */
   refreshAt: number;
 }
@@ -60,6 +62,14 @@ function rdataKey(rd: Uint8Array): string {
 
 export class ZoneSigner {
   private readonly cache = new Map<string, Entry>();
+  /**
+   * Fast path for one-record RRsets (most steered answers): the entry by the record object, which the
+   * snapshot keeps for its lifetime, so a query builds no key. Holds at most one entry per live record.
+   */
+  private readonly byRecord = new WeakMap<WireRR, Entry>();
+  /** Records made on the fly and kept (denial NSECs), so repeated questions reuse objects and keys. */
+  private readonly made = new Map<string, WireRR | null>();
+  private readonly wires = new Map<string, Uint8Array>();
   private readonly validity: number;
   private readonly jitter: number;
   private readonly skew: number;
@@ -88,6 +98,11 @@ export class ZoneSigner {
 
   /** The RRSIGs of one RRset, from the cache when still fresh; `now` in ms. */
   sign(req: SignRequest, now: number): readonly WireRR[] {
+    const one = req.records.length === 1 ? req.records[0] : null;
+    if (one !== null) {
+      const hit = this.byRecord.get(one);
+      if (hit !== undefined && hit.owner === req.owner && hit.signedOwner === req.signedOwner && now < hit.refreshAt) return hit.rrsigs;
+    }
     const rdatas = req.records.length === 1 ? [rdataKey(req.records[0].rdata)] : req.records.map((r) => rdataKey(r.rdata)).sort();
     const key = `${req.signedOwner}|${req.type}|${req.ttl}|${rdatas.join('\u0100')}`;
     let e = this.cache.get(key);
@@ -100,11 +115,36 @@ export class ZoneSigner {
       }
       this.cache.set(key, e);
     }
+    if (one !== null && e.owner === req.owner) this.byRecord.set(one, e);
     if (e.owner !== req.owner) {
       // Same signatures under another owner (a wildcard answered for another name).
       return e.rrsigs.map((r) => ({ ...r, owner: req.owner, ownerWire: req.ownerWire }));
     }
     return e.rrsigs;
+  }
+
+  /** Wire form of a name this zone signs under (a wildcard owner), made once. */
+  wireOf(name: string): Uint8Array {
+    let w = this.wires.get(name);
+    if (w === undefined) {
+      w = nameToWire(name);
+      this.wires.set(name, w);
+    }
+    return w;
+  }
+
+  /** A record derived from `key` alone (e.g. an NSEC), made once and kept, bounded like the cache. */
+  derived(key: string, make: () => WireRR | null): WireRR | null {
+    let rr = this.made.get(key);
+    if (rr === undefined) {
+      rr = make();
+      if (this.made.size >= this.maxEntries) {
+        const oldest = this.made.keys().next().value;
+        if (oldest !== undefined) this.made.delete(oldest);
+      }
+      this.made.set(key, rr);
+    }
+    return rr;
   }
 
   private make(req: SignRequest, sortedKeys: readonly string[], now: number): Entry {
@@ -124,7 +164,7 @@ export class ZoneSigner {
     }));
     dnssecSignatures.inc(rrsigs.length);
     const refreshAt = (inception + ((expiration - inception) * 3) / 4) * 1000;
-    return { rrsigs, owner: req.owner, refreshAt };
+    return { rrsigs, owner: req.owner, signedOwner: req.signedOwner, refreshAt };
   }
 }
 
