@@ -25,6 +25,13 @@ export interface SignableZone {
   dnssec?: ZoneSigner;
 }
 
+/** The signer each zone got at its last load in this process, by origin. */
+const lastSigners = new Map<string, { id: string; signer: ZoneSigner }>();
+
+function keySetId(keys: readonly DnssecKey[]): string {
+  return keys.map((k) => Buffer.from(k.dnskey).toString('base64')).sort().join(' ');
+}
+
 /**
  * Adds keys to the zones that have them (in place) and signs their static RRsets. A key file that
  * cannot be read is an error naming it: the zone is not served half-signed.
@@ -39,7 +46,10 @@ export function attachKeys(zones: SignableZone[], keysDir: string, errors: Confi
       errors.push({ code: 'REGIONDNS_ERR_DNSSEC_KEY', file: e.file, line: e.line, message: e.message });
       continue;
     }
-    if (keys.length === 0) continue;
+    if (keys.length === 0) {
+      lastSigners.delete(zone.origin);
+      continue;
+    }
     const soa = zone.records.find((r) => r.type === RRType.SOA && r.owner === zone.origin);
     const ttl = soa?.ttl ?? 3600;
     const rec = (type: number, rdata: Uint8Array, key: DnssecKey): ZoneRecord =>
@@ -47,7 +57,12 @@ export function attachKeys(zones: SignableZone[], keysDir: string, errors: Confi
     // Records of these types in the zone file would clash with the ones made here.
     zone.records = zone.records.filter((r) => ![DNSKEY, CDS, CDNSKEY, RRSIG, NSEC].includes(r.type));
     for (const k of keys) zone.records.push(rec(DNSKEY, k.dnskey, k));
-    const signer = new ZoneSigner(zone.origin, keys, opts);
+    // Same keys as the zone had before this reload: keep its signer, so that RRsets that did not
+    // change keep their signatures and only new content is signed.
+    const id = keySetId(keys);
+    const before = lastSigners.get(zone.origin);
+    const signer = before !== undefined && before.id === id && Object.keys(opts).length === 0 ? before.signer : new ZoneSigner(zone.origin, keys, opts);
+    lastSigners.set(zone.origin, { id, signer });
     for (const k of signer.ksks) {
       zone.records.push(rec(CDNSKEY, k.dnskey, k));
       zone.records.push(rec(CDS, dsRdata(zone.origin, k), k));

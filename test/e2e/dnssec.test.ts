@@ -14,6 +14,7 @@ let server: ServerProcess;
 let work: string;
 let anchors: string;
 let kskTag: number;
+let zonesDir: string;
 
 /** Runs delv against the test server with the zone's KSK as the only trust anchor. */
 function delv(args: string[], source?: string): string {
@@ -38,6 +39,7 @@ async function signaturesMade(): Promise<number> {
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-dnssec-'));
   const zones = path.join(work, 'zones');
+  zonesDir = zones;
   fs.cpSync(FIXTURE, zones, { recursive: true });
   fs.copyFileSync(UNSIGNED, path.join(zones, 'e2e.test.zone')); // no keys: must stay unsigned
   // A KSK and a ZSK, through the real command; keys land in zones/keys/ (the default folder).
@@ -184,5 +186,25 @@ describe('kdig +dnssec end to end', () => {
       expect(records(again, 'RRSIG')).toEqual(records(first, 'RRSIG'));
     }
     expect(await signaturesMade()).toBe(before);
+  });
+});
+
+describe('reload', () => {
+  const reload = async () => {
+    const seen = server.logs.length;
+    server.proc.kill('SIGHUP');
+    await server.waitForLog((l) => l.msg === 'zones reloaded' && server.logs.indexOf(l) >= seen, 15_000);
+  };
+
+  it('keeps the signatures of unchanged RRsets and signs only what is new', async () => {
+    const before = await signaturesMade();
+    await reload();
+    expect(await signaturesMade()).toBe(before);
+    fs.appendFileSync(path.join(zonesDir, 'signed.test.zone'), 'fresh    IN A   192.0.2.77\n');
+    await reload();
+    expect(await signaturesMade()).toBe(before + 1);
+    const out = delv(['fresh.signed.test', 'A']);
+    expect(out).toContain('; fully validated');
+    expect(records(out, 'A').map((r) => r[4])).toEqual(['192.0.2.77']);
   });
 });
