@@ -26,6 +26,25 @@ export interface DnssecKey {
   privateKey: crypto.KeyObject;
   /** The `.key` file it came from, for messages. */
   file: string;
+  /** BIND's timing metadata from the `.private` file (ms since the epoch), when present. */
+  times: KeyTimes;
+}
+
+export interface KeyTimes {
+  publish?: number;
+  activate?: number;
+  inactive?: number;
+  delete?: number;
+}
+
+/** In the DNSKEY set at `now`: published and not yet deleted. */
+export function isPublished(k: DnssecKey, now: number): boolean {
+  return (k.times.publish === undefined || k.times.publish <= now) && (k.times.delete === undefined || k.times.delete > now);
+}
+
+/** Signing at `now`: published, active, not yet inactive (a key pre-published for a rollover is not). */
+export function isActive(k: DnssecKey, now: number): boolean {
+  return isPublished(k, now) && (k.times.activate === undefined || k.times.activate <= now) && (k.times.inactive === undefined || k.times.inactive > now);
 }
 
 export class KeyFileError extends Error {
@@ -112,7 +131,7 @@ export function generateKey(zone: string, algorithm: AlgorithmNumber, flags: num
     ? crypto.generateKeyPairSync('ed25519').privateKey
     : crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
   const dnskey = dnskeyRdata(flags, algorithm, publicKeyField(algorithm, privateKey));
-  return { zone, algorithm, flags, tag: keyTag(dnskey), dnskey, privateKey, file: '' };
+  return { zone, algorithm, flags, tag: keyTag(dnskey), dnskey, privateKey, file: '', times: {} };
 }
 
 function stamp(d: Date): string {
@@ -160,9 +179,16 @@ export function readKeyFiles(keyFile: string): DnssecKey {
   const privFile = keyFile.replace(/\.key$/, '.private');
   const priv = readText(privFile);
   let secret: Buffer | null = null;
+  const times: KeyTimes = {};
   priv.split('\n').forEach((raw, i) => {
     const m = /^([A-Za-z-]+):\s*(.*)$/.exec(raw.trim());
     if (!m) return;
+    const field = TIME_FIELDS[m[1]];
+    if (field !== undefined) {
+      const t = parseStamp(m[2]);
+      if (t === null) throw new KeyFileError(privFile, i + 1, `${m[1]}: expected a YYYYMMDDHHMMSS time, not "${m[2]}"`);
+      times[field] = t;
+    }
     if (m[1] === 'Algorithm' && Number(m[2].split(/\s/)[0]) !== algorithm) {
       throw new KeyFileError(privFile, i + 1, `algorithm ${m[2]} differs from the .key file's ${algorithm}`);
     }
@@ -179,7 +205,15 @@ export function readKeyFiles(keyFile: string): DnssecKey {
     throw new KeyFileError(privFile, 0, `the private key does not match the public key in ${keyFile}`);
   }
   const dnskey = dnskeyRdata(k.flags, algorithm, k.publicKey);
-  return { zone: k.zone, algorithm, flags: k.flags, tag: keyTag(dnskey), dnskey, privateKey, file: keyFile };
+  return { zone: k.zone, algorithm, flags: k.flags, tag: keyTag(dnskey), dnskey, privateKey, file: keyFile, times };
+}
+
+const TIME_FIELDS: Record<string, keyof KeyTimes> = { Publish: 'publish', Activate: 'activate', Inactive: 'inactive', Delete: 'delete' };
+
+/** BIND's YYYYMMDDHHMMSS (UTC) → ms since the epoch. */
+function parseStamp(s: string): number | null {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(s.trim());
+  return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) : null;
 }
 
 function readText(file: string): string {

@@ -8,7 +8,7 @@ import { RRClass, RRType } from '../dns/constants.js';
 import { labelCount, nameToWire } from '../dns/name.js';
 import type { WireRR } from '../dns/types.js';
 import type { ZoneRecord } from '../zone/masterfile.js';
-import { dsRdata, KeyFileError, readZoneKeys, type DnssecKey } from './keys.js';
+import { dsRdata, isActive, isPublished, KeyFileError, readZoneKeys, type DnssecKey } from './keys.js';
 import { CDNSKEY, CDS, DNSKEY, NSEC, RRSIG } from './nsec.js';
 import { ZoneSigner, type SignerOptions } from './signer.js';
 
@@ -46,8 +46,13 @@ export function attachKeys(zones: SignableZone[], keysDir: string, errors: Confi
       errors.push({ code: 'REGIONDNS_ERR_DNSSEC_KEY', file: e.file, line: e.line, message: e.message });
       continue;
     }
-    if (keys.length === 0) {
+    // BIND's timing metadata, read at each load: a published key is in the DNSKEY set, an active
+    // one signs. Reload (SIGHUP) to apply a time that has passed.
+    const published = keys.filter((k) => isPublished(k, now));
+    const active = published.filter((k) => isActive(k, now));
+    if (active.length === 0) {
       lastSigners.delete(zone.origin);
+      if (keys.length > 0) errors.push({ code: 'REGIONDNS_ERR_DNSSEC_KEY', file: keys[0].file, line: 0, message: `zone ${zone.origin} has key files but no key that is active now (see their Publish/Activate/Inactive/Delete times)` });
       continue;
     }
     const soa = zone.records.find((r) => r.type === RRType.SOA && r.owner === zone.origin);
@@ -56,12 +61,12 @@ export function attachKeys(zones: SignableZone[], keysDir: string, errors: Confi
       ({ owner: zone.origin, type, klass: RRClass.IN, ttl, rdata, file: key.file, line: 1 });
     // Records of these types in the zone file would clash with the ones made here.
     zone.records = zone.records.filter((r) => ![DNSKEY, CDS, CDNSKEY, RRSIG, NSEC].includes(r.type));
-    for (const k of keys) zone.records.push(rec(DNSKEY, k.dnskey, k));
+    for (const k of published) zone.records.push(rec(DNSKEY, k.dnskey, k));
     // Same keys as the zone had before this reload: keep its signer, so that RRsets that did not
     // change keep their signatures and only new content is signed.
-    const id = keySetId(keys);
+    const id = keySetId(active);
     const before = lastSigners.get(zone.origin);
-    const signer = before !== undefined && before.id === id && Object.keys(opts).length === 0 ? before.signer : new ZoneSigner(zone.origin, keys, opts);
+    const signer = before !== undefined && before.id === id && Object.keys(opts).length === 0 ? before.signer : new ZoneSigner(zone.origin, active, opts);
     lastSigners.set(zone.origin, { id, signer });
     for (const k of signer.ksks) {
       zone.records.push(rec(CDNSKEY, k.dnskey, k));

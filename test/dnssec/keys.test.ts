@@ -82,6 +82,29 @@ describe('BIND key files', () => {
     expect(zone).not.toHaveProperty('dnssec');
   });
 
+  it("honours BIND's timing metadata: pre-published and retired keys are in the DNSKEY set but do not sign; deleted keys are gone", () => {
+    const keysDir = path.join(dir, 'timing');
+    const gen = (...extra: string[]) => {
+      fs.mkdirSync(keysDir, { recursive: true });
+      const base = execFileSync('dnssec-keygen', ['-q', '-K', keysDir, '-a', 'ECDSAP256SHA256', ...extra, 'time.test'], { encoding: 'utf8' }).trim();
+      return Number(/\+(\d+)$/.exec(base)![1]);
+    };
+    const ksk = gen('-f', 'KSK');
+    const zsk = gen();
+    const next = gen('-P', 'now', '-A', '+10d');
+    const retired = gen('-P', '-20d', '-A', '-20d', '-I', '-1d');
+    const deleted = gen('-P', '-20d', '-A', '-20d', '-I', '-10d', '-D', '-1d');
+    const zone: { origin: string; records: { type: number; rdata: Uint8Array }[]; dnssec?: { zsks: readonly { tag: number }[]; ksks: readonly { tag: number }[] } } = { origin: 'time.test.', records: [] };
+    const errors: ConfigError[] = [];
+    attachKeys([zone as Parameters<typeof attachKeys>[0][0]], keysDir, errors);
+    expect(errors).toEqual([]);
+    const published = zone.records.filter((r) => r.type === 48).map((r) => keyTag(r.rdata)).sort();
+    expect(published).toEqual([ksk, zsk, next, retired].sort());
+    expect(published).not.toContain(deleted);
+    expect(zone.dnssec!.zsks.map((k) => k.tag)).toEqual([zsk]);
+    expect(zone.dnssec!.ksks.map((k) => k.tag)).toEqual([ksk]);
+  });
+
   it('a private key that does not match its public key is refused', () => {
     const keysDir = path.join(dir, 'mismatch');
     const a = writeKeyFiles(keysDir, generateKey('mix.test.', 13, 257));
