@@ -18,7 +18,7 @@ export const DNSKEY = 48;
 export const DS = 43;
 export const CDS = 59;
 export const CDNSKEY = 60;
-/** RFC 9824 §2: a pseudo-type in the bitmap meaning "this name does not exist". */
+/** RFC 9824: a pseudo-type in the bitmap meaning "this name does not exist". */
 export const NXNAME = 128;
 
 /** Type bit maps (RFC 4034 §4.1.2): windows of up to 32 octets, types sorted. */
@@ -48,7 +48,7 @@ export function nsecRdata(nextWire: Uint8Array, bitmap: Uint8Array): Uint8Array 
   return out;
 }
 
-/** `\000.<name>`: the immediate successor of `name` in canonical order (RFC 9824 §3.1); null if too long. */
+/** `\000.<name>`: the immediate successor of `name` in canonical order (RFC 9824); null if too long. */
 export function successorWire(nameWire: Uint8Array): Uint8Array | null {
   if (nameWire.length + 2 > 255) return null;
   const out = new Uint8Array(nameWire.length + 2);

@@ -13,6 +13,7 @@ import { afterSubtreeWire, NSEC, nsecRdata, NXNAME, predecessorWire, RRSIG, succ
 import type { ZoneSigner } from './signer.js';
 
 const DS = 43;
+const NONE: readonly WireRR[] = Object.freeze([]);
 
 /** The answer to a DO=1 query: signed when its zone is, else as it was. `now` in ms. */
 export function withDnssec(ans: Answer, qname: string, qtype: number, snap: Snapshot, now: number): Answer {
@@ -60,14 +61,21 @@ export function secureAnswer(
   let authority: readonly WireRR[] = ans.authority;
   const head = authority[0];
   if (head !== undefined && head.type === RRType.SOA) {
-    // NXDOMAIN or NODATA, both as NODATA with an NSEC at the name (RFC 9824 §3).
+    // NXDOMAIN or NODATA, both as NODATA with an NSEC at the name (RFC 9824).
     const out: WireRR[] = [head, ...signOne(signer, head, now)];
     // The type asked is never listed: a steered name has AAAA in some regions and not in the one
     // this client was given, and this answer must prove "no AAAA here" for that client.
     const types = ans.rcode === Rcode.NXDOMAIN ? [NXNAME] : typesAt(zone, steered, final).filter((t) => t !== qtype);
-    pushNsec(out, signer, final, [...types, RRSIG, NSEC], head.ttl, now);
     rcode = Rcode.NOERROR;
-    authority = out;
+    if (qtype === NSEC) {
+      // The NSEC made for the name is the answer to a question for its NSEC (RFC 9824): a
+      // NODATA listing NSEC in its own bitmap would contradict itself.
+      pushNsec(answer, signer, final, [...types, RRSIG, NSEC], head.ttl, now);
+      authority = NONE;
+    } else {
+      pushNsec(out, signer, final, [...types, RRSIG, NSEC], head.ttl, now);
+      authority = out;
+    }
   } else if (head !== undefined && head.type === RRType.NS && head.owner !== zone.origin) {
     // Referral: the NS set is the child's (not signed, RFC 4035 §2.2); an NSEC at the cut says no DS.
     const out: WireRR[] = [...authority];

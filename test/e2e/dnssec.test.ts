@@ -136,6 +136,14 @@ describe('answers validated by delv', () => {
     expect(records(delv(['api.signed.test', 'AAAA'], '127.0.0.2'), 'AAAA').map((r) => r[4])).toEqual(['2001:db8:e::10']);
   });
 
+  it('a question for NSEC gets the NSEC as its answer, for a name that exists and one that does not', () => {
+    for (const name of ['www.signed.test', 'nope.signed.test']) {
+      const out = delv([name, 'NSEC']);
+      expect(out).toContain('; fully validated');
+      expect(records(out, 'NSEC')[0][0]).toBe(`${name}.`);
+    }
+  });
+
   it('a referral proves there is no DS with a signed NSEC at the cut', () => {
     expect(delv(['sub.signed.test', 'DS'])).toContain('; negative response, fully validated');
     const referral = kdig(['+dnssec', '+norec', 'foo.sub.signed.test', 'A']);
