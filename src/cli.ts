@@ -224,7 +224,8 @@ function cmdCheck(argv: string[]): number {
     const owners = new Set(z.records.map((r) => r.owner)).size;
     const soa = z.records.find((r) => r.type === RRType.SOA);
     const serial = soa ? new DataView(soa.rdata.buffer, soa.rdata.byteOffset, soa.rdata.byteLength).getUint32(soa.rdata.length - 20) : 0;
-    console.log(`${z.origin} ok: ${z.records.length} records, ${owners} names, ${steered} steered, serial ${serial} (${z.file})`);
+    const signed = z.dnssec ? `, DNSSEC-signed by ${[...z.dnssec.keys].sort((a, b) => b.flags - a.flags).map((k) => `${k.flags & 1 ? (z.dnssec!.zsks.includes(k) ? 'CSK' : 'KSK') : 'ZSK'} ${k.tag}`).join(', ')}` : '';
+    console.log(`${z.origin} ok: ${z.records.length} records, ${owners} names, ${steered} steered, serial ${serial}${signed} (${z.file})`);
   }
   if (cfg.steering.regions.size) console.log(`regions ok: ${[...cfg.steering.regions.keys()].join(', ')}`);
   const tenants = cfg.steering.tenants;

@@ -197,6 +197,20 @@ describe('kdig +dnssec end to end', () => {
   });
 });
 
+describe('commands', () => {
+  it('check reports the signing keys; ds prints the KSK digest, which the served CDS matches', () => {
+    const check = execFileSync(process.execPath, [BIN, 'check', zonesDir], { encoding: 'utf8' });
+    expect(check).toMatch(new RegExp(`signed\\.test\\. ok: .*DNSSEC-signed by KSK ${kskTag}, ZSK \\d+`));
+    expect(check).toMatch(/e2e\.test\. ok: [^\n]*steered, serial \d+ \(/); // unsigned: no keys
+    const ds = execFileSync(process.execPath, [BIN, 'dnssec', 'ds', 'signed.test', '--keys', path.join(zonesDir, 'keys')], { encoding: 'utf8' }).trim();
+    const [, , , tag, alg, digestType, digest] = ds.split(/\s+/);
+    expect([tag, alg, digestType]).toEqual([String(kskTag), '13', '2']);
+    const cds = records(kdig(['+dnssec', 'signed.test', 'CDS']), 'CDS')[0];
+    expect(cds.slice(4, 7)).toEqual([tag, alg, digestType]);
+    expect(cds.slice(7).join('').toUpperCase()).toBe(digest);
+  });
+});
+
 describe('reload', () => {
   const reload = async () => {
     const seen = server.logs.length;
