@@ -74,12 +74,14 @@ export function secureAnswer(
       authority = NONE;
     } else {
       pushNsec(out, signer, final, [...types, RRSIG, NSEC], head.ttl, now);
+      for (const p of proofs) out.push(p); // a wildcard CNAME on the way here still needs its proof
       authority = out;
     }
   } else if (head !== undefined && head.type === RRType.NS && head.owner !== zone.origin) {
     // Referral: the NS set is the child's (not signed, RFC 4035 §2.2); an NSEC at the cut says no DS.
     const out: WireRR[] = [...authority];
     pushNsec(out, signer, head.owner, [RRType.NS, RRSIG, NSEC], zone.negativeSoa.ttl, now);
+    for (const p of proofs) out.push(p);
     authority = out;
   } else if (proofs.length > 0) {
     authority = authority.length === 0 ? proofs : [...authority, ...proofs];

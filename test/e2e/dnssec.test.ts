@@ -114,6 +114,19 @@ describe('answers validated by delv', () => {
     }
   });
 
+  it('a wildcard CNAME, to a name that exists and to one that does not', () => {
+    const ok = delv(['x.alias.signed.test', 'A']);
+    expect(ok).toContain('; fully validated');
+    expect(records(ok, 'A').map((r) => r[4])).toEqual(['192.0.2.1']);
+    // A validated CNAME, then a validated denial for its target (delv prints the chain as validated).
+    for (const [name, type] of [['x.gone.signed.test', 'A'], ['x.alias.signed.test', 'MX']]) {
+      const out = delv([name, type]);
+      expect(out).toContain('; fully validated');
+      expect(out).toMatch(/ncache nxrrset/);
+      expect(out).not.toMatch(/insecurity proof failed|broken trust chain|no valid signature|bogus/i);
+    }
+  });
+
   it('NXDOMAIN (compact denial: NOERROR with an NSEC at the name, RFC 9824)', () => {
     const out = delv(['nope.signed.test', 'A']);
     expect(out).toContain('; negative response, fully validated');
