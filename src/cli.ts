@@ -18,6 +18,7 @@ import { buildSnapshot } from './state/snapshot.js';
 import { openGeoDatabases, defaultGeoDatabasePaths } from './geo/locator.js';
 import { formatTrace } from './steering/trace.js';
 import { runCtl } from './ctl/ctl.js';
+import { runDnssec } from './dnssec/cli.js';
 import { closestOption, parseCommand, UsageError, type OptionSpec, type Parsed } from './cli/options.js';
 import { cmdPlan } from './plan/command.js';
 import { zoneSerial } from './zone/serial.js';
@@ -26,11 +27,12 @@ const USAGE = `regiondns: authoritative DNS and global traffic manager
 
 Usage:
   regiondns serve   [--zones DIR] [--listen ADDR:PORT]... [--http ADDR:PORT] [options]
-  regiondns check   [DIR]
+  regiondns check   [DIR] [--keys DIR]
   regiondns explain HOSTNAME --client IP[/PREFIX] [--zones DIR]   (from the files alone)
   regiondns plan    --zones NEW [--against DIR | --server URL]     (what a new config would change)
   regiondns probe   --zones DIR --redis URL [--instance-id ID]      (a prober that serves no DNS)
   regiondns ctl     state|drain|undrain|split|ramp|explain|audit|tenants|health|drift ...
+  regiondns dnssec  keygen|ds ZONE [--keys DIR]                     (DNSSEC keys)
 
 Each command has its own help: regiondns serve --help, regiondns ctl --help, ...`;
 
@@ -68,18 +70,21 @@ Options (default in parentheses):
   --metrics-hostnames all|none|N|LIST  which steered hostnames get their own label on
                          regiondns_steering_answers_total; the rest count as "_other"
                          (default 100: the first 100 by name)
+  --keys DIR             DNSSEC key files (BIND format); a zone with keys here is signed
+                         (default: keys/ inside the zones folder)
 
 
 Signals: SIGHUP reloads the zones folder (a broken file keeps the previous version serving);
 SIGTERM and SIGINT shut down gracefully.`;
 
-export const CHECK_HELP = `Usage: regiondns check [DIR] [--latency-table FILE]
+export const CHECK_HELP = `Usage: regiondns check [DIR] [--latency-table FILE] [--keys DIR]
 
 Loads the zone files, steering policies and tenants file of DIR (default ./zones) as serve would,
 prints what it found, and every error with file:line. Exit 0 when all is well, 1 otherwise.
 
 Options:
-  --latency-table FILE   also check this latency table (key,region,ms)`;
+  --latency-table FILE   also check this latency table (key,region,ms)
+  --keys DIR             DNSSEC key files to load with the zones (keys/ inside DIR)`;
 
 export const EXPLAIN_HELP = `Usage: regiondns explain HOSTNAME --client IP[/PREFIX] [options]
 
@@ -116,11 +121,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'plan': return await cmdPlan(rest);
       case 'probe': return await cmdProbe(rest);
       case 'ctl': return await runCtl(rest);
+      case 'dnssec': return await runDnssec(rest);
       case undefined: case '-h': case '--help': case 'help':
         console.log(USAGE);
         return cmd === undefined ? 2 : 0;
       default: {
-        const near = closestOption(cmd, ['serve', 'check', 'explain', 'plan', 'probe', 'ctl']);
+        const near = closestOption(cmd, ['serve', 'check', 'explain', 'plan', 'probe', 'ctl', 'dnssec']);
         console.error(`unknown command "${cmd}"${near ? `; did you mean ${near}?` : ''}\n\n${USAGE}`);
         return 2;
       }
@@ -164,6 +170,7 @@ export const SERVE_OPTIONS = {
   nsid: { type: 'string' },
   'tcp-message-timeout': { type: 'string' },
   'metrics-hostnames': { type: 'string' },
+  keys: { type: 'string' },
 } as const satisfies OptionSpec;
 
 async function cmdServe(argv: string[]): Promise<number> {
@@ -189,6 +196,7 @@ async function cmdServe(argv: string[]): Promise<number> {
       udpLimit,
       geoip: values['no-geoip'] ? null : values.geoip,
       latencyTable: values['latency-table'] ?? null,
+      keysDir: values.keys ?? null,
       queryLogSample: sample,
       tcp: {
         ...(values['tcp-idle-timeout'] ? { idleTimeoutMs: intOption('--tcp-idle-timeout', values['tcp-idle-timeout'], 100, 3_600_000) } : {}),
@@ -268,7 +276,7 @@ async function cmdProbe(argv: string[]): Promise<number> {
   return 0;
 }
 
-export const CHECK_OPTIONS = { 'latency-table': { type: 'string' } } as const satisfies OptionSpec;
+export const CHECK_OPTIONS = { 'latency-table': { type: 'string' }, keys: { type: 'string' } } as const satisfies OptionSpec;
 
 function cmdCheck(argv: string[]): number {
   const parsed = args('check', argv, CHECK_OPTIONS, CHECK_HELP);
@@ -276,7 +284,7 @@ function cmdCheck(argv: string[]): number {
   const { positionals, values } = parsed;
   if (positionals.length > 1) throw new UsageError(`check takes one folder (got ${positionals.join(' ')})`, 'regiondns check [DIR]');
   const dir = positionals[0] ?? 'zones';
-  const cfg = loadConfig(dir, { latencyTablePath: values['latency-table'] ?? null });
+  const cfg = loadConfig(dir, { latencyTablePath: values['latency-table'] ?? null, keysDir: values.keys ?? null });
   if (cfg.errors.length) {
     for (const e of cfg.errors) console.error(formatConfigError(e));
     console.error(`${cfg.errors.length} error${cfg.errors.length === 1 ? '' : 's'}`);
@@ -287,7 +295,8 @@ function cmdCheck(argv: string[]): number {
     const steered = [...cfg.steering.hostnames.values()].filter((h) => h.zone === z.origin).length;
     const owners = new Set(z.records.map((r) => r.owner)).size;
     const serial = zoneSerial(z.records) ?? 0;
-    console.log(`${z.origin} ok: ${z.records.length} records, ${owners} names, ${steered} steered, serial ${serial} (${z.file})`);
+    const signed = z.dnssec ? `, DNSSEC-signed by ${[...z.dnssec.keys].sort((a, b) => b.flags - a.flags).map((k) => `${k.flags & 1 ? (z.dnssec!.zsks.includes(k) ? 'CSK' : 'KSK') : 'ZSK'} ${k.tag}`).join(', ')}` : '';
+    console.log(`${z.origin} ok: ${z.records.length} records, ${owners} names, ${steered} steered, serial ${serial}${signed} (${z.file})`);
   }
   if (cfg.steering.regions.size) console.log(`regions ok: ${[...cfg.steering.regions.keys()].join(', ')}`);
   const tenants = cfg.steering.tenants;

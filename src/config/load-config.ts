@@ -3,6 +3,7 @@
 
 import fs from 'node:fs';
 import { RRType } from '../dns/constants.js';
+import { attachKeys, defaultKeysDir } from '../dnssec/load.js';
 import { parseLatencyTable, type LatencyTable } from '../geo/latency-table.js';
 import { loadSteering } from '../steering/load-policy.js';
 import type { SteeringConfig } from '../steering/policy.js';
@@ -18,11 +19,12 @@ export interface LoadedConfig {
   warnings: ConfigError[];
 }
 
-export function loadConfig(zonesDir: string, opts: { latencyTablePath?: string | null } = {}): LoadedConfig {
+export function loadConfig(zonesDir: string, opts: { latencyTablePath?: string | null; keysDir?: string | null } = {}): LoadedConfig {
   if (!fs.existsSync(zonesDir) || !fs.statSync(zonesDir).isDirectory()) {
     return { zones: [], steering: { regions: new Map(), hostnames: new Map() }, latencyTable: null, warnings: [], errors: [{ code: 'REGIONDNS_ERR_ZONES_DIR', file: zonesDir, line: 0, message: 'zones folder not found: pass --zones DIR' }] };
   }
   const { zones, errors, warnings, failedOrigins } = loadZoneDir(zonesDir);
+  attachKeys(zones, opts.keysDir ?? defaultKeysDir(zonesDir), errors);
   const addressOwners = new Set<string>();
   for (const z of zones) for (const r of z.records) if (r.type === RRType.A || r.type === RRType.AAAA) addressOwners.add(r.owner);
   const steering = loadSteering(zonesDir, zones.map((z) => z.origin), (fqdn) => addressOwners.has(fqdn), failedOrigins);

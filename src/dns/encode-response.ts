@@ -133,7 +133,7 @@ function optSize(edns: Edns | null): number {
   return edns === null ? 0 : OPT_FIXED + (edns.ecs === null ? 0 : ecsOptionLength(edns.ecs)) + nsidLength(edns);
 }
 
-/** The OPT of a reply (RFC 6891 §6.1.2/§7): our payload size, extended rcode, version 0, DO 0, ECS echo, NSID. */
+/** The OPT of a reply (RFC 6891 §6.1.2/§7): our payload size, extended rcode, version 0, DO echoed, ECS echo, NSID. */
 function writeOpt(out: Uint8Array, o: number, rcode: number, edns: Edns, ecs: ClientSubnet | null, scope: number): number {
   const nsid = nsidLength(edns);
   const rdlen = (ecs === null ? 0 : ecsOptionLength(ecs)) + nsid;
@@ -142,10 +142,11 @@ function writeOpt(out: Uint8Array, o: number, rcode: number, edns: Edns, ecs: Cl
   out[o++] = RRType.OPT;
   out[o++] = SERVER_UDP_PAYLOAD >> 8;
   out[o++] = SERVER_UDP_PAYLOAD & 0xff;
-  // TTL: extended rcode (high 8 of 12 bits), version 0, DO 0: we do not sign, so DO is not echoed.
+  // TTL: extended rcode (high 8 of 12 bits), version 0, then DO copied from the query
+  // (RFC 3225 §3: a reply to DO=1 has DO=1; RFC 6891 §6.1.4), Z 0.
   out[o++] = (rcode >> 4) & 0xff;
   out[o++] = 0;
-  out[o++] = 0;
+  out[o++] = edns.dnssecOk ? 0x80 : 0;
   out[o++] = 0;
   out[o++] = rdlen >> 8;
   out[o++] = rdlen & 0xff;

@@ -343,3 +343,10 @@ export const fleetStoreResets = new client.Counter({
   labelNames: ['action'] as const,
   registers: [registry],
 });
+
+// ---- DNSSEC online signing (src/dnssec/) ----
+export const dnssecSignatures = new client.Counter({
+  name: 'regiondns_dnssec_signatures_total',
+  help: 'RRSIGs computed (at load, on first use of an RRset, and when a cached signature is refreshed); a steady rise under steady traffic means the signature cache is too small',
+  registers: [registry],
+});

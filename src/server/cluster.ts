@@ -225,7 +225,7 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
   configureNsid(opts.nsid === 'auto' ? `${instanceId}/w${index}` : opts.nsid ?? null);
   // Workers do not report what the primary reports (GeoIP banner, zone summary).
   const geo = openGeo(opts.geoip, wlog.child({ component: 'geo' }), true);
-  const first = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable });
+  const first = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable, keysDir: opts.keysDir });
   if (first.errors.length) throw new Error(`worker ${index}: ${first.errors.map(formatConfigError).join('\n')}`);
   let base = buildSnapshot({ version: 0, zones: first.zones, steering: first.steering, geo, latencyTable: first.latencyTable });
   let state: StateMessage | null = null;
@@ -276,7 +276,7 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
     } else if (m.type === 'tenants') {
       applyTenants(m);
     } else if (m.type === 'reload') {
-      const next = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable });
+      const next = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable, keysDir: opts.keysDir });
       const ok = next.errors.length === 0;
       if (ok) {
         base = buildSnapshot({ version: current.version, zones: next.zones, steering: next.steering, geo, latencyTable: next.latencyTable });

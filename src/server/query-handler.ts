@@ -3,6 +3,7 @@
 
 import { Rcode } from '../dns/constants.js';
 import { decodeQuery } from '../dns/decode-query.js';
+import { withDnssec } from '../dnssec/secure-answer.js';
 import { encodeErrorResponse, encodeResponse } from '../dns/encode-response.js';
 import type { Logger } from '../obs/logger.js';
 import { internalErrors, malformed, queryStats, truncated, type Transport } from '../obs/metrics.js';
@@ -52,7 +53,9 @@ export class QueryHandler {
     let rcode: number;
     try {
       const snap = this.snapshot();
-      const ans = answer(ctx, snap);
+      const plain = answer(ctx, snap);
+      // RFC 4035 §3.2.1: signatures only for a query with DO=1.
+      const ans = query.edns !== null && query.edns.dnssecOk ? withDnssec(plain, query.qname, query.qtype, snap, Date.now()) : plain;
       out = encodeResponse(msg, query, ans, maxSize);
       rcode = ans.rcode;
     } catch (err) {

@@ -39,6 +39,8 @@ export interface ServeOptions {
   /** Paths of MMDB files; null: no GeoIP; undefined: the bundled DB-IP database if installed. */
   geoip?: string[] | null;
   latencyTable?: string | null;
+  /** DNSSEC keys folder (default: keys/ in the zones folder). */
+  keysDir?: string | null;
   queryLogSample?: number;
   tcp?: Partial<TcpOptions>;
   rng?: () => number;
@@ -93,7 +95,7 @@ export class ConfigLoadError extends Error {
 
 export async function serve(opts: ServeOptions, log: Logger): Promise<RunningServer> {
   const geo = openGeo(opts.geoip, log);
-  const first = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable });
+  const first = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable, keysDir: opts.keysDir });
   if (first.errors.length) throw new ConfigLoadError(first.errors.map(formatConfigError));
   let identity = configIdentity(first.zones, first.steering);
 
@@ -182,7 +184,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     coordinator,
     store,
     reload() {
-      const next = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable });
+      const next = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable, keysDir: opts.keysDir });
       if (next.errors.length) {
         zoneReloads.labels('error').inc();
         const errors = next.errors.map(formatConfigError);

@@ -116,7 +116,7 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
     list.push(p.fqdn);
     steeredByZone.set(p.zone, list);
   }
-  const zoneList = inputs.zones.map((z) => buildZone(z.origin, z.file, z.records, steeredByZone.get(z.origin) ?? []));
+  const zoneList = inputs.zones.map((z) => Object.assign(buildZone(z.origin, z.file, z.records, steeredByZone.get(z.origin) ?? []), { dnssec: z.dnssec }));
   const steered = new Map<string, SteeredName>();
   for (const p of inputs.steering.hostnames.values()) steered.set(p.fqdn, preEncode(p));
   return {

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ConfigError } from '../config/errors.js';
+import type { ZoneSigner } from '../dnssec/signer.js';
 import { typeName } from '../dns/constants.js';
 import { parseMasterFile, ZoneErrorCode, type ZoneRecord } from './masterfile.js';
 import { absoluteName } from './rdata.js';
@@ -13,6 +14,8 @@ export interface LoadedZone {
   origin: string;
   file: string;
   records: ZoneRecord[];
+  /** Set when the zone has DNSSEC keys (src/dnssec/load.ts): the zone is signed. */
+  dnssec?: ZoneSigner;
 }
 
 export interface LoadResult {

@@ -132,7 +132,7 @@ function referral(zone: Zone, cut: ZoneNode, chain: readonly WireRR[] | null): A
  * The wildcard node that covers a name that does not exist (RFC 4592 §3.3.1), if any: the closest
  * encloser's `*` child. One Map lookup per label walked up, and no name built.
  */
-function wildcardFor(zone: Zone, name: string): ZoneNode | undefined {
+export function wildcardFor(zone: Zone, name: string): ZoneNode | undefined {
   let encloser = parentName(name);
   for (;;) {
     const node = zone.nodes.get(encloser);

@@ -4,6 +4,7 @@
 import { RRType } from '../dns/constants.js';
 import { nameToWire, parentName, isSubdomain } from '../dns/name.js';
 import type { WireRR } from '../dns/types.js';
+import type { ZoneSigner } from '../dnssec/signer.js';
 import type { ZoneRecord } from './masterfile.js';
 
 export interface RRSet {
@@ -34,6 +35,8 @@ export interface Zone {
   /** True when the zone has a wildcard owner somewhere. */
   hasWildcards: boolean;
   recordCount: number;
+  /** The zone's keys and signature cache when it is signed (DNSSEC); absent for an unsigned zone. */
+  dnssec?: ZoneSigner;
 }
 
 /**

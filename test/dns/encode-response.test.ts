@@ -153,12 +153,26 @@ describe('encodeResponse: EDNS', () => {
     expect(p.header.arcount).toBe(0);
   });
 
-  it('exactly one OPT with our payload size, version 0, DO 0, no options, when the query had EDNS', () => {
-    const req = request('www.example.com', { edns: true, dnssecOk: true, udp: 4096 });
+  it('exactly one OPT with our payload size, version 0, DO 0, no options, when the query had EDNS without DO', () => {
+    const req = request('www.example.com', { edns: true, udp: 4096 });
     const p = parse(encodeResponse(req, decoded(req), answer({ answer: [A('www.example.com.', '192.0.2.1')] }), 1232));
     const opts = p.additionals.filter((r) => r.type === 41);
     expect(opts).toHaveLength(1);
     expect(opts[0]).toMatchObject({ name: '', class: SERVER_UDP_PAYLOAD, ttl: 0, version: 0, doFlag: false, extendedRcode: 0, rdata: [] });
+  });
+
+  it('echoes DO=1 (RFC 3225 §3) in answers, truncated replies and error replies', () => {
+    const req = request('www.example.com', { edns: true, dnssecOk: true, udp: 4096 });
+    const q = decoded(req);
+    const full = encodeResponse(req, q, answer({ answer: [A('www.example.com.', '192.0.2.1')] }), 1232);
+    const many = Array.from({ length: 60 }, (_, i) => A('www.example.com.', `192.0.2.${i}`));
+    const tc = encodeResponse(req, q, answer({ answer: many }), 512);
+    const err = encodeErrorResponse(req, q.id, q.flags, q.opcode, q.questionEnd, 1, q.edns, 1232);
+    for (const out of [full, tc, err]) {
+      // The OPT is the last record: its TTL's third octet holds DO.
+      expect(out[out.length - 11 + 7]).toBe(0x80);
+    }
+    expect(tc[2] & 0x02).toBe(0x02);
   });
 
   it('echoes IPv4 ECS with the answer scope (RFC 7871 §7.2.1)', () => {

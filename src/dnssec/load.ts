@@ -1,0 +1,107 @@
+// At load: a zone with keys in the keys folder becomes signed. Its apex gains the DNSKEY set and, for
+// the KSKs (or CSK), CDS and CDNSKEY (RFC 7344, RFC 8078: the parent can pick up the DS from them),
+// and every static RRset is signed before the zone serves. Zones without keys are left as they are.
+
+import path from 'node:path';
+import type { ConfigError } from '../config/errors.js';
+import { RRClass, RRType } from '../dns/constants.js';
+import { labelCount, nameToWire } from '../dns/name.js';
+import type { WireRR } from '../dns/types.js';
+import type { ZoneRecord } from '../zone/masterfile.js';
+import { dsRdata, isActive, isPublished, KeyFileError, readZoneKeys, type DnssecKey } from './keys.js';
+import { CDNSKEY, CDS, DNSKEY, NSEC, RRSIG } from './nsec.js';
+import { ZoneSigner, type SignerOptions } from './signer.js';
+
+export const KEYS_DIR_NAME = 'keys';
+
+/** The default keys folder: `keys/` inside the zones folder, so keys travel with the zones. */
+export function defaultKeysDir(zonesDir: string): string {
+  return path.join(zonesDir, KEYS_DIR_NAME);
+}
+
+export interface SignableZone {
+  origin: string;
+  records: ZoneRecord[];
+  dnssec?: ZoneSigner;
+}
+
+/** The signer each zone got at its last load in this process, by origin. */
+const lastSigners = new Map<string, { id: string; signer: ZoneSigner }>();
+
+function keySetId(keys: readonly DnssecKey[]): string {
+  return keys.map((k) => Buffer.from(k.dnskey).toString('base64')).sort().join(' ');
+}
+
+/**
+ * Adds keys to the zones that have them (in place) and signs their static RRsets. A key file that
+ * cannot be read is an error naming it: the zone is not served half-signed.
+ */
+export function attachKeys(zones: SignableZone[], keysDir: string, errors: ConfigError[], opts: SignerOptions = {}, now = Date.now()): void {
+  for (const zone of zones) {
+    let keys: DnssecKey[];
+    try {
+      keys = readZoneKeys(keysDir, zone.origin);
+    } catch (e) {
+      if (!(e instanceof KeyFileError)) throw e;
+      errors.push({ code: 'REGIONDNS_ERR_DNSSEC_KEY', file: e.file, line: e.line, message: e.message });
+      continue;
+    }
+    // BIND's timing metadata, read at each load: a published key is in the DNSKEY set, an active
+    // one signs. Reload (SIGHUP) to apply a time that has passed.
+    const published = keys.filter((k) => isPublished(k, now));
+    const active = published.filter((k) => isActive(k, now));
+    if (active.length === 0) {
+      lastSigners.delete(zone.origin);
+      if (keys.length > 0) errors.push({ code: 'REGIONDNS_ERR_DNSSEC_KEY', file: keys[0].file, line: 0, message: `zone ${zone.origin} has key files but no key that is active now (see their Publish/Activate/Inactive/Delete times)` });
+      continue;
+    }
+    const soa = zone.records.find((r) => r.type === RRType.SOA && r.owner === zone.origin);
+    const ttl = soa?.ttl ?? 3600;
+    const rec = (type: number, rdata: Uint8Array, key: DnssecKey): ZoneRecord =>
+      ({ owner: zone.origin, type, klass: RRClass.IN, ttl, rdata, file: key.file, line: 1 });
+    // Records of these types in the zone file would clash with the ones made here.
+    zone.records = zone.records.filter((r) => ![DNSKEY, CDS, CDNSKEY, RRSIG, NSEC].includes(r.type));
+    for (const k of published) zone.records.push(rec(DNSKEY, k.dnskey, k));
+    // Same keys as the zone had before this reload: keep its signer, so that RRsets that did not
+    // change keep their signatures and only new content is signed.
+    const id = keySetId(active);
+    const before = lastSigners.get(zone.origin);
+    const signer = before !== undefined && before.id === id && Object.keys(opts).length === 0 ? before.signer : new ZoneSigner(zone.origin, active, opts);
+    lastSigners.set(zone.origin, { id, signer });
+    for (const k of signer.ksks) {
+      zone.records.push(rec(CDNSKEY, k.dnskey, k));
+      zone.records.push(rec(CDS, dsRdata(zone.origin, k), k));
+    }
+    presign(signer, zone, now);
+    zone.dnssec = signer;
+  }
+}
+
+/** Signs every authoritative static RRset (not delegation NS or glue: RFC 4035 §2.2). */
+function presign(signer: ZoneSigner, zone: SignableZone, now: number): void {
+  const sets = new Map<string, WireRR[]>();
+  const cuts = new Set<string>();
+  for (const r of zone.records) if (r.type === RRType.NS && r.owner !== zone.origin) cuts.add(r.owner);
+  for (const r of zone.records) {
+    if (belowCut(r.owner, cuts)) continue;
+    const key = `${r.owner}|${r.type}`;
+    let list = sets.get(key);
+    if (!list) sets.set(key, (list = []));
+    list.push({ owner: r.owner, ownerWire: nameToWire(r.owner), type: r.type, klass: r.klass, ttl: r.ttl, rdata: r.rdata });
+  }
+  for (const list of sets.values()) {
+    const first = list[0];
+    const wildcard = first.owner.startsWith('*.');
+    signer.sign({
+      owner: first.owner, ownerWire: first.ownerWire, signedOwner: first.owner, signedOwnerWire: first.ownerWire,
+      labels: labelCount(first.owner) - (wildcard ? 1 : 0), type: first.type, ttl: first.ttl, records: list,
+    }, now);
+  }
+}
+
+/** True for a name at or below a zone cut (the cut's NS and glue are the child's). */
+function belowCut(name: string, cuts: ReadonlySet<string>): boolean {
+  if (cuts.size === 0) return false;
+  for (const c of cuts) if (name === c || name.endsWith('.' + c)) return true;
+  return false;
+}
