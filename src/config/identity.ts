@@ -22,6 +22,8 @@ export function configIdentity(zones: readonly LoadedZone[], steering: SteeringC
   for (const z of [...zones].sort((a, b) => (a.origin < b.origin ? -1 : 1))) {
     serials[z.origin] = zoneSerial(z.records);
     h.update(`zone ${z.origin}\n`);
+    // The signing keys are part of what is served: a fleet half on new keys answers differently.
+    if (z.dnssec) h.update(`keys ${[...z.dnssec.keys].map((k) => k.tag).sort().join(',')}\n`);
     for (const r of z.records) {
       h.update(`${r.owner} ${r.type} ${r.ttl} `);
       h.update(r.rdata);

@@ -1,6 +1,6 @@
 // The fleet-state gauges' view of a running server: read at scrape time, never on the query path.
 
-import type { FleetStore, Ramp } from '../state/fleet-store.js';
+import type { FleetStore } from '../state/fleet-store.js';
 import type { Snapshot } from '../state/snapshot.js';
 import type { FleetMetricsSource } from './metrics.js';
 
@@ -12,8 +12,7 @@ export function fleetMetricsSource(store: FleetStore, snapshot: () => Snapshot, 
     drainedRegions: () => snapshot().drains.keys(),
     regions: () => snapshot().steering.regions.keys(),
     *ramps() {
-      for (const value of store.get('ramp').values()) {
-        const r = value as Ramp;
+      for (const r of store.get('ramp').values()) {
         const percent = r.steps[r.step];
         if (typeof percent === 'number') yield { fqdn: r.fqdn, percent, state: r.state };
       }

@@ -494,10 +494,10 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
       const self = deps.identity?.();
       return driftReport({
         snapshot: deps.snapshot(),
-        drains: store.get('drain').values() as Iterable<Drain>,
-        weights: store.get('weights').values() as Iterable<WeightOverride>,
-        ramps: store.get('ramp').values() as Iterable<Ramp>,
-        tenants: store.get('tenant').values() as Iterable<TenantOverride>,
+        drains: store.get('drain').values(),
+        weights: store.get('weights').values(),
+        ramps: store.get('ramp').values(),
+        tenants: store.get('tenant').values(),
         instances: self ? [{ id: deps.instanceId, ...self }, ...(deps.otherInstances?.() ?? [])] : [],
         now: deps.now(),
       });
