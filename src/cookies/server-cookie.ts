@@ -2,14 +2,11 @@
 // with the interoperable server cookie of RFC 9018 §4, so every instance of a fleet sharing one
 // secret makes and accepts the same cookies. Hot path: fixed scratch buffers, no allocation.
 
+import { CLIENT_COOKIE_BYTES } from '../dns/cookie-option.js';
 import { ipIntoBytes } from '../dns/ip.js';
 import type { CookieSecrets } from './secret.js';
 import { siphash } from './siphash.js';
 
-/** RFC 7873 §4: the client cookie is 8 octets, a server cookie 8 to 32. */
-export const CLIENT_COOKIE_BYTES = 8;
-export const MIN_SERVER_COOKIE_BYTES = 8;
-export const MAX_SERVER_COOKIE_BYTES = 32;
 /** RFC 9018 §4.2: Version(1) Reserved(3) Timestamp(4) Hash(8). */
 export const SERVER_COOKIE_BYTES = 16;
 const VERSION = 1;
@@ -33,12 +30,6 @@ export const CookieVerdict = {
 export type CookieVerdict = (typeof CookieVerdict)[keyof typeof CookieVerdict];
 
 export const COOKIE_VERDICT_LABELS = ['none', 'client_only', 'valid', 'invalid'] as const;
-
-/** RFC 7873 §4: is `length` a well-formed COOKIE option length (client cookie, plus 8..32 octets of server cookie)? */
-export function cookieLengthOk(length: number): boolean {
-  return length === CLIENT_COOKIE_BYTES
-    || (length >= CLIENT_COOKIE_BYTES + MIN_SERVER_COOKIE_BYTES && length <= CLIENT_COOKIE_BYTES + MAX_SERVER_COOKIE_BYTES);
-}
 
 export class CookieJar {
   private secrets: CookieSecrets;
@@ -68,7 +59,7 @@ export class CookieJar {
   }
 
   /**
-   * Judges `cookie` (a COOKIE option's data, length already checked by cookieLengthOk) sent from
+   * Judges `cookie` (a COOKIE option's data, length already checked by the decoder) sent from
    * `client` at `nowS` (Unix seconds), and fills `reply`. RFC 7873 §5.2.3–§5.2.5: every reply to a
    * request with a cookie carries the client cookie and a valid server cookie.
    */

@@ -169,6 +169,36 @@ export const internalErrors = new client.Counter({
   registers: [registry],
 });
 
+// --- response rate limiting and DNS cookies ---------------------------------------------------------
+// kind: answer|nodata|nxdomain|referral|error (src/rrl/classify.ts); verdict: client_only|valid|invalid.
+
+export const rrlSuppressed = new client.Counter({
+  name: 'regiondns_rrl_suppressed_total',
+  help: 'UDP responses the rate limiter withheld (dropped, or slipped as a truncated reply), by response kind',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
+export const rrlSlipped = new client.Counter({
+  name: 'regiondns_rrl_slipped_total',
+  help: 'Withheld responses sent instead as a truncated reply (TC=1, or BADCOOKIE to a client with a cookie), by response kind',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
+export const rrlEvictions = new client.Counter({
+  name: 'regiondns_rrl_evictions_total',
+  help: 'Live rate-limit accounts replaced because the table was full (raise --rrl-table-size if this grows)',
+  registers: [registry],
+});
+
+export const cookieRequests = new client.Counter({
+  name: 'regiondns_cookie_requests_total',
+  help: 'Requests with a DNS COOKIE option, by what their cookie was (RFC 7873 §5.2)',
+  labelNames: ['verdict'] as const,
+  registers: [registry],
+});
+
 // --- health checks ------------------------------------------------------------------------------
 // Labels: region id and the check's name within it ("http#0" or its `name`): bounded by regions.yaml.
 // Series of checks removed by a reload are deleted, so the label sets follow the config.

@@ -51,7 +51,8 @@ export class ResponseRateLimiter {
   /** Live accounts taken over because every slot of their key was in use (the table is too small). */
   evictions = 0;
 
-  constructor(readonly opts: RrlOptions) {
+  /** `onEvict`: told each time a live account is taken over (the table is too small). */
+  constructor(readonly opts: RrlOptions, private readonly onEvict: () => void = () => undefined) {
     let size = 1;
     while (size < opts.tableSize) size *= 2;
     this.mask = size - 1;
@@ -114,6 +115,7 @@ export class ResponseRateLimiter {
       return free;
     }
     this.evictions++;
+    this.onEvict();
     this.stamp[oldest] = 0;
     return oldest;
   }

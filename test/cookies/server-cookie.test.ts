@@ -2,7 +2,8 @@
 // RFC 7873 §5.2 verdicts: client-only, valid, invalid (wrong secret, wrong address, expired, future).
 import { describe, expect, it } from 'vitest';
 import { parseCookieSecrets } from '../../src/cookies/secret.js';
-import { CookieJar, CookieVerdict, cookieLengthOk } from '../../src/cookies/server-cookie.js';
+import { CookieJar, CookieVerdict } from '../../src/cookies/server-cookie.js';
+import { cookieLengthOk } from '../../src/dns/cookie-option.js';
 
 const SECRET = 'e5e973e5a6b2a43f48e7dc849e37bfcf';
 const jarWith = (text: string) => new CookieJar(parseCookieSecrets(text, 'test-secret'));

@@ -147,7 +147,7 @@ describe('decodeQuery: valid queries dns2 cannot build', () => {
 
   it('unknown options (cookie, padding) are ignored', () => {
     const buf = msg(header({ ar: 1 }), question('a.example'), opt({ options: [option(10, [1, 2, 3, 4, 5, 6, 7, 8]), option(12, [0, 0, 0]), option(65001, [])] }));
-    expect(asQuery(decodeQuery(buf)).edns).toEqual({ version: 0, udpSize: 1232, dnssecOk: false, ecs: null, nsid: false });
+    expect(asQuery(decodeQuery(buf)).edns).toEqual({ version: 0, udpSize: 1232, dnssecOk: false, ecs: null, nsid: false, cookie: null });
   });
 
   it('an NSID request (option 3, RFC 5001) is noted', () => {
