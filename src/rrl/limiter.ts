@@ -47,6 +47,9 @@ export class ResponseRateLimiter {
   private readonly seedA: number;
   private readonly seedB: number;
   private readonly addr = new Uint8Array(16);
+  /** hash()'s two results (fields, not a returned pair: no allocation). */
+  private hashA = 0;
+  private hashB = 0;
   private readonly maxDebt: number;
   /** Live accounts taken over because every slot of their key was in use (the table is too small). */
   evictions = 0;
@@ -71,8 +74,9 @@ export class ResponseRateLimiter {
   decide(client: string, account: Account, nowMs: number): RrlAction {
     const rate = this.opts.rate;
     const now = Math.floor(nowMs / 1000) >>> 0;
-    const a = this.hash(client, account, this.seedA);
-    const b = this.hash(client, account, this.seedB);
+    this.hash(client, account);
+    const a = this.hashA;
+    const b = this.hashB;
     const slot = this.slotFor(a, b, now);
     let bal = this.balance[slot];
     if (this.stamp[slot] === 0) {
@@ -120,30 +124,45 @@ export class ResponseRateLimiter {
     return oldest;
   }
 
-  /** 32-bit hash of (client prefix, kind, qtype, name) under `seed` (murmur3's mixing). */
-  private hash(client: string, account: Account, seed: number): number {
-    let h = seed ^ (account.kind * 0x9e3779b1) ^ (account.qtype << 8);
+  /** Two 32-bit hashes of (client prefix, kind, qtype, name) under the two seeds (murmur3's mixing), in hashA and hashB. */
+  private hash(client: string, account: Account): void {
+    const k = (account.kind * 0x9e3779b1) ^ (account.qtype << 8);
+    let a = this.seedA ^ k;
+    let b = this.seedB ^ k;
     const len = ipIntoBytes(client, this.addr);
     const bits = len === 4 ? this.opts.ipv4Prefix : len === 16 ? this.opts.ipv6Prefix : 0;
-    h = mix(h, len);
+    a = mix(a, len);
+    b = mix(b, len);
     for (let i = 0; i < len; i += 4) {
       const left = bits - i * 8;
       const keep = left >= 32 ? 0xffffffff : left <= 0 ? 0 : (0xffffffff << (32 - left)) >>> 0;
       const w = ((this.addr[i] << 24) | (this.addr[i + 1] << 16) | (this.addr[i + 2] << 8) | this.addr[i + 3]) & keep;
-      h = mix(h, w);
+      a = mix(a, w);
+      b = mix(b, w);
     }
     const name = account.name;
     let i = 0;
-    for (; i + 1 < name.length; i += 2) h = mix(h, name.charCodeAt(i) | (name.charCodeAt(i + 1) << 16));
-    if (i < name.length) h = mix(h, name.charCodeAt(i));
-    h ^= name.length;
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    return h >>> 0;
+    for (; i + 1 < name.length; i += 2) {
+      const w = name.charCodeAt(i) | (name.charCodeAt(i + 1) << 16);
+      a = mix(a, w);
+      b = mix(b, w);
+    }
+    if (i < name.length) {
+      a = mix(a, name.charCodeAt(i));
+      b = mix(b, name.charCodeAt(i));
+    }
+    this.hashA = fmix(a ^ name.length);
+    this.hashB = fmix(b ^ name.length);
   }
+}
+
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 function mix(h: number, k: number): number {
