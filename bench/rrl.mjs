@@ -71,14 +71,15 @@ const cases = [
   ['steered, RRL on / off', handlers.rrl, query('www.gslb.test')],
   ['static, valid cookie (exempt) / off', handlers.rrl, query('static.gslb.test', validCookie)],
 ];
-console.log(`in process (${os.cpus().length} cpus, load ${os.loadavg()[0].toFixed(1)}), ${ROUNDS * 2 + 1} interleaved rounds of 200,000 queries:`);
+const MICRO_ROUNDS = 11;
+console.log(`in process (${os.cpus().length} cpus, load ${os.loadavg()[0].toFixed(1)}), medians of ${MICRO_ROUNDS} interleaved rounds of 100,000 queries:`);
 for (const [label, h, msg] of cases) {
   const plain = query(label.startsWith('steered') ? 'www.gslb.test' : 'static.gslb.test');
   const offs = [];
   const ons = [];
-  for (let r = 0; r < ROUNDS * 2 + 1; r++) {
-    offs.push(nsPerQuery(handlers.off, plain, 200_000));
-    ons.push(nsPerQuery(h, msg, 200_000));
+  for (let r = 0; r < MICRO_ROUNDS; r++) {
+    offs.push(nsPerQuery(handlers.off, plain, 100_000));
+    ons.push(nsPerQuery(h, msg, 100_000));
   }
   const off = median(offs);
   const on = median(ons);
@@ -94,7 +95,7 @@ if (!opts['skip-dnsperf']) {
     for (const mode of r % 2 === 0 ? ['off', 'on'] : ['on', 'off']) {
       const json = path.join(tmp, `${mode}-${r}.json`);
       const args = ['bench/run.mjs', '--workloads', 'static,steered', '--runs', '1', '--secs', String(opts.secs), '--warmup', '1', '--workers', '1', '--json', json,
-        ...(mode === 'on' ? ['--server-args', `--rrl-rate ${RATE}`] : [])];
+        ...(mode === 'on' ? [`--server-args=--rrl-rate ${RATE}`] : [])];
       const res = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8' });
       if (!fs.existsSync(json)) { console.error(res.stdout, res.stderr); process.exit(1); }
       for (const w of JSON.parse(fs.readFileSync(json, 'utf8')).workloads) (qps[mode][w.id] ??= []).push(w.summary?.qps ?? NaN);

@@ -56,7 +56,8 @@ serve options:
   --nsid ID|auto         answer NSID requests (RFC 5001) with ID, or "auto": instance id and worker
   --tcp-message-timeout MS  a TCP message must arrive whole within this time (default 10000)
   --cookie-secret FILE   DNS cookies: the fleet's secret (32 hex digits; a second line: the previous
-                         secret, still accepted); default: a random secret for this instance
+                         secret, still accepted); default: with --redis, the fleet's secret in
+                         Redis (made by the first instance); else random, for this instance
   --no-cookies           ignore DNS cookies (RFC 7873) instead of answering them
   --rrl-rate N           response rate limiting: responses per second per client prefix, kind and
                          name (default 0: off; over TCP and with a valid cookie never limited)
@@ -153,7 +154,7 @@ async function cmdServe(argv: string[]): Promise<number> {
       probe: !values['no-probe'],
       quorum,
       rampTickMs: values['ramp-tick'] ? intOption('--ramp-tick', values['ramp-tick'], 10, 60_000) : undefined,
-      cookies: values['no-cookies'] ? null : { secretFile: values['cookie-secret'] ?? null },
+      cookies: values['no-cookies'] ? null : { secretFile: values['cookie-secret'] ?? null, redis: values.redis ?? null },
       rrl: rrlOptions(values),
   };
   if (values['no-cookies'] && values['cookie-secret']) throw new Error('--cookie-secret and --no-cookies contradict each other');

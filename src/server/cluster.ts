@@ -123,7 +123,7 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
   });
 
   // A bad secret file stops the start here, not in a crash loop of workers.
-  if (opts.cookies) initialSecrets(opts.cookies);
+  if (opts.cookies && opts.cookies.secretFile !== null) initialSecrets(opts.cookies);
   // One secret for every worker, also for those restarted later: each accepts the others' cookies.
   const secretEnv = workerSecretEnv(opts.cookies);
   const fork = (index: number): Worker => {
@@ -261,7 +261,7 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
     apply();
   };
 
-  const guard = setUpGuard(opts.cookies, opts.rrl, wlog.child({ component: 'guard' }));
+  const guard = await setUpGuard(opts.cookies, opts.rrl, wlog.child({ component: 'guard' }));
   const handler = new QueryHandler(() => current, {
     udpLimit: opts.udpLimit ?? SERVER_UDP_PAYLOAD,
     rng: opts.rng ?? mathRandom,
@@ -295,5 +295,5 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
     }
   });
   process.send?.({ type: 'ready' } satisfies ToPrimary);
-  return { close: () => dns.close() };
+  return { close: async () => { await dns.close(); await guard.close(); } };
 }

@@ -101,13 +101,18 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
 
   const instanceId = opts.instanceId ?? defaultInstanceId();
   configureNsid(opts.nsid === 'auto' ? instanceId : opts.nsid ?? null);
-  // Before the store opens: a bad cookie secret file stops the start with nothing to undo.
-  const guard = setUpGuard(opts.cookies, opts.rrl, log);
   const tokens = loadTokens(opts.opsTokensFile ?? null);
   if (tokens.size === 0) log.warn(HOW_TO_CONFIGURE_TOKENS);
   const store = openStore({ redis: opts.redis, stateFile: opts.stateFile, instanceId }, log);
+  // Before the store opens: a bad cookie secret stops the start with little to undo.
+  const guard = await setUpGuard(opts.cookies, opts.rrl, log);
   // Without the fleet's state an instance could undo a drain: refuse to start rather than guess.
-  await store.start();
+  try {
+    await store.start();
+  } catch (err) {
+    await guard.close();
+    throw err;
+  }
 
   const prober = opts.probe === false ? null : new Prober({ proberId: instanceId, store, log: log.child({ component: 'health' }) });
   prober?.update(first.steering.regions);
@@ -133,6 +138,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     prober?.stop();
     coordinator.stop();
     await store.close();
+    await guard.close();
   };
   let dns: DnsListeners;
   try {
