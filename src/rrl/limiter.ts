@@ -50,6 +50,9 @@ export class ResponseRateLimiter {
   /** hash()'s two results (fields, not a returned pair: no allocation). */
   private hashA = 0;
   private hashB = 0;
+  /** The address last parsed into addr, and its length. */
+  private lastClient = '';
+  private lastLen = 0;
   private readonly maxDebt: number;
   /** Live accounts taken over because every slot of their key was in use (the table is too small). */
   evictions = 0;
@@ -129,7 +132,12 @@ export class ResponseRateLimiter {
     const k = (account.kind * 0x9e3779b1) ^ (account.qtype << 8);
     let a = this.seedA ^ k;
     let b = this.seedB ^ k;
-    const len = ipIntoBytes(client, this.addr);
+    // Traffic comes in runs from one resolver: parse its address only when it changes.
+    if (client !== this.lastClient) {
+      this.lastLen = ipIntoBytes(client, this.addr);
+      this.lastClient = client;
+    }
+    const len = this.lastLen;
     const bits = len === 4 ? this.opts.ipv4Prefix : len === 16 ? this.opts.ipv6Prefix : 0;
     a = mix(a, len);
     b = mix(b, len);
