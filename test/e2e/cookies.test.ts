@@ -87,6 +87,20 @@ describe('cookie echo', () => {
   });
 });
 
+describe('workers', () => {
+  it('without a secret file, the workers of one instance share its random secret: every cookie validates at every worker', async () => {
+    const s = await startServer(['--zones', ZONES, '--no-geoip', '--workers', '2', '--reuse-port']);
+    servers.push(s);
+    const cookie = await learn(s);
+    // Each query from a new socket (a new source port): SO_REUSEPORT spreads them over both workers.
+    const N = 40;
+    for (let i = 0; i < N; i++) expect(replyOpt(await ask(s, cookie))?.cookie).toBe(cookie);
+    const text = await scrape(s.httpPort);
+    expect(metricValue(text, VERDICT, '{verdict="valid"}')).toBe(N);
+    expect(metricValue(text, VERDICT, '{verdict="invalid"}')).toBe(0);
+  });
+});
+
 describe('BADCOOKIE and FORMERR (RFC 7873 §5.2, §5.4)', () => {
   it('a COOKIE option of a wrong length is FORMERR, with no cookie in the reply', async () => {
     for (const hex of ['01020304', `${CLIENT}0102`, `${CLIENT}${'00'.repeat(33)}`]) {
