@@ -66,8 +66,8 @@ serve options:
   --rrl-ipv4-prefix N    --rrl-ipv6-prefix N   client prefixes sharing a limit (default 24, 56)
   --rrl-table-size N     rate-limit accounts held, a fixed table (default 262144)
 
-Signals: SIGHUP reloads the zones folder (a broken file keeps the previous version serving);
-SIGTERM and SIGINT shut down gracefully.`;
+Signals: SIGHUP reloads the zones folder (a broken file keeps the previous version serving) and the
+cookie secret; SIGTERM and SIGINT shut down gracefully.`;
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
