@@ -3,10 +3,10 @@
 // which the socket edge passes in. Replies over TCP, and to a valid server cookie, are never
 // limited: the source address of either is proven (RFC 7873 §1, BIND and Knot alike).
 
-import { CookieVerdict, COOKIE_VERDICT_LABELS, type CookieJar } from '../cookies/server-cookie.js';
+import { CookieVerdict, type CookieJar } from '../cookies/server-cookie.js';
 import type { Answer, Edns, Query } from '../dns/types.js';
-import { cookieRequests, rrlEvictions, rrlSlipped, rrlSuppressed, type Transport } from '../obs/metrics.js';
-import { classify, errorAccount, RESPONSE_KIND_LABELS, type Account } from '../rrl/classify.js';
+import { guardStats, rrlEvictions, type Transport } from '../obs/metrics.js';
+import { classify, errorAccount, type Account } from '../rrl/classify.js';
 import { ResponseRateLimiter, RrlAction, type RrlOptions } from '../rrl/limiter.js';
 
 export interface GuardOptions {
@@ -19,9 +19,6 @@ export interface GuardOptions {
 export class ResponseGuard {
   private readonly limiter: ResponseRateLimiter | null;
   private readonly account: Account = { kind: 0, name: '', qtype: 0 };
-  private readonly suppressed = RESPONSE_KIND_LABELS.map((k) => rrlSuppressed.labels(k));
-  private readonly slipped = RESPONSE_KIND_LABELS.map((k) => rrlSlipped.labels(k));
-  private readonly verdicts = COOKIE_VERDICT_LABELS.map((v) => cookieRequests.labels(v));
 
   constructor(private readonly opts: GuardOptions) {
     this.limiter = opts.rrl && opts.rrl.rate > 0 ? new ResponseRateLimiter(opts.rrl, () => rrlEvictions.inc()) : null;
@@ -39,7 +36,7 @@ export class ResponseGuard {
     const jar = this.opts.cookies;
     if (jar === null || edns === null || edns.cookie === null) return CookieVerdict.NONE;
     const v = jar.check(edns.cookie, source, Math.floor(nowMs / 1000));
-    this.verdicts[v].inc();
+    guardStats.cookieVerdicts[v]++;
     return v;
   }
 
@@ -54,8 +51,8 @@ export class ResponseGuard {
     const account = query !== null && answer !== null ? classify(query, answer, this.account) : errorAccount(this.account);
     const action = limiter.decide(source, account, nowMs);
     if (action !== RrlAction.PASS) {
-      this.suppressed[account.kind].inc();
-      if (action === RrlAction.SLIP) this.slipped[account.kind].inc();
+      guardStats.suppressed[account.kind]++;
+      if (action === RrlAction.SLIP) guardStats.slipped[account.kind]++;
     }
     return action;
   }
