@@ -86,6 +86,7 @@ const USAGE = `usage: node bench/run.mjs [options]     (npm run bench -- [option
   --retries N       repeats per workload for runs disturbed by other processes (default: --runs)
   --workloads a,b   subset of: ${WORKLOADS.map((w) => w.id).join(', ')} (default: all)
   --workers N       passed to regiondns serve (default: the server's own, one per core)
+  --server-args "A" more flags for regiondns serve, split on spaces (e.g. "--rrl-rate 1000000")
   --json FILE       also write every run and the summary as JSON
   -h, --help
 
@@ -114,6 +115,7 @@ function options() {
         warmup: { type: 'string', default: '2' },
         retries: { type: 'string' },
         workers: { type: 'string' },
+        'server-args': { type: 'string' },
         workloads: { type: 'string' },
         json: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -142,6 +144,7 @@ function options() {
     workloads: [...new Set(ids)].map((id) => WORKLOADS.find((w) => w.id === id)),
     json: parsed.json ?? null,
     workers: parsed.workers === undefined ? null : int('workers', parsed.workers, 1, 256),
+    serverArgs: parsed['server-args'] ? parsed['server-args'].split(/\s+/).filter(Boolean) : [],
   };
 }
 
@@ -708,7 +711,7 @@ async function main() {
 
   const dnsPort = await freePort();
   const httpPort = await freePort(new Set([dnsPort]));
-  const server = new Server(dnsPort, httpPort, [...geo.args, ...(opts.workers === null ? [] : ['--workers', String(opts.workers)])]);
+  const server = new Server(dnsPort, httpPort, [...geo.args, ...(opts.workers === null ? [] : ['--workers', String(opts.workers)]), ...opts.serverArgs]);
 
   const onSignal = (sig) => {
     if (stopping) return;

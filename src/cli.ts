@@ -19,6 +19,8 @@ import { openGeoDatabases, defaultGeoDatabasePaths } from './geo/locator.js';
 import { formatTrace } from './steering/trace.js';
 import { runCtl } from './ctl/ctl.js';
 import { runDnssec } from './dnssec/cli.js';
+import { CookieSecretError } from './cookies/secret.js';
+import { DEFAULT_RRL, type RrlOptions } from './rrl/limiter.js';
 import { closestOption, parseCommand, UsageError, type OptionSpec, type Parsed } from './cli/options.js';
 import { cmdPlan } from './plan/command.js';
 import { zoneSerial } from './zone/serial.js';
@@ -72,10 +74,20 @@ Options (default in parentheses):
                          (default 100: the first 100 by name)
   --keys DIR             DNSSEC key files (BIND format); a zone with keys here is signed
                          (default: keys/ inside the zones folder)
+  --cookie-secret FILE   DNS cookies: the fleet's secret (32 hex digits; a second line: the previous
+                         secret, still accepted); default: with --redis, the fleet's secret in
+                         Redis (made by the first instance); else random, for this instance
+  --no-cookies           ignore DNS cookies (RFC 7873) instead of answering them
+  --rrl-rate N           response rate limiting: responses per second per client prefix, kind and
+                         name (default 0: off; over TCP and with a valid cookie never limited)
+  --rrl-slip N           every Nth limited reply goes out truncated (TC=1); 0 drops all (default 2)
+  --rrl-window S         seconds over which the rate is averaged (default 15)
+  --rrl-ipv4-prefix N    --rrl-ipv6-prefix N   client prefixes sharing a limit (default 24, 56)
+  --rrl-table-size N     rate-limit accounts held, a fixed table (default 262144)
 
 
-Signals: SIGHUP reloads the zones folder (a broken file keeps the previous version serving);
-SIGTERM and SIGINT shut down gracefully.`;
+Signals: SIGHUP reloads the zones folder (a broken file keeps the previous version serving) and the
+cookie secret; SIGTERM and SIGINT shut down gracefully.`;
 
 export const CHECK_HELP = `Usage: regiondns check [DIR] [--latency-table FILE] [--keys DIR]
 
@@ -171,6 +183,14 @@ export const SERVE_OPTIONS = {
   'tcp-message-timeout': { type: 'string' },
   'metrics-hostnames': { type: 'string' },
   keys: { type: 'string' },
+  'cookie-secret': { type: 'string' },
+  'no-cookies': { type: 'boolean', default: false },
+  'rrl-rate': { type: 'string' },
+  'rrl-slip': { type: 'string' },
+  'rrl-window': { type: 'string' },
+  'rrl-ipv4-prefix': { type: 'string' },
+  'rrl-ipv6-prefix': { type: 'string' },
+  'rrl-table-size': { type: 'string' },
 } as const satisfies OptionSpec;
 
 async function cmdServe(argv: string[]): Promise<number> {
@@ -211,7 +231,10 @@ async function cmdServe(argv: string[]): Promise<number> {
       probe: !values['no-probe'],
       quorum,
       rampTickMs: values['ramp-tick'] ? intOption('--ramp-tick', values['ramp-tick'], 10, 60_000) : undefined,
+      cookies: values['no-cookies'] ? null : { secretFile: values['cookie-secret'] ?? null, redis: values.redis ?? null },
+      rrl: rrlOptions(values),
   };
+  if (values['no-cookies'] && values['cookie-secret']) throw new UsageError('--cookie-secret and --no-cookies contradict each other', 'regiondns serve [--cookie-secret FILE | --no-cookies]');
   if (workers > 1 && cluster.isWorker) return runWorker(options, log);
   let server: { reload(): unknown; close(): Promise<void> };
   try {
@@ -219,6 +242,11 @@ async function cmdServe(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof ConfigLoadError) {
       for (const e of err.errors) log.error({ error: e }, 'zone error');
+      console.error(err.message);
+      return 1;
+    }
+    if (err instanceof CookieSecretError) {
+      log.error({ error: err.message }, 'cookie secret error');
       console.error(err.message);
       return 1;
     }
@@ -337,6 +365,24 @@ async function cmdExplain(argv: string[]): Promise<number> {
     console.log(result.trace ? formatTrace(result.trace) + '\n' + result.summary : result.summary);
   }
   return 0;
+}
+
+/** The --rrl-* flags; null when rate limiting is off. */
+function rrlOptions(values: Record<string, string | boolean | string[] | undefined>): RrlOptions | null {
+  const int = (flag: string, min: number, max: number, dflt: number): number => {
+    const v = values[flag];
+    return typeof v === 'string' ? intOption(`--${flag}`, v, min, max) : dflt;
+  };
+  const rate = int('rrl-rate', 0, 1_000_000, DEFAULT_RRL.rate);
+  const opts: RrlOptions = {
+    rate,
+    slip: int('rrl-slip', 0, 10, DEFAULT_RRL.slip),
+    window: int('rrl-window', 1, 3600, DEFAULT_RRL.window),
+    ipv4Prefix: int('rrl-ipv4-prefix', 1, 32, DEFAULT_RRL.ipv4Prefix),
+    ipv6Prefix: int('rrl-ipv6-prefix', 1, 128, DEFAULT_RRL.ipv6Prefix),
+    tableSize: int('rrl-table-size', 1024, 1 << 24, DEFAULT_RRL.tableSize),
+  };
+  return rate > 0 ? opts : null;
 }
 
 function intOption(name: string, text: string, min: number, max: number): number {

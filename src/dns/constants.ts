@@ -27,11 +27,12 @@ export const Rcode = {
   NOTIMP: 4,
   REFUSED: 5,
   BADVERS: 16, // extended rcode: the upper 8 bits travel in the OPT TTL (RFC 6891 §6.1.3)
+  BADCOOKIE: 23, // RFC 7873 §8
 } as const;
 
 export const Opcode = { QUERY: 0 } as const;
 
-export const EdnsOption = { NSID: 3, ECS: 8 } as const;
+export const EdnsOption = { NSID: 3, ECS: 8, COOKIE: 10 } as const;
 
 const typeNames = new Map<number, string>(Object.entries(RRType).map(([k, v]) => [v, k]));
 

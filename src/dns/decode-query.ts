@@ -4,6 +4,7 @@
 import type { ClientSubnet, Edns, Query } from './types.js';
 import { EdnsOption, Rcode, RRType } from './constants.js';
 import { decodeEcs, isEcsError } from './ecs.js';
+import { cookieLengthOk } from './cookie-option.js';
 import { labelToText, MAX_LABEL, MAX_NAME_WIRE } from './name.js';
 
 /** Every way a query can be refused; a bounded label set for the malformed-query metric. */
@@ -21,6 +22,7 @@ export const MALFORMED_KINDS = [
   'bad_ecs', // RFC 7871 §7.1.1: FORMERR
   'two_ecs', // FORMERR
   'badvers', // EDNS version > 0: BADVERS (RFC 6891 §6.1.3)
+  'bad_cookie', // a COOKIE option of a wrong length, or two of them: FORMERR (RFC 7873 §5.2.2)
 ] as const;
 export type MalformedKind = (typeof MALFORMED_KINDS)[number];
 
@@ -145,7 +147,7 @@ function parseAdditional(buf: Uint8Array, p: number, len: number, count: number)
     if (addEdns !== null) { addReason = 'two_opt'; return; } // RFC 6891 §6.1.1
     const version = ttlHi & 0xff;
     // RFC 6891 §6.1.2: values below 512 are treated as 512. TTL: ext-rcode(8) version(8) DO(1) Z(15).
-    addEdns = { version, udpSize: klass < 512 ? 512 : klass, dnssecOk: (ttlLo & 0x8000) !== 0, ecs: null, nsid: false };
+    addEdns = { version, udpSize: klass < 512 ? 512 : klass, dnssecOk: (ttlLo & 0x8000) !== 0, ecs: null, nsid: false, cookie: null };
     if (ownerStart + 1 !== rd - 10 || buf[ownerStart] !== 0) { addReason = 'bad_edns'; return; } // owner must be root
     if (version > 0) { badvers = true; continue; } // a later version's options may not parse as ours
     let ecs: ClientSubnet | null = null;
@@ -157,6 +159,12 @@ function parseAdditional(buf: Uint8Array, p: number, len: number, count: number)
       o = body + olen;
       if (o > end) { addReason = 'bad_edns'; return; }
       if (code === EdnsOption.NSID) { addEdns.nsid = true; continue; } // RFC 5001 §2.1: a request is empty; content ignored
+      if (code === EdnsOption.COOKIE) {
+        // RFC 7873 §5.2.2: a malformed COOKIE is FORMERR; two of them cannot both be answered.
+        if (addEdns.cookie !== null || !cookieLengthOk(olen)) { addEdns.cookie = null; addReason = 'bad_cookie'; return; }
+        addEdns.cookie = buf.subarray(body, body + olen);
+        continue;
+      }
       if (code !== EdnsOption.ECS) continue; // unknown options are ignored (RFC 6891 §6.1.2)
       if (ecs !== null) { addReason = 'two_ecs'; return; }
       const r = decodeEcs(buf, body, olen);
@@ -172,7 +180,7 @@ function errorResult(
   reason: MalformedKind, rcode: number, id: number, flags: number, questionEnd: number, edns: Edns | null,
 ): DecodeResult {
   // Error replies never echo ECS: the option was invalid or the answer is not address-specific.
-  const e = edns === null ? null : { version: edns.version, udpSize: edns.udpSize, dnssecOk: edns.dnssecOk, ecs: null, nsid: edns.nsid };
+  const e = edns === null ? null : { version: edns.version, udpSize: edns.udpSize, dnssecOk: edns.dnssecOk, ecs: null, nsid: edns.nsid, cookie: edns.cookie };
   return { kind: 'error', reason, rcode, id, flags, opcode: (flags >> 11) & 0xf, questionEnd, edns: e };
 }
 

@@ -128,15 +128,21 @@ function nsidLength(edns: Edns): number {
   return edns.nsid && nsidPayload !== null ? 4 + nsidPayload.length : 0;
 }
 
-/** Bytes of a reply's OPT record for this query. */
-function optSize(edns: Edns | null): number {
-  return edns === null ? 0 : OPT_FIXED + (edns.ecs === null ? 0 : ecsOptionLength(edns.ecs)) + nsidLength(edns);
+/** Bytes of a reply's OPT record for this query, with `cookie` (a COOKIE option's data) when given. */
+function optSize(edns: Edns | null, cookie: Uint8Array | null): number {
+  return edns === null ? 0 : OPT_FIXED + (edns.ecs === null ? 0 : ecsOptionLength(edns.ecs)) + nsidLength(edns) + cookieLength(edns, cookie);
 }
 
-/** The OPT of a reply (RFC 6891 §6.1.2/§7): our payload size, extended rcode, version 0, DO echoed, ECS echo, NSID. */
-function writeOpt(out: Uint8Array, o: number, rcode: number, edns: Edns, ecs: ClientSubnet | null, scope: number): number {
+/** RFC 7873 §5.2: a reply carries a COOKIE only in answer to one (and never without an OPT). */
+function cookieLength(edns: Edns, cookie: Uint8Array | null): number {
+  return cookie === null || edns.cookie === null ? 0 : 4 + cookie.length;
+}
+
+/** The OPT of a reply (RFC 6891 §6.1.2/§7): our payload size, extended rcode, version 0, DO echoed, ECS echo, NSID, cookie. */
+function writeOpt(out: Uint8Array, o: number, rcode: number, edns: Edns, ecs: ClientSubnet | null, scope: number, cookie: Uint8Array | null): number {
   const nsid = nsidLength(edns);
-  const rdlen = (ecs === null ? 0 : ecsOptionLength(ecs)) + nsid;
+  const cookieLen = cookieLength(edns, cookie);
+  const rdlen = (ecs === null ? 0 : ecsOptionLength(ecs)) + nsid + cookieLen;
   out[o++] = 0;
   out[o++] = 0;
   out[o++] = RRType.OPT;
@@ -160,6 +166,14 @@ function writeOpt(out: Uint8Array, o: number, rcode: number, edns: Edns, ecs: Cl
     out.set(payload, o);
     o += payload.length;
   }
+  if (cookieLen > 0) {
+    const c = cookie as Uint8Array;
+    out[o++] = 0;
+    out[o++] = EdnsOption.COOKIE;
+    out[o++] = 0;
+    out[o++] = c.length;
+    o = copy(out, o, c);
+  }
   return o;
 }
 
@@ -179,8 +193,9 @@ function effectiveRcode(rcode: number, edns: Edns | null): number {
 /**
  * Encodes the reply to `query`. `maxSize` is the size limit: min(client's EDNS size or 512, server cap)
  * for UDP, 65535 for TCP. Over the limit: TC=1 with header, question and OPT only (RFC 6891 §7, RFC 2181 §9).
+ * `cookie`: the COOKIE option data to answer with (client + server cookie), when the query sent one.
  */
-export function encodeResponse(req: Uint8Array, query: Query, answer: Answer, maxSize: number): Uint8Array {
+export function encodeResponse(req: Uint8Array, query: Query, answer: Answer, maxSize: number, cookie: Uint8Array | null = null): Uint8Array {
   const edns = query.edns;
   const rcode = effectiveRcode(answer.rcode, edns);
   const qEnd = query.questionEnd > HEADER && query.questionEnd <= req.length ? query.questionEnd : HEADER;
@@ -193,7 +208,7 @@ export function encodeResponse(req: Uint8Array, query: Query, answer: Answer, ma
   if (ptrs.length < total) ptrs = new Int32Array(Math.max(total, ptrs.length * 2));
 
   const ecs = edns === null ? null : edns.ecs;
-  const base = qEnd + optSize(edns); // header + question + OPT: what a truncated reply keeps
+  const base = qEnd + optSize(edns, cookie); // header + question + OPT: what a truncated reply keeps
   // Without a question nothing can be pointed at: '' matches no owner and nameEnd = 12 finds no suffix.
   const qname = qEnd > HEADER ? query.qname : '';
   const size = base
@@ -210,17 +225,29 @@ export function encodeResponse(req: Uint8Array, query: Query, answer: Answer, ma
     o = writeSection(out, o, an, 0);
     o = writeSection(out, o, ns, an.length);
     o = writeSection(out, o, ad, an.length + ns.length);
-    if (edns !== null) writeOpt(out, o, rcode, edns, ecs, answer.ecsScope);
+    if (edns !== null) writeOpt(out, o, rcode, edns, ecs, answer.ecsScope, cookie);
     return out;
   }
   flags |= TC;
-  return truncated(req, query.id, flags, qd, qEnd, base, limit, rcode, edns, answer.ecsScope);
+  return truncated(req, query.id, flags, qd, qEnd, base, limit, rcode, edns, answer.ecsScope, cookie);
+}
+
+/**
+ * A reply with TC=1 and no records, whatever the answer's size: header, question and OPT (with the
+ * cookie). What a rate limiter "slips" so a resolver retries over TCP.
+ */
+export function encodeTruncatedResponse(req: Uint8Array, query: Query, rcode: number, cookie: Uint8Array | null = null): Uint8Array {
+  const edns = query.edns;
+  const rc = effectiveRcode(rcode, edns);
+  const qEnd = query.questionEnd > HEADER && query.questionEnd <= req.length ? query.questionEnd : HEADER;
+  const flags = replyFlags(query.flags, query.opcode, false, rc) | TC;
+  return truncated(req, query.id, flags, qEnd > HEADER ? 1 : 0, qEnd, qEnd + optSize(edns, cookie), MAX_MESSAGE, rc, edns, 0, cookie);
 }
 
 /** Header + question + OPT with TC set; just the header if even that does not fit. */
 function truncated(
   req: Uint8Array, id: number, flags: number, qd: number, qEnd: number, base: number, limit: number,
-  rcode: number, edns: Edns | null, scope: number,
+  rcode: number, edns: Edns | null, scope: number, cookie: Uint8Array | null,
 ): Uint8Array {
   if (base > limit) {
     const out = Buffer.allocUnsafe(HEADER);
@@ -230,29 +257,29 @@ function truncated(
   const out = Buffer.allocUnsafe(base);
   writeHeader(out, id, flags, qd, 0, 0, edns === null ? 0 : 1);
   const o = copyRange(out, HEADER, req, HEADER, qEnd);
-  if (edns !== null) writeOpt(out, o, rcode, edns, edns.ecs, scope);
+  if (edns !== null) writeOpt(out, o, rcode, edns, edns.ecs, scope, cookie);
   return out;
 }
 
 /**
  * Encodes an error reply from the decoder's verdict (FORMERR, NOTIMP, BADVERS, …): header, the question
- * when `questionEnd` > 12, and an OPT when `edns` is set (echoing its ECS, if any, with scope 0).
+ * when `questionEnd` > 12, and an OPT when `edns` is set (echoing its ECS, if any, with scope 0, and `cookie`).
  */
 export function encodeErrorResponse(
   req: Uint8Array, id: number, flags: number, opcode: number, questionEnd: number, rcode: number,
-  edns: Edns | null, maxSize = 512,
+  edns: Edns | null, maxSize = 512, cookie: Uint8Array | null = null,
 ): Uint8Array {
   const rc = effectiveRcode(rcode, edns);
   const qEnd = questionEnd > HEADER && questionEnd <= req.length ? questionEnd : HEADER;
   const limit = maxSize > MAX_MESSAGE ? MAX_MESSAGE : maxSize < HEADER ? HEADER : maxSize;
   const ecs = edns === null ? null : edns.ecs;
-  const size = qEnd + optSize(edns);
+  const size = qEnd + optSize(edns, cookie);
   const outFlags = replyFlags(flags, opcode, false, rc);
   const qd = qEnd > HEADER ? 1 : 0;
-  if (size > limit) return truncated(req, id, outFlags | TC, qd, qEnd, size, limit, rc, edns, 0);
+  if (size > limit) return truncated(req, id, outFlags | TC, qd, qEnd, size, limit, rc, edns, 0, cookie);
   const out = Buffer.allocUnsafe(size);
   writeHeader(out, id, outFlags, qd, 0, 0, edns === null ? 0 : 1);
   const o = copyRange(out, HEADER, req, HEADER, qEnd);
-  if (edns !== null) writeOpt(out, o, rc, edns, ecs, 0);
+  if (edns !== null) writeOpt(out, o, rc, edns, ecs, 0, cookie);
   return out;
 }

@@ -16,6 +16,8 @@ export interface Edns {
   ecs: ClientSubnet | null;
   /** The query asked for the server's NSID (RFC 5001): an empty option 3. */
   nsid: boolean;
+  /** The COOKIE option's data (RFC 7873 §4), a view into the request; null when absent. */
+  cookie: Uint8Array | null;
 }
 
 export interface Query {

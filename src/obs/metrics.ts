@@ -2,7 +2,9 @@
 // Hot-path counters are plain arrays (QueryStats) read at scrape time.
 
 import client from 'prom-client';
+import { COOKIE_VERDICT_LABELS } from '../cookies/server-cookie.js';
 import { rcodeName, typeName, RRType } from '../dns/constants.js';
+import { RESPONSE_KIND_LABELS } from '../rrl/classify.js';
 
 export type Transport = 'udp' | 'tcp';
 
@@ -205,6 +207,53 @@ export const internalErrors = new client.Counter({
   name: 'regiondns_internal_errors_total',
   help: 'Queries that hit an unexpected error and were answered SERVFAIL',
   registers: [registry],
+});
+
+// --- response rate limiting and DNS cookies ---------------------------------------------------------
+// Counted per query in plain arrays (a prom-client child hashes its labels on every inc()), published
+// when /metrics is scraped. kind: answer|nodata|nxdomain|referral|error; verdict: client_only|valid|invalid.
+
+export const guardStats = {
+  /** Indexed by CookieVerdict (slot 0, no cookie, is not published). */
+  cookieVerdicts: new Float64Array(COOKIE_VERDICT_LABELS.length),
+  /** Indexed by ResponseKind. */
+  suppressed: new Float64Array(RESPONSE_KIND_LABELS.length),
+  slipped: new Float64Array(RESPONSE_KIND_LABELS.length),
+};
+
+function publishSlots(counter: client.Counter<string>, label: string, names: readonly string[], values: Float64Array, from = 0): void {
+  counter.reset();
+  for (let i = from; i < names.length; i++) counter.inc({ [label]: names[i] }, values[i]);
+}
+
+export const rrlSuppressed = new client.Counter({
+  name: 'regiondns_rrl_suppressed_total',
+  help: 'UDP responses the rate limiter withheld (dropped, or slipped as a truncated reply), by response kind',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+  collect() { publishSlots(this, 'kind', RESPONSE_KIND_LABELS, guardStats.suppressed); },
+});
+
+export const rrlSlipped = new client.Counter({
+  name: 'regiondns_rrl_slipped_total',
+  help: 'Withheld responses sent instead as a truncated reply (TC=1, or BADCOOKIE to a client with a cookie), by response kind',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+  collect() { publishSlots(this, 'kind', RESPONSE_KIND_LABELS, guardStats.slipped); },
+});
+
+export const rrlEvictions = new client.Counter({
+  name: 'regiondns_rrl_evictions_total',
+  help: 'Live rate-limit accounts replaced because the table was full (raise --rrl-table-size if this grows)',
+  registers: [registry],
+});
+
+export const cookieRequests = new client.Counter({
+  name: 'regiondns_cookie_requests_total',
+  help: 'Requests with a DNS COOKIE option, by what their cookie was (RFC 7873 §5.2)',
+  labelNames: ['verdict'] as const,
+  registers: [registry],
+  collect() { publishSlots(this, 'verdict', COOKIE_VERDICT_LABELS, guardStats.cookieVerdicts, 1); },
 });
 
 // --- health checks ------------------------------------------------------------------------------

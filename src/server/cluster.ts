@@ -25,6 +25,7 @@ import { buildSnapshot, withState, type RegionHealth, type Snapshot } from '../s
 import type { RegionId } from '../steering/policy.js';
 import { mathRandom } from '../steering/rng.js';
 import { startDnsListeners } from './dns-listeners.js';
+import { initialSecrets, setUpGuard, workerSecretEnv } from './guard-setup.js';
 import { QueryHandler } from './query-handler.js';
 import { defaultInstanceId, openGeo, serve, type RunningServer, type ServeOptions } from './serve.js';
 
@@ -123,8 +124,12 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
     type: 'tenants', seq: tenantSeq, full: true, set: [...sentTenants].map(([slug, v]) => [slug, regionOf(v)]), removed: [],
   });
 
+  // A bad secret file stops the start here, not in a crash loop of workers.
+  if (opts.cookies && opts.cookies.secretFile !== null) initialSecrets(opts.cookies);
+  // One secret for every worker, also for those restarted later: each accepts the others' cookies.
+  const secretEnv = workerSecretEnv(opts.cookies);
   const fork = (index: number): Worker => {
-    const w = cluster.fork({ REGIONDNS_WORKER_INDEX: String(index) });
+    const w = cluster.fork({ REGIONDNS_WORKER_INDEX: String(index), ...secretEnv });
     startedAt.set(w.id, Date.now());
     w.on('message', (m: ToPrimary) => {
       if (m.type === 'ready') {
@@ -181,6 +186,8 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
   server = await serve({
     ...opts,
     listen: [], // the workers serve DNS
+    cookies: null, // the workers answer, so they hold the cookie secret and the rate limiter
+    rrl: null,
     cluster: {
       metrics,
       readiness: () => ({ ready: ready.size >= opts.workers, status: `${ready.size}/${opts.workers} workers serving` }),
@@ -256,11 +263,13 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
     apply();
   };
 
+  const guard = await setUpGuard(opts.cookies, opts.rrl, wlog.child({ component: 'guard' }));
   const handler = new QueryHandler(() => current, {
     udpLimit: opts.udpLimit ?? SERVER_UDP_PAYLOAD,
     rng: opts.rng ?? mathRandom,
     log: wlog.child({ component: 'query' }),
     queryLogSample: opts.queryLogSample ?? 0,
+    guard: guard.guard,
   });
   const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };
   const dns = await startDnsListeners(opts.listen, handler, tcpOpts, wlog, { reusePort: opts.reusePort });
@@ -276,6 +285,7 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
     } else if (m.type === 'tenants') {
       applyTenants(m);
     } else if (m.type === 'reload') {
+      guard.reloadSecrets();
       const next = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable, keysDir: opts.keysDir });
       const ok = next.errors.length === 0;
       if (ok) {
@@ -290,5 +300,5 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
     }
   });
   process.send?.({ type: 'ready' } satisfies ToPrimary);
-  return { close: () => dns.close() };
+  return { close: async () => { await dns.close(); await guard.close(); } };
 }

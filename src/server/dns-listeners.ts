@@ -29,8 +29,9 @@ export async function startDnsListeners(
   };
   try {
     for (const addr of addrs) {
-      udp.push(await listenUdp(addr, (msg, src) => handler.handle(msg, src, 'udp'), onError, opts));
-      tcp.push(await listenTcp(addr, (msg, src) => handler.handle(msg, src, 'tcp'), tcpOpts, {
+      // The clock is read here, at the edge: the handler's rate limiter and cookies take it as input.
+      udp.push(await listenUdp(addr, (msg, src) => handler.handle(msg, src, 'udp', Date.now()), onError, opts));
+      tcp.push(await listenTcp(addr, (msg, src) => handler.handle(msg, src, 'tcp', Date.now()), tcpOpts, {
         onError,
         onOpen: () => tcpConnections.inc(),
         onClose: (reason) => { if (reason !== 'over-capacity') tcpConnections.dec(); tcpClosed.labels(reason).inc(); },

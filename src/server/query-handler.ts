@@ -1,14 +1,17 @@
 // The query path end to end: bytes in → decode → answer(snapshot) → encode → bytes out.
 // Synchronous and I/O-free; the sockets call it and send what it returns.
 
+import { CookieVerdict } from '../cookies/server-cookie.js';
 import { Rcode } from '../dns/constants.js';
 import { decodeQuery } from '../dns/decode-query.js';
 import { withDnssec } from '../dnssec/secure-answer.js';
-import { encodeErrorResponse, encodeResponse } from '../dns/encode-response.js';
+import { encodeErrorResponse, encodeResponse, encodeTruncatedResponse } from '../dns/encode-response.js';
 import type { Logger } from '../obs/logger.js';
 import { internalErrors, malformed, queryStats, truncated, type Transport } from '../obs/metrics.js';
 import { answer, newContext } from '../query/answer.js';
+import { RrlAction } from '../rrl/limiter.js';
 import type { Snapshot } from '../state/snapshot.js';
+import type { ResponseGuard } from './response-guard.js';
 
 export interface QueryHandlerOptions {
   /** Largest UDP reply we send, whatever the client advertises (DNS Flag Day 2020: 1232). */
@@ -17,6 +20,8 @@ export interface QueryHandlerOptions {
   log: Logger;
   /** Fraction of queries logged (0 = off, the default). */
   queryLogSample: number;
+  /** DNS cookies and response rate limiting; absent: neither. */
+  guard?: ResponseGuard;
 }
 
 const MAX_TCP_MESSAGE = 65535;
@@ -32,44 +37,73 @@ export class QueryHandler {
     private readonly opts: QueryHandlerOptions,
   ) {}
 
-  handle(msg: Uint8Array, source: string, transport: Transport): Uint8Array | null {
+  /** `now`: the time the message arrived (ms since the epoch), read at the socket edge. */
+  handle(msg: Uint8Array, source: string, transport: Transport, now: number = Date.now()): Uint8Array | null {
     const decoded = decodeQuery(msg);
     if (decoded.kind === 'drop') {
       this.countMalformed(decoded.reason);
       return null;
     }
     const limit = transport === 'tcp' ? MAX_TCP_MESSAGE : this.opts.udpLimit;
+    const guard = this.opts.guard;
     if (decoded.kind === 'error') {
-      this.countMalformed(decoded.reason);
+      let rcode = decoded.rcode;
+      const verdict = guard ? guard.checkCookie(decoded.edns, source, now) : CookieVerdict.NONE;
+      if (decoded.reason === 'qdcount' && verdict !== CookieVerdict.NONE && msg[4] === 0 && msg[5] === 0) {
+        // RFC 7873 §5.4: a query with no question and a cookie asks for a server cookie: NOERROR,
+        // or BADCOOKIE when the server cookie it sent is not valid.
+        rcode = verdict === CookieVerdict.INVALID ? Rcode.BADCOOKIE : Rcode.NOERROR;
+      } else {
+        this.countMalformed(decoded.reason);
+      }
+      if (guard && guard.limit(null, null, source, transport, verdict, now) === RrlAction.DROP) return null;
       const size = transport === 'tcp' ? MAX_TCP_MESSAGE : Math.min(limit, decoded.edns ? Math.max(CLASSIC_UDP, decoded.edns.udpSize) : CLASSIC_UDP);
-      const out = encodeErrorResponse(msg, decoded.id, decoded.flags, decoded.opcode, decoded.questionEnd, decoded.rcode, decoded.edns, size);
-      queryStats.count(transport === 'udp' ? 0 : 1, 0, decoded.rcode, out.length);
+      const out = encodeErrorResponse(msg, decoded.id, decoded.flags, decoded.opcode, decoded.questionEnd, rcode, decoded.edns, size, guard ? guard.replyCookie(verdict) : null);
+      queryStats.count(transport === 'udp' ? 0 : 1, 0, rcode, out.length);
       return out;
     }
     const query = decoded.query;
     const maxSize = transport === 'tcp' ? MAX_TCP_MESSAGE : Math.min(limit, query.edns ? Math.max(CLASSIC_UDP, query.edns.udpSize) : CLASSIC_UDP);
     const ctx = newContext(query, source, this.opts.rng);
+    const verdict = guard ? guard.checkCookie(query.edns, source, now) : CookieVerdict.NONE;
+    const cookie = guard ? guard.replyCookie(verdict) : null;
     let out: Uint8Array;
     let rcode: number;
+    let slipped = false;
     try {
       const snap = this.snapshot();
       const plain = answer(ctx, snap);
       // RFC 4035 §3.2.1: signatures only for a query with DO=1.
-      const ans = query.edns !== null && query.edns.dnssecOk ? withDnssec(plain, query.qname, query.qtype, snap, Date.now()) : plain;
-      out = encodeResponse(msg, query, ans, maxSize);
+      const ans = query.edns !== null && query.edns.dnssecOk ? withDnssec(plain, query.qname, query.qtype, snap, now) : plain;
       rcode = ans.rcode;
+      const action = guard ? guard.limit(query, ans, source, transport, verdict, now) : RrlAction.PASS;
+      if (action === RrlAction.DROP) return null;
+      if (action === RrlAction.SLIP) {
+        slipped = true;
+        // A client that sent a cookie is told BADCOOKIE with a fresh server cookie: it retries over
+        // UDP with it and is then exempt (RFC 7873 §5.2.3: "based on server policy, including rate
+        // limiting"; BIND does the same). Others get TC=1 and retry over TCP.
+        if (verdict !== CookieVerdict.NONE) {
+          rcode = Rcode.BADCOOKIE;
+          out = encodeErrorResponse(msg, query.id, query.flags, query.opcode, query.questionEnd, rcode, query.edns, maxSize, cookie);
+        } else {
+          out = encodeTruncatedResponse(msg, query, rcode, cookie);
+        }
+      } else {
+        out = encodeResponse(msg, query, ans, maxSize, cookie);
+      }
     } catch (err) {
       // A bug must cost one SERVFAIL, never the process.
       internalErrors.inc();
       this.opts.log.error({ err, qname: query.qname, qtype: query.qtype }, 'query failed');
       rcode = Rcode.SERVFAIL;
-      out = encodeErrorResponse(msg, query.id, query.flags, query.opcode, query.questionEnd, Rcode.SERVFAIL, query.edns, maxSize);
+      out = encodeErrorResponse(msg, query.id, query.flags, query.opcode, query.questionEnd, Rcode.SERVFAIL, query.edns, maxSize, cookie);
     }
-    if (transport === 'udp' && (out[2] & 0x02) !== 0) truncated.inc();
+    if (transport === 'udp' && !slipped && (out[2] & 0x02) !== 0) truncated.inc();
     queryStats.count(transport === 'udp' ? 0 : 1, query.qtype, rcode, out.length);
-    if (ctx.steering && ctx.steeredName) {
+    if (ctx.steering && ctx.steeredName && !slipped) {
       queryStats.countSteered(ctx.steeredName, ctx.steering.regions[0] ?? 'none', ctx.steering.outcome);
-      if (ctx.steering.outcome === 'fail-open') this.logFailOpen(ctx.steeredName);
+      if (ctx.steering.outcome === 'fail-open') this.logFailOpen(ctx.steeredName, now);
     }
     if (this.opts.queryLogSample > 0 && this.opts.rng() < this.opts.queryLogSample) {
       this.opts.log.info({ transport, source, qname: query.qname, qtype: query.qtype, rcode, ecs: query.edns?.ecs ? true : false, region: ctx.steering?.regions[0] }, 'query');
@@ -78,8 +112,7 @@ export class QueryHandler {
   }
 
   /** At most one line per hostname every 10 s: the metric counts every answer. */
-  private logFailOpen(hostname: string): void {
-    const now = Date.now();
+  private logFailOpen(hostname: string, now: number): void {
     if (now - (this.failOpenLoggedAt.get(hostname) ?? 0) < 10_000) return;
     this.failOpenLoggedAt.set(hostname, now);
     this.opts.log.warn({ hostname }, 'every region of the record set is down: answering fail-open with half the TTL');

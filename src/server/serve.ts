@@ -28,7 +28,9 @@ import { MemoryStore } from '../state/memory-store.js';
 import { RedisStore } from '../state/redis-store.js';
 import type { Snapshot } from '../state/snapshot.js';
 import { mathRandom } from '../steering/rng.js';
+import type { RrlOptions } from '../rrl/limiter.js';
 import { startDnsListeners, type DnsListeners } from './dns-listeners.js';
+import { setUpGuard, type CookieOptions } from './guard-setup.js';
 import { QueryHandler } from './query-handler.js';
 
 export interface ServeOptions {
@@ -59,6 +61,10 @@ export interface ServeOptions {
   rampTickMs?: number;
   /** NSID to answer (RFC 5001): a string, "auto" (the instance id), or null/undefined (none). */
   nsid?: string | null;
+  /** DNS cookies (RFC 7873, RFC 9018); undefined: on, with a random secret; null: off. */
+  cookies?: CookieOptions | null;
+  /** Response rate limiting; null/undefined (or rate 0): off. */
+  rrl?: RrlOptions | null;
   /** Set by a multi-core primary: /metrics from every worker, and whether the workers are serving. */
   cluster?: { metrics(): Promise<string>; readiness(): { ready: boolean; status: string } };
 }
@@ -104,8 +110,15 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   const tokens = loadTokens(opts.opsTokensFile ?? null);
   if (tokens.size === 0) log.warn(HOW_TO_CONFIGURE_TOKENS);
   const store = openStore({ redis: opts.redis, stateFile: opts.stateFile, instanceId }, log);
+  // Before the store opens: a bad cookie secret stops the start with little to undo.
+  const guard = await setUpGuard(opts.cookies, opts.rrl, log);
   // Without the fleet's state an instance could undo a drain: refuse to start rather than guess.
-  await store.start();
+  try {
+    await store.start();
+  } catch (err) {
+    await guard.close();
+    throw err;
+  }
 
   const prober = opts.probe === false ? null : new Prober({ proberId: instanceId, store, log: log.child({ component: 'health' }) });
   prober?.update(first.steering.regions);
@@ -124,6 +137,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     rng: opts.rng ?? mathRandom,
     log: log.child({ component: 'query' }),
     queryLogSample: opts.queryLogSample ?? 0,
+    guard: guard.guard,
   });
   const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };
   const stopState = async () => {
@@ -131,6 +145,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     prober?.stop();
     coordinator.stop();
     await store.close();
+    await guard.close();
   };
   let dns: DnsListeners;
   try {
@@ -184,6 +199,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     coordinator,
     store,
     reload() {
+      guard.reloadSecrets(); // a rotated fleet secret, with the zones (SIGHUP)
       const next = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable, keysDir: opts.keysDir });
       if (next.errors.length) {
         zoneReloads.labels('error').inc();

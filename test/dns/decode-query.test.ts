@@ -145,9 +145,10 @@ describe('decodeQuery: valid queries dns2 cannot build', () => {
     expect(q.edns?.version).toBe(0);
   });
 
-  it('unknown options (cookie, padding) are ignored', () => {
+  it('unknown options (padding, private use) are ignored; a client cookie is kept', () => {
     const buf = msg(header({ ar: 1 }), question('a.example'), opt({ options: [option(10, [1, 2, 3, 4, 5, 6, 7, 8]), option(12, [0, 0, 0]), option(65001, [])] }));
-    expect(asQuery(decodeQuery(buf)).edns).toEqual({ version: 0, udpSize: 1232, dnssecOk: false, ecs: null, nsid: false });
+    const edns = asQuery(decodeQuery(buf)).edns!;
+    expect({ ...edns, cookie: Array.from(edns.cookie ?? []) }).toEqual({ version: 0, udpSize: 1232, dnssecOk: false, ecs: null, nsid: false, cookie: [1, 2, 3, 4, 5, 6, 7, 8] });
   });
 
   it('an NSID request (option 3, RFC 5001) is noted', () => {
@@ -256,6 +257,7 @@ const badCases: BadCase[] = [
   { name: 'ECS non-zero scope in a query', wire: msg(header({ ar: 1 }), Q, opt({ options: [ecsOption(1, 24, 16, [193, 0, 0])] })), kind: 'error', reason: 'bad_ecs', rcode: 1, questionEnd: QEND, edns: true },
   { name: 'ECS family 3', wire: msg(header({ ar: 1 }), Q, opt({ options: [ecsOption(3, 0, 0, [])] })), kind: 'error', reason: 'bad_ecs', rcode: 1, questionEnd: QEND, edns: true },
   { name: 'two ECS options', wire: msg(header({ ar: 1 }), Q, opt({ options: [ecsOption(1, 24, 0, [193, 0, 0]), ecsOption(1, 24, 0, [193, 0, 0])] })), kind: 'error', reason: 'two_ecs', rcode: 1, questionEnd: QEND, edns: true },
+  { name: 'COOKIE option of 9 octets (RFC 7873 §5.2.2)', wire: msg(header({ ar: 1 }), Q, opt({ options: [option(10, [1, 2, 3, 4, 5, 6, 7, 8, 9])] })), kind: 'error', reason: 'bad_cookie', rcode: 1, questionEnd: QEND, edns: true },
   { name: 'EDNS version 1 → BADVERS', wire: msg(header({ ar: 1 }), Q, opt({ version: 1, udp: 4096 })), kind: 'error', reason: 'badvers', rcode: 16, questionEnd: QEND, edns: true },
   { name: 'EDNS version 255 with options we cannot read → BADVERS', wire: msg(header({ ar: 1 }), Q, opt({ version: 255, options: [[1]] })), kind: 'error', reason: 'badvers', rcode: 16, questionEnd: QEND, edns: true },
   { name: 'ARCOUNT 1 with nothing after the question', wire: msg(header({ ar: 1 }), Q), kind: 'error', reason: 'bad_additional', rcode: 1, questionEnd: QEND, edns: false },

@@ -1,0 +1,183 @@
+// Response rate limiting (RRL) as BIND and Knot define it: each account (client prefix, response
+// kind, name) earns `rate` responses a second, holds at most one second of credit and at most
+// `window` seconds of debt, so a flood that keeps above the rate keeps being limited until it has
+// been below it for a while. Every `slip`th limited response is sent truncated (TC=1) instead of
+// dropped, so a real resolver behind a spoofed prefix retries over TCP and is answered there.
+//
+// The table has a fixed number of slots (typed arrays allocated once, like Knot's): a decision
+// does no allocation; when the slots a key may use are all live, the stalest is taken over, so a
+// flood of distinct keys costs accuracy, never memory.
+
+import { randomBytes } from 'node:crypto';
+import { ipIntoBytes } from '../dns/ip.js';
+import type { Account } from './classify.js';
+
+export interface RrlOptions {
+  /** Responses per second per account; 0 turns rate limiting off. */
+  rate: number;
+  /** Every slip-th limited response is sent truncated; 0: drop them all; 1: truncate them all. */
+  slip: number;
+  /** Seconds of debt an account can run up (BIND's "window"). */
+  window: number;
+  /** Client prefix lengths that share an account (BIND and Knot: /24 and /56). */
+  ipv4Prefix: number;
+  ipv6Prefix: number;
+  /** Slots in the table (rounded up to a power of two). */
+  tableSize: number;
+}
+
+export const DEFAULT_RRL: RrlOptions = { rate: 0, slip: 2, window: 15, ipv4Prefix: 24, ipv6Prefix: 56, tableSize: 1 << 18 };
+
+export const RrlAction = { PASS: 0, DROP: 1, SLIP: 2 } as const;
+export type RrlAction = (typeof RrlAction)[keyof typeof RrlAction];
+
+/** Slots a key may live in, from its home slot on. */
+const PROBE = 8;
+
+export class ResponseRateLimiter {
+  private readonly mask: number;
+  private readonly keyA: Uint32Array;
+  private readonly keyB: Uint32Array;
+  /** Unix second of the last response charged; 0: empty slot. */
+  private readonly stamp: Uint32Array;
+  private readonly balance: Int32Array;
+  /** Limited responses since the account was created, for the slip count. */
+  private readonly limited: Uint32Array;
+  /** Hash seeds drawn at start-up, so nobody can aim a flood at one slot. */
+  private readonly seedA: number;
+  private readonly seedB: number;
+  private readonly addr = new Uint8Array(16);
+  /** hash()'s two results (fields, not a returned pair: no allocation). */
+  private hashA = 0;
+  private hashB = 0;
+  /** The address last parsed into addr, and its length. */
+  private lastClient = '';
+  private lastLen = 0;
+  private readonly maxDebt: number;
+  /** Live accounts taken over because every slot of their key was in use (the table is too small). */
+  evictions = 0;
+
+  /** `onEvict`: told each time a live account is taken over (the table is too small). */
+  constructor(readonly opts: RrlOptions, private readonly onEvict: () => void = () => undefined) {
+    let size = 1;
+    while (size < opts.tableSize) size *= 2;
+    this.mask = size - 1;
+    this.keyA = new Uint32Array(size);
+    this.keyB = new Uint32Array(size);
+    this.stamp = new Uint32Array(size);
+    this.balance = new Int32Array(size);
+    this.limited = new Uint32Array(size);
+    const seed = randomBytes(8);
+    this.seedA = seed.readUInt32LE(0);
+    this.seedB = seed.readUInt32LE(4);
+    this.maxDebt = opts.rate * opts.window;
+  }
+
+  /** Charges one response of `account` to `client` at `nowMs` and says whether it may go out. */
+  decide(client: string, account: Account, nowMs: number): RrlAction {
+    const rate = this.opts.rate;
+    const now = Math.floor(nowMs / 1000) >>> 0;
+    this.hash(client, account);
+    const a = this.hashA;
+    const b = this.hashB;
+    const slot = this.slotFor(a, b, now);
+    let bal = this.balance[slot];
+    if (this.stamp[slot] === 0) {
+      bal = rate;
+      this.limited[slot] = 0;
+    } else if (now > this.stamp[slot]) {
+      // One second's credit at most: a quiet account cannot save up for a burst.
+      bal = Math.min(rate, bal + (now - this.stamp[slot]) * rate);
+    }
+    this.keyA[slot] = a;
+    this.keyB[slot] = b;
+    this.stamp[slot] = now === 0 ? 1 : now;
+    bal -= 1;
+    if (bal >= 0) {
+      this.balance[slot] = bal;
+      return RrlAction.PASS;
+    }
+    this.balance[slot] = bal < -this.maxDebt ? -this.maxDebt : bal;
+    const n = ++this.limited[slot];
+    const slip = this.opts.slip;
+    return slip > 0 && n % slip === 0 ? RrlAction.SLIP : RrlAction.DROP;
+  }
+
+  /** The key's slot; else a free or expired one among its PROBE slots; else the stalest (evicted). */
+  private slotFor(a: number, b: number, now: number): number {
+    const home = a & this.mask;
+    let free = -1;
+    let oldest = home;
+    for (let i = 0; i < PROBE; i++) {
+      const s = (home + i) & this.mask;
+      const st = this.stamp[s];
+      if (st === 0) { if (free < 0) free = s; continue; }
+      if (this.keyA[s] === a && this.keyB[s] === b) return s;
+      // Debt is repaid at `rate` a second: after window + 1 quiet seconds the account is as new.
+      if (free < 0 && now - st > this.opts.window) free = s;
+      if (st < this.stamp[oldest]) oldest = s;
+    }
+    if (free >= 0) {
+      this.stamp[free] = 0;
+      return free;
+    }
+    this.evictions++;
+    this.onEvict();
+    this.stamp[oldest] = 0;
+    return oldest;
+  }
+
+  /** Two 32-bit hashes of (client prefix, kind, qtype, name) under the two seeds (murmur3's mixing), in hashA and hashB. */
+  private hash(client: string, account: Account): void {
+    const k = (account.kind * 0x9e3779b1) ^ (account.qtype << 8);
+    let a = this.seedA ^ k;
+    let b = this.seedB ^ k;
+    // Traffic comes in runs from one resolver: parse its address only when it changes.
+    if (client !== this.lastClient) {
+      this.lastLen = ipIntoBytes(client, this.addr);
+      this.lastClient = client;
+    }
+    const len = this.lastLen;
+    const bits = len === 4 ? this.opts.ipv4Prefix : len === 16 ? this.opts.ipv6Prefix : 0;
+    a = mix(a, len);
+    b = mix(b, len);
+    for (let i = 0; i < len; i += 4) {
+      const left = bits - i * 8;
+      const keep = left >= 32 ? 0xffffffff : left <= 0 ? 0 : (0xffffffff << (32 - left)) >>> 0;
+      const w = ((this.addr[i] << 24) | (this.addr[i + 1] << 16) | (this.addr[i + 2] << 8) | this.addr[i + 3]) & keep;
+      a = mix(a, w);
+      b = mix(b, w);
+    }
+    const name = account.name;
+    let i = 0;
+    for (; i + 1 < name.length; i += 2) {
+      const w = name.charCodeAt(i) | (name.charCodeAt(i + 1) << 16);
+      a = mix(a, w);
+      b = mix(b, w);
+    }
+    if (i < name.length) {
+      a = mix(a, name.charCodeAt(i));
+      b = mix(b, name.charCodeAt(i));
+    }
+    this.hashA = fmix(a ^ name.length);
+    this.hashB = fmix(b ^ name.length);
+  }
+}
+
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function mix(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, 0x1b873593);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
