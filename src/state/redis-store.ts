@@ -666,6 +666,11 @@ export class RedisStore implements FleetStore {
     let msg: ChangesMessage;
     try {
       const raw = JSON.parse(text) as { version?: unknown; epoch?: unknown; changes?: unknown };
+      if (raw.epoch === undefined && typeof raw.version === 'number') {
+        // Written by a regiondns from before epochs (a rolling upgrade): read Redis itself instead.
+        if (!this.recovering) void this.resync('a change message without an epoch').catch(() => undefined);
+        return;
+      }
       if (typeof raw.version !== 'number' || !Number.isSafeInteger(raw.version) || typeof raw.epoch !== 'string' || !(raw.changes === null || Array.isArray(raw.changes))) {
         throw new Error('bad shape');
       }
