@@ -13,7 +13,7 @@ Usage:
   regiondns ctl state
   regiondns ctl drain REGION --reason TEXT [--hostname HOST]... [--force]
   regiondns ctl undrain REGION [--reason TEXT]
-  regiondns ctl split HOST SET=WEIGHT... [--reason TEXT]
+  regiondns ctl split HOST SET=WEIGHT... [--reason TEXT] [--force]
   regiondns ctl split HOST --clear [--reason TEXT]
   regiondns ctl ramp HOST --set SET --steps 0.1,1,5,25,100 --every 10m [--no-halt] [--reason TEXT]
   regiondns ctl ramp --show HOST
@@ -77,7 +77,7 @@ const ALLOWED: Record<string, OptionName[]> = {
   state: [],
   drain: ['reason', 'hostname', 'force'],
   undrain: ['reason'],
-  split: ['reason', 'clear'],
+  split: ['reason', 'clear', 'force'],
   ramp: ['set', 'steps', 'every', 'no-halt', 'stop', 'show', 'reason'],
   explain: ['client', 'type'],
   audit: ['limit'],
@@ -232,7 +232,7 @@ function buildRequest(cmd: string, args: string[], v: Values, io: CtlIo): Reques
         if (!m || !Number.isFinite(weight)) throw new UsageError(`"${p}" is not SET=WEIGHT (e.g. canary=1)`);
         return { name: m[1], weight };
       });
-      return { method: 'PUT', path: `/v1/hostnames/${enc(host)}/split`, body: { sets, ...(reasonBody ?? {}) }, print: message };
+      return { method: 'PUT', path: `/v1/hostnames/${enc(host)}/split`, body: { sets, ...(reasonBody ?? {}), ...(v.force ? { force: true } : {}) }, print: message };
     }
     case 'ramp': {
       const host = one('HOST');

@@ -63,6 +63,7 @@ export const ReasonBody = z.strictObject({ reason: Reason.optional() });
 export const SplitBody = z.strictObject({
   sets: z.array(z.strictObject({ name: z.string().min(1), weight: z.number().min(0, 'must be ≥ 0') })).min(1),
   reason: Reason.optional(),
+  force: z.boolean().optional(),
 });
 
 export const RampBody = z.strictObject({
@@ -125,6 +126,26 @@ export function strandedBy(snap: Snapshot, drain: Drain, state: GuardState = {})
       const states = set.regions.map((region) => ({ region, ...operational(fqdn, region, snap.regionHealth, drains) }));
       if (!states.some((s) => s.up)) out.push({ fqdn, set: set.name, regions: states.map(({ region, reason }) => ({ region, reason })) });
     }
+  }
+  return out;
+}
+
+/**
+ * Record sets a split would send more of the hostname's answers to while none of their regions is
+ * operational (drained or down): the split guard. A split that lowers such a set's share (moving
+ * traffic away from it) is never refused.
+ */
+export function strandedBySplit(snap: Snapshot, policy: HostnamePolicy, next: Record<string, number>, state: GuardState = {}): Stranded[] {
+  const drains = state.drains ?? snap.drains;
+  const override = state.weights ? state.weights.get(policy.fqdn) : undefined;
+  const nowWeights = override ? alignWeights(policy, override) : state.weights ? policy.weights : (snap.weightOverrides.get(policy.fqdn) ?? policy.weights);
+  const before = shares(nowWeights);
+  const after = shares(policy.sets.map((s) => next[s.name] ?? 0));
+  const out: Stranded[] = [];
+  for (const [i, set] of policy.sets.entries()) {
+    if (!(after[i] > before[i])) continue;
+    const states = set.regions.map((region) => ({ region, ...operational(policy.fqdn, region, snap.regionHealth, drains) }));
+    if (!states.some((st) => st.up)) out.push({ fqdn: policy.fqdn, set: set.name, regions: states.map(({ region, reason }) => ({ region, reason })) });
   }
   return out;
 }
@@ -360,6 +381,12 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
       return commit(() => {
         const ramp = currentRamp(policy.fqdn);
         if (ramp?.state === 'running') throw rampRunning(policy.fqdn, ramp);
+        // The last-region guard, for a split: more traffic to a set with no operational region.
+        const stranded = strandedBySplit(deps.snapshot(), policy, weights, { drains: store.get('drain'), weights: store.get('weights') });
+        if (stranded.length && !body.force) {
+          const what = stranded.map((st) => `record set ${st.set} (${st.regions.map((r) => `${r.region}: ${r.reason}`).join('; ')})`).join(', ');
+          throw new OpsError('LAST_REGION', `this split sends more of ${policy.fqdn}'s answers to ${stranded.length === 1 ? 'a record set' : 'record sets'} with no operational region: ${what}. Pass force: true (ctl: --force) to split anyway`, { hostnames: stranded });
+        }
         const before = currentOverride(policy.fqdn);
         const changes: Change[] = [{ ns: 'weights', key: policy.fqdn, value: override }];
         // A halted or finished ramp's record is superseded by the operator's split.

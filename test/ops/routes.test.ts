@@ -187,6 +187,18 @@ describe('drain and undrain', () => {
 describe('split', () => {
   const url = '/v1/hostnames/api.gslb.example.com/split';
 
+  it('409 when it sends more answers to a set with no operational region, unless forced; moving traffic away is fine', async () => {
+    // canary is ap-south only; with ap-south down, a split raising canary's share is refused.
+    fleet.setHealth('ap-south', { up: false, reason: 'HTTP 500' });
+    const up = await call('PUT', url, { sets: [{ name: 'stable', weight: 50 }, { name: 'canary', weight: 50 }] });
+    expectError(up, 409, 'REGIONDNS_ERR_LAST_REGION', /sends more of api\.gslb\.example\.com\.'s answers to a record set with no operational region: record set canary \(ap-south: HTTP 500\)/);
+    expect(fleet.store.version()).toBe(0);
+    const down = await call('PUT', url, { sets: [{ name: 'stable', weight: 100 }, { name: 'canary', weight: 0 }] });
+    expect(down.status).toBe(200);
+    const forced = await call('PUT', url, { sets: [{ name: 'stable', weight: 50 }, { name: 'canary', weight: 50 }], force: true });
+    expect(forced.status).toBe(200);
+  });
+
   it('sets weights (snapshot.weightOverrides follows), clears them, audits both', async () => {
     const r = await call('PUT', url, { sets: [{ name: 'canary', weight: 1 }, { name: 'stable', weight: 99 }], reason: 'more canary' });
     expect(r.status).toBe(200);
