@@ -197,8 +197,8 @@ export const checkTransitions = new client.Counter({
 
 export const probesSkipped = new client.Counter({
   name: 'regiondns_probes_skipped_total',
-  help: 'Probe rounds skipped because the previous probe of the check had not finished (probe queue saturated)',
-  labelNames: ['region', 'check'] as const,
+  help: 'Probe rounds not judged, by reason: busy (the previous probe of the check had not finished), or a failure of this prober\'s own (emfile, enfile, enobufs, eaddrnotavail, stalled event loop) that leaves the check as it was',
+  labelNames: ['region', 'check', 'reason'] as const,
   registers: [registry],
 });
 
@@ -213,5 +213,14 @@ export const regionOperational = new client.Gauge({
   name: 'regiondns_region_operational',
   help: 'Fleet view: 1 when every health check of the region is up (by quorum of probers), else 0',
   labelNames: ['region'] as const,
+  registers: [registry],
+});
+
+// --- serving stays up: listener caps ------------------------------------------------------------
+
+export const httpRefused = new client.Counter({
+  name: 'regiondns_http_connections_refused_total',
+  help: 'Connections to the HTTP (ops) listener closed at accept: over the cap in all, or over the cap of one client address',
+  labelNames: ['reason'] as const,
   registers: [registry],
 });

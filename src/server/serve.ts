@@ -13,7 +13,7 @@ import os from 'node:os';
 import { Prober } from '../health/prober.js';
 import type { Quorum } from '../health/quorum.js';
 import { HealthTracker } from '../health/tracker.js';
-import { buildHttpApp, type Readiness } from '../http/app.js';
+import { buildHttpApp, type HttpLimits, type Readiness } from '../http/app.js';
 import type { Logger } from '../obs/logger.js';
 import { registry, zoneRecords, zoneReloads } from '../obs/metrics.js';
 import { HOW_TO_CONFIGURE_TOKENS, loadTokens } from '../ops/auth.js';
@@ -25,6 +25,7 @@ import { MemoryStore } from '../state/memory-store.js';
 import { RedisStore } from '../state/redis-store.js';
 import type { Snapshot } from '../state/snapshot.js';
 import { mathRandom } from '../steering/rng.js';
+import { bindError } from './bind-error.js';
 import { startDnsListeners, type DnsListeners } from './dns-listeners.js';
 import { QueryHandler } from './query-handler.js';
 
@@ -38,6 +39,8 @@ export interface ServeOptions {
   latencyTable?: string | null;
   queryLogSample?: number;
   tcp?: Partial<TcpOptions>;
+  /** Connection caps and timeouts of the HTTP listener. */
+  httpLimits?: Partial<HttpLimits>;
   rng?: () => number;
   /** Fleet state in Redis; null/undefined: in memory, persisted to stateFile. */
   redis?: string | null;
@@ -55,7 +58,7 @@ export interface ServeOptions {
   /** NSID to answer (RFC 5001): a string, "auto" (the instance id), or null/undefined (none). */
   nsid?: string | null;
   /** Set by a multi-core primary: /metrics from every worker, and whether the workers are serving. */
-  cluster?: { metrics(): Promise<string>; readiness(): { ready: boolean; status: string } };
+  cluster?: { metrics(): Promise<string>; readiness(): { ready: boolean; status: string; serving: boolean } };
 }
 
 export const DEFAULT_STATE_FILE = '.regiondns/state.json';
@@ -147,7 +150,12 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     return { ready: true, status: st.connected ? 'ok' : 'degraded', detail: workers ? { ...detail, workers: workers.status } : detail };
   };
   const http = opts.http
-    ? buildHttpApp({ registry, metrics: opts.cluster?.metrics, liveness: () => ({ snapshotVersion: current().version }), readiness })
+    ? buildHttpApp({
+      registry, metrics: opts.cluster?.metrics, liveness: () => ({ snapshotVersion: current().version }), readiness,
+      // One process serves DNS once it listens; a multi-core primary only while a worker does.
+      servingDns: () => opts.cluster?.readiness().serving ?? true,
+      limits: opts.httpLimits,
+    })
     : null;
   if (http) {
     registerOpsRoutes(http, {
@@ -161,8 +169,9 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     try {
       await http.listen({ host: opts.http.host, port: opts.http.port });
     } catch (err) {
+      await ramps.stop();
       await closeAll();
-      throw err;
+      throw bindError('--http', opts.http, null, err);
     }
   }
   // A multi-core primary says so once its workers serve DNS (see cluster.ts).
