@@ -63,12 +63,12 @@ export function listenTcp(
       }
     }, events.onError);
   });
-  server.on('error', events.onError);
-
   return new Promise((resolve, reject) => {
+    // A listen failure is the caller's to report (once); later errors go to onError.
     server.once('error', reject);
     server.listen({ port: addr.port, host: addr.host, ipv6Only: addr.family === 6, ...(sockOpts.reusePort ? { reusePort: true, exclusive: true } : {}) } as net.ListenOptions, () => {
       server.off('error', reject);
+      server.on('error', events.onError);
       resolve({
         server,
         connections,
