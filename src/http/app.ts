@@ -5,6 +5,7 @@
 // requests and idle keep-alive sockets, and a cap on connections in all and per client address, so
 // no client can hold the descriptors DNS and health probes need.
 
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -36,6 +37,8 @@ export interface HttpLimits {
 
 /** Bodies of every route but those that set their own limit (the tenants import). */
 export const SMALL_BODY_LIMIT = 64 * 1024;
+/** How long a connection whose request was answered before its body was read stays open (not read from). */
+export const LINGER_MS = 2_000;
 
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   maxConnections: 256,
@@ -86,6 +89,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     },
   });
   limitConnections(app, limits);
+  app.addHook('onResponse', async (req) => { if (!req.raw.complete) lingerThenClose(req.raw); });
 
   // Outside /v1 (which has its own handlers) too: every error is `{ error: { code, message } }`.
   app.setErrorHandler((err, _req, reply) => {
@@ -117,6 +121,21 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   });
 
   return app;
+}
+
+/**
+ * A request answered before its body was read: stop reading (the client's further bytes wait in
+ * kernel buffers, not in our memory), give the client a moment to read the answer, then close.
+ * Reading on to drop the body would cost CPU and garbage; closing at once would reset the
+ * connection before the client has read why.
+ */
+function lingerThenClose(req: IncomingMessage): void {
+  const socket = req.socket;
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  // After Node's own handling of the finished response, which resumes the socket to drop the body.
+  setImmediate(() => { if (!socket.destroyed) socket.pause(); });
 }
 
 /** Caps open connections in all (Node closes the excess at accept) and per client address. */

@@ -189,8 +189,6 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
       const e = toOpsError(err);
       if (e.status >= 500) deps.log?.error({ err, url: req.url }, 'ops API error');
       if (e.status === 401) reply.header('www-authenticate', 'Bearer realm="regiondns"');
-      // Refused before its body was read: close rather than read (and drop) what the client still sends.
-      if (e.status === 401 || e.status === 403 || e.status === 413) reply.header('connection', 'close');
       reply.code(e.status).send(e.body());
     });
     v1.setNotFoundHandler((req, reply) => {
