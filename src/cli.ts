@@ -59,7 +59,7 @@ serve options:
   --nsid ID|auto         answer NSID requests (RFC 5001) with ID, or "auto": instance id and worker
   --tcp-message-timeout MS  a TCP message must arrive whole within this time (default 10000)
   --tcp-max-connections-per-client N   TCP connections one client /24 (IPv6: /56) may hold
-                         (default a quarter of --tcp-max-connections, at most 100)
+                         (default 100, or --tcp-max-connections when that is lower)
   --http-max-connections N             HTTP listener connections at most (default 256)
   --http-max-connections-per-client N  per client address (default 32)
   --http-request-timeout MS            a whole HTTP request must arrive within this (default 30000)

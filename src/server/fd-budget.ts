@@ -47,7 +47,7 @@ export interface CapsPlan extends Caps {
  */
 export function planCaps(limit: number | null, defaults: Caps, explicit: Partial<Caps>, probes: number): CapsPlan {
   const warnings: string[] = [];
-  const perClient = (tcp: number) => explicit.tcpMaxConnectionsPerClient ?? Math.min(defaults.tcpMaxConnectionsPerClient, Math.max(1, Math.floor(tcp / 4)));
+  const perClient = (tcp: number) => explicit.tcpMaxConnectionsPerClient ?? Math.min(defaults.tcpMaxConnectionsPerClient, tcp);
   if (limit === null) {
     const tcp = explicit.tcpMaxConnections ?? defaults.tcpMaxConnections;
     return { httpMaxConnections: explicit.httpMaxConnections ?? defaults.httpMaxConnections, tcpMaxConnections: tcp, tcpMaxConnectionsPerClient: perClient(tcp), warnings };
