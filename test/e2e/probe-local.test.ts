@@ -1,0 +1,75 @@
+// A prober's own failures are not verdicts. The server runs under a low `ulimit -n`; the test takes
+// its last descriptors with idle DNS-over-TCP connections (the caps are raised past the limit on
+// purpose), so its health probes fail with EMFILE. The region must stay up (fall: 1 — one counted
+// failure would take it out of the answers), the skips are counted by reason and logged.
+import fs from 'node:fs';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { metricValue, scrape } from '../helpers/fuzz.js';
+import { REPO, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { askWithNsid } from '../helpers/workers.js';
+
+const EU = '198.51.100.10'; // api.steer.test for Amsterdam while eu-central is up
+const NOFILE = 48;
+let server: ServerProcess;
+let target: http.Server;
+let zones: string;
+
+beforeAll(async () => {
+  target = http.createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+  zones = fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-probe-local-'));
+  fs.cpSync(path.join(REPO, 'test/e2e/steer-zones'), zones, { recursive: true });
+  fs.writeFileSync(path.join(zones, 'regions.yaml'), `regions:
+  us-east:    { location: { lat: 39.04, lon: -77.49 } }
+  eu-central:
+    location: { lat: 50.11, lon: 8.68 }
+    checks:
+      - { type: http, url: "http://127.0.0.1:${(target.address() as AddressInfo).port}/", interval: 200ms, timeout: 150ms, rise: 1, fall: 1 }
+  ap-south:   { location: { lat: 19.08, lon: 72.88 } }
+`);
+  server = await startServer(['--zones', zones, '--geoip', path.join(REPO, 'geo/fixtures/world-geoip2.mmdb'),
+    '--tcp-max-connections', '500', '--tcp-max-connections-per-client', '500', '--http-max-connections', '4'], { ulimitNofile: NOFILE });
+});
+afterAll(async () => {
+  await server?.stop();
+  target?.close();
+  if (zones) fs.rmSync(zones, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+it('probes failing with EMFILE leave the region up, are counted and logged', async () => {
+  expect((await askWithNsid(server.port, 'api.steer.test', '193.0.0.0/24')).answer).toEqual([EU]);
+  const held: net.Socket[] = [];
+  try {
+    // More connections than the limit leaves: the server runs out of descriptors.
+    for (let i = 0; i < NOFILE; i++) {
+      const s = net.connect(server.port, '127.0.0.1');
+      s.on('error', () => undefined);
+      held.push(s);
+    }
+    const skipped = server.waitForLog((l) => l.reason === 'emfile' && typeof l.msg === 'string' && l.msg.includes('failed on this instance'), 15_000);
+    await skipped;
+    // Several probe rounds without descriptors; UDP still answers, eu-central first.
+    for (let i = 0; i < 6; i++) {
+      expect((await askWithNsid(server.port, 'api.steer.test', '193.0.0.0/24')).answer).toEqual([EU]);
+      await sleep(200);
+    }
+  } finally {
+    for (const s of held) s.destroy();
+  }
+  // Descriptors back: the metrics tell what happened.
+  let text = '';
+  for (let i = 0; i < 50; i++) {
+    try { text = await scrape(server.httpPort); break; } catch { await sleep(100); }
+  }
+  expect(metricValue(text, 'regiondns_probes_skipped_total', '{region="eu-central",check="http#0",reason="emfile"}')).toBeGreaterThan(0);
+  expect(metricValue(text, 'regiondns_check_transitions_total', '{region="eu-central",check="http#0",to="down"}')).toBe(0);
+  expect(metricValue(text, 'regiondns_check_up', '{region="eu-central",check="http#0"}')).toBe(1);
+  expect((await askWithNsid(server.port, 'api.steer.test', '193.0.0.0/24')).answer).toEqual([EU]);
+  await server.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('run again on this instance'), 10_000);
+});
