@@ -6,7 +6,7 @@
 // no client can hold the descriptors DNS and health probes need.
 
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { ClientQuota, clientAddress } from '../dns/client-quota.js';
@@ -89,7 +89,8 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     },
   });
   limitConnections(app, limits);
-  app.addHook('onResponse', async (req) => { if (!req.raw.complete) lingerThenClose(req.raw); });
+  // Real sockets only: inject() has none.
+  app.addHook('onResponse', async (req) => { if (req.raw.complete === false && req.raw.socket instanceof Socket) lingerThenClose(req.raw); });
 
   // Outside /v1 (which has its own handlers) too: every error is `{ error: { code, message } }`.
   app.setErrorHandler((err, _req, reply) => {

@@ -28,13 +28,13 @@ beforeAll(async () => {
   await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
   zones = fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-ops-listener-'));
   fs.cpSync(path.join(REPO, 'test/e2e/steer-zones'), zones, { recursive: true });
-  // fall: 1 — a single failed probe would take eu-central out of the answers.
+  // fall: 3 — three failed probes in a row (600 ms) would take eu-central out of the answers.
   fs.writeFileSync(path.join(zones, 'regions.yaml'), `regions:
   us-east:    { location: { lat: 39.04, lon: -77.49 } }
   eu-central:
     location: { lat: 50.11, lon: 8.68 }
     checks:
-      - { type: http, url: "http://127.0.0.1:${(target.address() as AddressInfo).port}/", interval: 200ms, timeout: 150ms, rise: 1, fall: 1 }
+      - { type: http, url: "http://127.0.0.1:${(target.address() as AddressInfo).port}/", interval: 200ms, timeout: 180ms, rise: 1, fall: 3 }
   ap-south:   { location: { lat: 19.08, lon: 72.88 } }
 `);
   const tokens = path.join(zones, 'tokens');
@@ -215,7 +215,7 @@ describe('an ops listener no one can exhaust', () => {
     await sleep(300);
     expect(stillOpen(held)).toBeLessThanOrEqual(MAX);
     expect(stillOpen(held)).toBeLessThan(held.length); // 18 asked, at most 16 held
-    // Probes run (fall: 1, so one failure would show as the US answer) and DNS answers on both transports.
+    // Probes run (fall: 3: a second of failures would show as the US answer) and DNS answers on both transports.
     for (let i = 0; i < 5; i++) {
       expect(await dnsAnswers()).toEqual({ udp: [EU], tcp: [EU] });
       await sleep(200);
