@@ -62,7 +62,7 @@ export function stalled(startedAt: number, timeoutMs: number): LocalFailure | nu
   const late = performance.now() - startedAt - timeoutMs;
   return late > Math.max(STALL_MIN_MS, timeoutMs / 2) ? 'stalled' : null;
 }
-const STALL_MIN_MS = 250;
+const STALL_MIN_MS = 500;
 
 /** A short, stable cause for a connection error: "connection refused", "DNS: …", "TLS: …". */
 export function errorCause(e: unknown): string {

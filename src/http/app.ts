@@ -37,7 +37,9 @@ export interface HttpLimits {
 
 /** Bodies of every route but those that set their own limit (the tenants import). */
 export const SMALL_BODY_LIMIT = 64 * 1024;
-/** How long a connection whose request was answered before its body was read stays open (not read from). */
+/** Of a request answered before its body was read, at most this much more is read (and dropped) … */
+export const LINGER_BYTES = 1024 * 1024;
+/** … then the connection, no longer read from, is closed this much later. */
 export const LINGER_MS = 2_000;
 
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {
@@ -90,7 +92,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   });
   limitConnections(app, limits);
   // Real sockets only: inject() has none.
-  app.addHook('onResponse', async (req) => { if (req.raw.complete === false && req.raw.socket instanceof Socket) lingerThenClose(req.raw); });
+  app.addHook('onResponse', async (req) => { if (req.raw.complete === false && req.raw.socket instanceof Socket) dropRefusedBody(req.raw); });
 
   // Outside /v1 (which has its own handlers) too: every error is `{ error: { code, message } }`.
   app.setErrorHandler((err, _req, reply) => {
@@ -125,18 +127,29 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
 }
 
 /**
- * A request answered before its body was read: stop reading (the client's further bytes wait in
- * kernel buffers, not in our memory), give the client a moment to read the answer, then close.
- * Reading on to drop the body would cost CPU and garbage; closing at once would reset the
- * connection before the client has read why.
+ * A request answered before its body was read (401, 403, 413). Node reads on and drops the rest of
+ * the body (it never reaches our memory), so a small one ends and the connection serves the next
+ * request. Past LINGER_BYTES we stop reading: what the client still sends waits in kernel buffers,
+ * and the connection is closed LINGER_MS later, time for the client to read the answer (closing at
+ * once would reset it before the client has read why).
  */
-function lingerThenClose(req: IncomingMessage): void {
+function dropRefusedBody(req: IncomingMessage): void {
   const socket = req.socket;
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
-  // After Node's own handling of the finished response, which resumes the socket to drop the body.
-  setImmediate(() => { if (!socket.destroyed) socket.pause(); });
+  let dropped = 0;
+  const stop = () => socket.off('data', count);
+  // Node's parser drops a refused body without emitting it: count on the socket itself.
+  function count(chunk: Buffer): void {
+    if (req.complete) { stop(); return; }
+    dropped += chunk.length;
+    if (dropped <= LINGER_BYTES) return;
+    stop();
+    socket.pause();
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  }
+  socket.on('data', count);
+  socket.once('close', stop);
 }
 
 /** Caps open connections in all (Node closes the excess at accept) and per client address. */

@@ -23,7 +23,7 @@ import { buildSnapshot, withState, type RegionHealth, type Snapshot } from '../s
 import type { RegionId } from '../steering/policy.js';
 import { mathRandom } from '../steering/rng.js';
 import { BindError } from './bind-error.js';
-import { startDnsListeners } from './dns-listeners.js';
+import { startDnsListeners, type DnsListeners } from './dns-listeners.js';
 import { QueryHandler } from './query-handler.js';
 import { defaultInstanceId, openGeo, serve, type RunningServer, type ServeOptions } from './serve.js';
 
@@ -289,7 +289,7 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
     queryLogSample: opts.queryLogSample ?? 0,
   });
   const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };
-  let dns;
+  let dns: DnsListeners;
   try {
     dns = await startDnsListeners(opts.listen, handler, tcpOpts, wlog, { reusePort: opts.reusePort });
   } catch (err) {

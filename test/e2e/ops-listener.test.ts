@@ -5,12 +5,12 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildQuery, ecsOption, parse, tcpExchange } from '../helpers/dns-client.js';
-import { closedWithin, metricValue, scrape } from '../helpers/fuzz.js';
-import { REPO, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { metricValue, scrape } from '../helpers/fuzz.js';
+import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import { GEOIP_FIXTURE, steerZonesWithCheck } from '../helpers/steer-zones.js';
 import { askWithNsid } from '../helpers/workers.js';
 
 const TOKEN = 'ops-listener-token-0123456789';
@@ -26,20 +26,11 @@ let zones: string;
 beforeAll(async () => {
   target = http.createServer((_req, res) => res.end('ok'));
   await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
-  zones = fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-ops-listener-'));
-  fs.cpSync(path.join(REPO, 'test/e2e/steer-zones'), zones, { recursive: true });
   // fall: 3 — three failed probes in a row (600 ms) would take eu-central out of the answers.
-  fs.writeFileSync(path.join(zones, 'regions.yaml'), `regions:
-  us-east:    { location: { lat: 39.04, lon: -77.49 } }
-  eu-central:
-    location: { lat: 50.11, lon: 8.68 }
-    checks:
-      - { type: http, url: "http://127.0.0.1:${(target.address() as AddressInfo).port}/", interval: 200ms, timeout: 180ms, rise: 1, fall: 3 }
-  ap-south:   { location: { lat: 19.08, lon: 72.88 } }
-`);
+  zones = steerZonesWithCheck('regiondns-ops-listener-', `http://127.0.0.1:${(target.address() as AddressInfo).port}/`, 'interval: 200ms, timeout: 180ms, rise: 1, fall: 3');
   const tokens = path.join(zones, 'tokens');
   fs.writeFileSync(tokens, `test:${TOKEN}\n`);
-  server = await startServer(['--zones', zones, '--geoip', path.join(REPO, 'geo/fixtures/world-geoip2.mmdb'), '--ops-tokens', tokens,
+  server = await startServer(['--zones', zones, '--geoip', GEOIP_FIXTURE, '--ops-tokens', tokens,
     '--http-max-connections', String(MAX), '--http-max-connections-per-client', String(PER_CLIENT), '--http-request-timeout', String(REQUEST_TIMEOUT_MS)]);
 });
 afterAll(async () => {
