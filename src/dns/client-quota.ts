@@ -4,7 +4,7 @@
 
 import { ipToBytes } from './ip.js';
 
-/** A client's /24 (IPv4) or /56 (IPv6) as a short key ("192.0.2/24", "2001:db8:0:1/56"). */
+/** A client's /24 (IPv4) or /56 (IPv6) as a short key ("192.0.2/24", "2001:db8:1:200/56"). */
 export function clientNetwork(address: string): string {
   const b = ipToBytes(address);
   if (b === null) return address;

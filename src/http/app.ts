@@ -5,9 +5,9 @@
 // requests and idle keep-alive sockets, and a cap on connections in all and per client address, so
 // no client can hold the descriptors DNS and health probes need.
 
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Registry } from 'prom-client';
 import { ClientQuota, clientAddress } from '../dns/client-quota.js';
 import { httpRefused } from '../obs/metrics.js';
@@ -74,6 +74,11 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     connectionTimeout: limits.idleTimeoutMs,
     // Node checks the header and request deadlines on this beat (default 30 s: far past them).
     http: { headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs), connectionsCheckingInterval: 1_000 },
+    // A URL that does not decode, and the like: answered before any route or error handler runs.
+    frameworkErrors: (err, _req, reply) => {
+      const e = toOpsError(err);
+      (reply as FastifyReply).code(e.status).send(e.body());
+    },
     // Malformed HTTP, header overflow, timeouts: our error body, then the socket is closed.
     clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
       if (err.code === 'ECONNRESET' || socket.destroyed) return;
@@ -84,7 +89,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
           : new OpsError('BAD_REQUEST', `malformed HTTP request (${err.code ?? 'parse error'})`);
       if (socket.writable) {
         const body = JSON.stringify(e.body());
-        socket.write(`HTTP/1.1 ${e.status} ${e.status === 408 ? 'Request Timeout' : e.status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+        socket.write(`HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\n` +
           `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
       }
       socket.destroy();

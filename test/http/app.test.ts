@@ -25,6 +25,12 @@ describe('HTTP listener', () => {
     expect(r.json()).toEqual({ error: { code: 'REGIONDNS_ERR_NOT_FOUND', message: 'no route GET /nope' } });
   });
 
+  it('a malformed URL answers with our error body', async () => {
+    const r = await app(true).inject({ method: 'GET', url: '/metrics/%zz' });
+    expect(r.statusCode).toBe(400);
+    expect(r.json().error.code).toBe('REGIONDNS_ERR_BAD_REQUEST');
+  });
+
   it("fastify's FST_ERR_* map to REGIONDNS_ERR_*", () => {
     const fst = (code: string, statusCode: number) => Object.assign(new Error(`${code} message`), { code, statusCode });
     expect(toOpsError(fst('FST_ERR_CTP_BODY_TOO_LARGE', 413)).code).toBe('REGIONDNS_ERR_BODY_TOO_LARGE');
