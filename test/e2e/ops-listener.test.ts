@@ -4,13 +4,13 @@
 // working. Clients come from several loopback addresses (127.0.0.2, .3 …) to be told apart.
 import fs from 'node:fs';
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildQuery, ecsOption, parse, tcpExchange } from '../helpers/dns-client.js';
 import { metricValue, scrape } from '../helpers/fuzz.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
-import { GEOIP_FIXTURE, steerZonesWithCheck } from '../helpers/steer-zones.js';
+import { GEOIP_FIXTURE, zonesWithHealthyTarget } from '../helpers/steer-zones.js';
 import { askWithNsid } from '../helpers/workers.js';
 
 const TOKEN = 'ops-listener-token-0123456789';
@@ -24,10 +24,7 @@ let target: http.Server;
 let zones: string;
 
 beforeAll(async () => {
-  target = http.createServer((_req, res) => res.end('ok'));
-  await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
-  // fall: 3 — three failed probes in a row (600 ms) would take eu-central out of the answers.
-  zones = steerZonesWithCheck('regiondns-ops-listener-', `http://127.0.0.1:${(target.address() as AddressInfo).port}/`, 'interval: 200ms, timeout: 180ms, rise: 1, fall: 3');
+  ({ target, zones } = await zonesWithHealthyTarget('regiondns-ops-listener-'));
   const tokens = path.join(zones, 'tokens');
   fs.writeFileSync(tokens, `test:${TOKEN}\n`);
   server = await startServer(['--zones', zones, '--geoip', GEOIP_FIXTURE, '--ops-tokens', tokens,

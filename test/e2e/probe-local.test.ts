@@ -4,11 +4,11 @@
 // failures would take it out of the answers), the skips are counted by reason and logged.
 import fs from 'node:fs';
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { metricValue, scrape } from '../helpers/fuzz.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
-import { GEOIP_FIXTURE, steerZonesWithCheck } from '../helpers/steer-zones.js';
+import { GEOIP_FIXTURE, zonesWithHealthyTarget } from '../helpers/steer-zones.js';
 import { askWithNsid } from '../helpers/workers.js';
 
 const EU = '198.51.100.10'; // api.steer.test for Amsterdam while eu-central is up
@@ -18,9 +18,7 @@ let target: http.Server;
 let zones: string;
 
 beforeAll(async () => {
-  target = http.createServer((_req, res) => res.end('ok'));
-  await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
-  zones = steerZonesWithCheck('regiondns-probe-local-', `http://127.0.0.1:${(target.address() as AddressInfo).port}/`, 'interval: 200ms, timeout: 180ms, rise: 1, fall: 3');
+  ({ target, zones } = await zonesWithHealthyTarget('regiondns-probe-local-'));
   server = await startServer(['--zones', zones, '--geoip', GEOIP_FIXTURE,
     '--tcp-max-connections', '500', '--tcp-max-connections-per-client', '500', '--http-max-connections', '4'], { ulimitNofile: NOFILE });
 });
