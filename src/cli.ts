@@ -129,7 +129,8 @@ async function cmdServe(argv: string[]): Promise<number> {
     const text = values[flag.slice(2) as keyof typeof values];
     return typeof text === 'string' ? intOption(flag, text, min, max) : undefined;
   };
-  const caps = planCaps(openFileLimit(), {
+  const nofile = openFileLimit();
+  const caps = planCaps(nofile, {
     httpMaxConnections: DEFAULT_HTTP_LIMITS.maxConnections,
     tcpMaxConnections: DEFAULT_TCP_OPTIONS.maxConnections,
     tcpMaxConnectionsPerClient: DEFAULT_TCP_OPTIONS.maxConnectionsPerClient,
@@ -140,7 +141,7 @@ async function cmdServe(argv: string[]): Promise<number> {
   }), DEFAULT_PROBE_CONCURRENCY);
   if (!cluster.isWorker) {
     for (const w of caps.warnings) log.warn(w);
-    log.info({ openFileLimit: openFileLimit(), httpMaxConnections: caps.httpMaxConnections, tcpMaxConnections: caps.tcpMaxConnections, tcpMaxConnectionsPerClient: caps.tcpMaxConnectionsPerClient }, 'connection caps');
+    log.info({ openFileLimit: nofile, httpMaxConnections: caps.httpMaxConnections, tcpMaxConnections: caps.tcpMaxConnections, tcpMaxConnectionsPerClient: caps.tcpMaxConnectionsPerClient }, 'connection caps');
   }
   const httpRequestTimeout = optionalInt('--http-request-timeout', 100, 3_600_000);
   const options: ClusterOptions = {
