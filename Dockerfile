@@ -25,7 +25,12 @@ VOLUME ["/etc/regiondns/zones", "/var/lib/regiondns"]
 EXPOSE 53/udp 53/tcp 8053/tcp
 # Binding port 53 as non-root: run with --sysctl net.ipv4.ip_unprivileged_port_start=53
 # (or map a high port: -p 53:5353/udp -p 53:5353/tcp and --listen 0.0.0.0:5353).
+# Readiness, not mere liveness: zones loaded and every DNS worker serving.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:8053/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8053/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# The ops listener binds 0.0.0.0 inside the container so Docker can forward to it. Publish it on the
+# host's loopback only (-p 127.0.0.1:8053:8053, never -p 8053:8053) and give it tokens
+# (-e REGIONDNS_OPS_TOKENS="ops:$(openssl rand -hex 32)", or --ops-tokens FILE from a secret);
+# without tokens every change is refused.
 ENTRYPOINT ["node", "/app/bin/regiondns.js"]
 CMD ["serve", "--zones", "/etc/regiondns/zones", "--listen", "0.0.0.0:53", "--http", "0.0.0.0:8053", "--state-file", "/var/lib/regiondns/state.json"]

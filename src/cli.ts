@@ -13,6 +13,11 @@ import cluster from 'node:cluster';
 import os from 'node:os';
 import { servePrimary, serveWorker, type ClusterOptions } from './server/cluster.js';
 import { ConfigLoadError, serve } from './server/serve.js';
+import { BindError } from './server/bind-error.js';
+import { openFileLimit, planCaps } from './server/fd-budget.js';
+import { DEFAULT_HTTP_LIMITS } from './http/app.js';
+import { DEFAULT_TCP_OPTIONS } from './dns/tcp.js';
+import { DEFAULT_CONCURRENCY as DEFAULT_PROBE_CONCURRENCY } from './health/scheduler.js';
 import { probeOnly } from './server/probe-only.js';
 import { buildSnapshot } from './state/snapshot.js';
 import { openGeoDatabases, defaultGeoDatabasePaths } from './geo/locator.js';
@@ -68,6 +73,12 @@ Options (default in parentheses):
   --reuse-port           each worker binds its own UDP/TCP sockets (SO_REUSEPORT) instead of sharing
   --nsid ID|auto         answer NSID requests (RFC 5001) with ID, or "auto": instance id and worker
   --tcp-message-timeout MS  a TCP message must arrive whole within this time (default 10000)
+  --tcp-max-connections-per-client N   TCP connections one client /24 (IPv6: /56) may hold
+                         (default 100, or --tcp-max-connections when that is lower)
+  --http-max-connections N             HTTP listener connections at most (default 256)
+  --http-max-connections-per-client N  per client address (default 32)
+  --http-request-timeout MS            a whole HTTP request must arrive within this (default 30000)
+  Caps not given are lowered to fit ulimit -n, keeping descriptors for DNS and health probes.
   --ramp-tick MS         how often this instance's ramp controller looks at ramps (default 1000)
   --metrics-hostnames all|none|N|LIST  which steered hostnames get their own label on
                          regiondns_steering_answers_total; the rest count as "_other"
@@ -181,6 +192,10 @@ export const SERVE_OPTIONS = {
   'reuse-port': { type: 'boolean', default: false },
   nsid: { type: 'string' },
   'tcp-message-timeout': { type: 'string' },
+  'tcp-max-connections-per-client': { type: 'string' },
+  'http-max-connections': { type: 'string' },
+  'http-max-connections-per-client': { type: 'string' },
+  'http-request-timeout': { type: 'string' },
   'metrics-hostnames': { type: 'string' },
   keys: { type: 'string' },
   'cookie-secret': { type: 'string' },
@@ -206,6 +221,25 @@ async function cmdServe(argv: string[]): Promise<number> {
   const udpLimit = values['udp-size'] ? intOption('--udp-size', values['udp-size'], 512, 65535) : undefined;
   const sample = Number(values['query-log']);
   if (!(sample >= 0 && sample <= 1)) throw new Error('--query-log takes a fraction between 0 and 1');
+  const optionalInt = (flag: string, min: number, max: number): number | undefined => {
+    const text = values[flag.slice(2) as keyof typeof values];
+    return typeof text === 'string' ? intOption(flag, text, min, max) : undefined;
+  };
+  const nofile = openFileLimit();
+  const caps = planCaps(nofile, {
+    httpMaxConnections: DEFAULT_HTTP_LIMITS.maxConnections,
+    tcpMaxConnections: DEFAULT_TCP_OPTIONS.maxConnections,
+    tcpMaxConnectionsPerClient: DEFAULT_TCP_OPTIONS.maxConnectionsPerClient,
+  }, dropUndefined({
+    httpMaxConnections: optionalInt('--http-max-connections', 1, 1_000_000),
+    tcpMaxConnections: optionalInt('--tcp-max-connections', 1, 1_000_000),
+    tcpMaxConnectionsPerClient: optionalInt('--tcp-max-connections-per-client', 1, 1_000_000),
+  }), DEFAULT_PROBE_CONCURRENCY);
+  if (!cluster.isWorker) {
+    for (const w of caps.warnings) log.warn(w);
+    log.info({ openFileLimit: nofile, httpMaxConnections: caps.httpMaxConnections, tcpMaxConnections: caps.tcpMaxConnections, tcpMaxConnectionsPerClient: caps.tcpMaxConnectionsPerClient }, 'connection caps');
+  }
+  const httpRequestTimeout = optionalInt('--http-request-timeout', 100, 3_600_000);
   const options: ClusterOptions = {
       workers,
       reusePort: values['reuse-port'],
@@ -220,8 +254,14 @@ async function cmdServe(argv: string[]): Promise<number> {
       queryLogSample: sample,
       tcp: {
         ...(values['tcp-idle-timeout'] ? { idleTimeoutMs: intOption('--tcp-idle-timeout', values['tcp-idle-timeout'], 100, 3_600_000) } : {}),
-        ...(values['tcp-max-connections'] ? { maxConnections: intOption('--tcp-max-connections', values['tcp-max-connections'], 1, 1_000_000) } : {}),
+        maxConnections: caps.tcpMaxConnections,
+        maxConnectionsPerClient: caps.tcpMaxConnectionsPerClient,
         ...(values['tcp-message-timeout'] ? { messageTimeoutMs: intOption('--tcp-message-timeout', values['tcp-message-timeout'], 100, 3_600_000) } : {}),
+      },
+      httpLimits: {
+        maxConnections: caps.httpMaxConnections,
+        ...dropUndefined({ maxConnectionsPerClient: optionalInt('--http-max-connections-per-client', 1, 1_000_000) }),
+        ...(httpRequestTimeout === undefined ? {} : { requestTimeoutMs: httpRequestTimeout, headersTimeoutMs: Math.min(httpRequestTimeout, DEFAULT_HTTP_LIMITS.headersTimeoutMs) }),
       },
       redis: values.redis ?? null,
       stateFile: values['state-file'] === 'off' ? null : values['state-file'],
@@ -236,7 +276,7 @@ async function cmdServe(argv: string[]): Promise<number> {
   };
   if (values['no-cookies'] && values['cookie-secret']) throw new UsageError('--cookie-secret and --no-cookies contradict each other', 'regiondns serve [--cookie-secret FILE | --no-cookies]');
   if (workers > 1 && cluster.isWorker) return runWorker(options, log);
-  let server: { reload(): unknown; close(): Promise<void> };
+  let server: { reload(): unknown; close(): Promise<void>; failed?: Promise<Error> };
   try {
     server = workers > 1 ? await servePrimary(options, log) : await serve(options, log);
   } catch (err) {
@@ -245,6 +285,7 @@ async function cmdServe(argv: string[]): Promise<number> {
       console.error(err.message);
       return 1;
     }
+    if (err instanceof BindError) return startFailed(log, err);
     if (err instanceof CookieSecretError) {
       log.error({ error: err.message }, 'cookie secret error');
       console.error(err.message);
@@ -254,21 +295,40 @@ async function cmdServe(argv: string[]): Promise<number> {
   }
   const running = server;
   process.on('SIGHUP', () => { running.reload(); });
-  await new Promise<void>((resolve) => {
+  const failure = await new Promise<Error | null>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'shutting down');
-      running.close().then(resolve, resolve);
+      running.close().then(() => resolve(null), () => resolve(null));
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    // A multi-core primary whose workers cannot serve: stop everything and exit non-zero.
+    running.failed?.then((err) => { running.close().then(() => resolve(err), () => resolve(err)); });
   });
+  if (failure) return startFailed(log, failure);
   log.info('stopped');
   return 0;
 }
 
+/** One log line saying why the instance cannot serve, then a non-zero exit (systemd, Docker and users see it). */
+function startFailed(log: ReturnType<typeof createLogger>, err: Error): number {
+  const fields = err instanceof BindError ? { code: err.code, flag: err.flag, address: err.address, transport: err.transport } : {};
+  log.fatal(fields, err.message);
+  // Nothing may keep the process up (timers, sockets half closed): the caller is waiting for the exit.
+  setTimeout(() => process.exit(1), 100).unref();
+  return 1;
+}
+
 /** A DNS worker of a multi-core server: serves until the primary tells it to stop, or goes away. */
 async function runWorker(options: ClusterOptions, log: ReturnType<typeof createLogger>): Promise<number> {
-  const worker = await serveWorker(options, log);
+  let worker: { close(): Promise<void> };
+  try {
+    worker = await serveWorker(options, log);
+  } catch (err) {
+    // A bind error has gone to the primary, which reports it once; anything else is this worker's to say.
+    if (!(err instanceof BindError)) log.error({ err }, 'worker failed to start');
+    process.exit(1);
+  }
   process.on('SIGHUP', () => undefined); // reloads come from the primary, as a message
   await new Promise<void>((resolve) => {
     const stop = () => { worker.close().then(resolve, resolve); };
@@ -383,6 +443,10 @@ function rrlOptions(values: Record<string, string | boolean | string[] | undefin
     tableSize: int('rrl-table-size', 1024, 1 << 24, DEFAULT_RRL.tableSize),
   };
   return rate > 0 ? opts : null;
+}
+
+function dropUndefined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
 
 function intOption(name: string, text: string, min: number, max: number): number {

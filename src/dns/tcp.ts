@@ -3,6 +3,7 @@
 // net.Server with the hygiene an internet-facing authoritative server needs.
 
 import net from 'node:net';
+import { ClientQuota, clientNetwork } from './client-quota.js';
 import type { ListenAddress } from './listen-address.js';
 import type { MessageHandler } from './udp.js';
 
@@ -12,16 +13,19 @@ export interface TcpOptions {
   /** A message must arrive whole within this time of its first byte (slow-drip defence). */
   messageTimeoutMs: number;
   maxConnections: number;
+  /** Connections one client network (/24, /56) may hold, so one client cannot push every other out. */
+  maxConnectionsPerClient: number;
   /** Replies written but not yet flushed to the kernel; past this we stop reading (backpressure). */
   maxInFlight: number;
 }
 
-export const DEFAULT_TCP_OPTIONS: TcpOptions = { idleTimeoutMs: 10_000, messageTimeoutMs: 10_000, maxConnections: 1000, maxInFlight: 64 };
+export const DEFAULT_TCP_OPTIONS: TcpOptions = { idleTimeoutMs: 10_000, messageTimeoutMs: 10_000, maxConnections: 1000, maxConnectionsPerClient: 100, maxInFlight: 64 };
 
 export interface TcpEvents {
   onError(err: Error): void;
   onOpen(): void;
-  onClose(reason: 'idle' | 'message-timeout' | 'write-stall' | 'peer' | 'error' | 'over-capacity' | 'shutdown'): void;
+  /** 'over-capacity' and 'client-over-capacity' are refusals at accept: no onOpen came before them. */
+  onClose(reason: 'idle' | 'message-timeout' | 'write-stall' | 'peer' | 'error' | 'over-capacity' | 'client-over-capacity' | 'shutdown'): void;
 }
 
 export interface TcpListener {
@@ -34,6 +38,7 @@ export function listenTcp(
   addr: ListenAddress, handle: MessageHandler, opts: TcpOptions, events: TcpEvents, sockOpts: { reusePort?: boolean } = {},
 ): Promise<TcpListener> {
   const connections = new Set<net.Socket>();
+  const perClient = new ClientQuota(opts.maxConnectionsPerClient);
   const server = net.createServer({ allowHalfOpen: false, noDelay: true, pauseOnConnect: false });
   let closing = false;
 
@@ -43,18 +48,27 @@ export function listenTcp(
       socket.destroy();
       return;
     }
+    const network = clientNetwork(socket.remoteAddress ?? '');
+    if (!perClient.acquire(network)) {
+      events.onClose('client-over-capacity');
+      socket.destroy();
+      return;
+    }
     connections.add(socket);
     events.onOpen();
     serveConnection(socket, handle, opts, (reason) => {
-      if (connections.delete(socket)) events.onClose(closing ? 'shutdown' : reason);
+      if (connections.delete(socket)) {
+        perClient.release(network);
+        events.onClose(closing ? 'shutdown' : reason);
+      }
     }, events.onError);
   });
-  server.on('error', events.onError);
-
   return new Promise((resolve, reject) => {
+    // A listen failure is the caller's to report (once); later errors go to onError.
     server.once('error', reject);
     server.listen({ port: addr.port, host: addr.host, ipv6Only: addr.family === 6, ...(sockOpts.reusePort ? { reusePort: true, exclusive: true } : {}) } as net.ListenOptions, () => {
       server.off('error', reject);
+      server.on('error', events.onError);
       resolve({
         server,
         connections,

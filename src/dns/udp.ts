@@ -30,11 +30,12 @@ export function listenUdp(
     // No per-send callback: it costs a closure call per packet; send errors arrive as 'error' events.
     if (reply) socket.send(reply, rinfo.port, rinfo.address);
   });
-  socket.on('error', onError);
   return new Promise((resolve, reject) => {
+    // A bind failure is the caller's to report (once); later errors go to onError.
     socket.once('error', reject);
     socket.bind({ port: addr.port, address: addr.host, exclusive: opts.reusePort === true }, () => {
       socket.off('error', reject);
+      socket.on('error', onError);
       resolve({ socket, close: () => new Promise((r) => socket.close(() => r())) });
     });
   });

@@ -106,7 +106,16 @@ export interface ProbeResult {
   /** "HTTP 200", "HTTP 500 (expected 200)", "timeout after 2000 ms", "connection refused", "TLS: …", "DNS: …" */
   cause: string;
   durationMs: number;
+  /**
+   * Set when the probe failed for a reason of this prober's own (out of descriptors or buffers, no
+   * local address, an event loop stalled past the timeout): it says nothing about the target.
+   */
+  local?: LocalFailure;
 }
+
+/** A prober's own failures, as the `reason` of regiondns_probes_skipped_total. */
+export const LOCAL_FAILURES = ['emfile', 'enfile', 'enobufs', 'eaddrnotavail', 'stalled'] as const;
+export type LocalFailure = (typeof LOCAL_FAILURES)[number];
 
 /** Whether two checks probe the same way (where they were written does not count): a reload keeps such a check running. */
 export function sameCheck(a: CheckConfig, b: CheckConfig): boolean {

@@ -4,8 +4,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
-import { MAX_BODY_BYTES, type HttpCheck, type ProbeResult } from './check-config.js';
-import { errorCause } from './probe-tcp.js';
+import { MAX_BODY_BYTES, type HttpCheck, type LocalFailure, type ProbeResult } from './check-config.js';
+import { errorCause, localFailure, stalled } from './probe-tcp.js';
 
 // No keep-alive: every probe opens its own connection, so a dead listener cannot hide behind a pooled socket.
 const httpAgent = new http.Agent({ keepAlive: false });
@@ -15,22 +15,23 @@ const USER_AGENT = 'regiondns-probe';
 
 export async function probeHttp(check: HttpCheck, signal?: AbortSignal): Promise<ProbeResult> {
   const started = performance.now();
-  const result = (ok: boolean, cause: string): ProbeResult => ({ ok, cause, durationMs: performance.now() - started });
+  const result = (ok: boolean, cause: string, local: LocalFailure | null = null): ProbeResult =>
+    ({ ok, cause, durationMs: performance.now() - started, ...(local ? { local } : {}) });
   if (signal?.aborted) return result(false, 'aborted');
 
   return new Promise<ProbeResult>((resolve) => {
     let settled = false;
     let req: http.ClientRequest | null = null;
-    const finish = (ok: boolean, cause: string): void => {
+    const finish = (ok: boolean, cause: string, local: LocalFailure | null = null): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       req?.destroy();
-      resolve(result(ok, cause));
+      resolve(result(ok, cause, local));
     };
     const onAbort = (): void => finish(false, 'aborted');
-    const timer = setTimeout(() => finish(false, `timeout after ${check.timeoutMs} ms`), check.timeoutMs);
+    const timer = setTimeout(() => finish(false, `timeout after ${check.timeoutMs} ms`, stalled(started, check.timeoutMs)), check.timeoutMs);
     signal?.addEventListener('abort', onAbort, { once: true });
 
     const https_ = check.url.startsWith('https:');
@@ -44,10 +45,10 @@ export async function probeHttp(check: HttpCheck, signal?: AbortSignal): Promise
     try {
       req = (https_ ? https : http).request(check.url, options, (res) => onResponse(check, res, finish));
     } catch (e) {
-      finish(false, errorCause(e));
+      finish(false, errorCause(e), localFailure(e));
       return;
     }
-    req.once('error', (e) => finish(false, errorCause(e)));
+    req.once('error', (e) => finish(false, errorCause(e), localFailure(e)));
     req.end();
   });
 }

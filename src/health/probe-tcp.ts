@@ -3,28 +3,29 @@
 
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { ProbeResult, TcpCheck } from './check-config.js';
+import type { LocalFailure, ProbeResult, TcpCheck } from './check-config.js';
 
 export async function probeTcp(check: TcpCheck, signal?: AbortSignal): Promise<ProbeResult> {
   const started = performance.now();
-  const done = (ok: boolean, cause: string): ProbeResult => ({ ok, cause, durationMs: performance.now() - started });
+  const done = (ok: boolean, cause: string, local: LocalFailure | null = null): ProbeResult =>
+    ({ ok, cause, durationMs: performance.now() - started, ...(local ? { local } : {}) });
   if (signal?.aborted) return done(false, 'aborted');
   return new Promise<ProbeResult>((resolve) => {
     const socket = net.connect({ host: check.host, port: check.port });
     let settled = false;
-    const finish = (ok: boolean, cause: string): void => {
+    const finish = (ok: boolean, cause: string, local: LocalFailure | null = null): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       socket.destroy();
-      resolve(done(ok, cause));
+      resolve(done(ok, cause, local));
     };
     const onAbort = (): void => finish(false, 'aborted');
-    const timer = setTimeout(() => finish(false, `timeout after ${check.timeoutMs} ms`), check.timeoutMs);
+    const timer = setTimeout(() => finish(false, `timeout after ${check.timeoutMs} ms`, stalled(started, check.timeoutMs)), check.timeoutMs);
     signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => finish(true, 'TCP connected'));
-    socket.once('error', (e) => finish(false, errorCause(e)));
+    socket.once('error', (e) => finish(false, errorCause(e), localFailure(e)));
   });
 }
 
@@ -39,6 +40,29 @@ const CAUSES: Record<string, string> = {
   ECONNABORTED: 'connection aborted',
   EADDRNOTAVAIL: 'address not available',
 };
+
+const LOCAL_CODES: Record<string, LocalFailure> = {
+  EMFILE: 'emfile', // this process is out of descriptors (ulimit -n)
+  ENFILE: 'enfile', // the system is
+  ENOBUFS: 'enobufs', // no kernel buffer memory
+  EADDRNOTAVAIL: 'eaddrnotavail', // no local address or ephemeral port to connect from
+};
+
+/** The prober's own failure behind an error, or null when the error may be the target's. */
+export function localFailure(e: unknown): LocalFailure | null {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  return (code && LOCAL_CODES[code]) || null;
+}
+
+/**
+ * A timeout whose timer fired far later than asked means this process's event loop was stalled:
+ * replies that arrived meanwhile wait behind the timer, so the timeout says nothing of the target.
+ */
+export function stalled(startedAt: number, timeoutMs: number): LocalFailure | null {
+  const late = performance.now() - startedAt - timeoutMs;
+  return late > Math.max(STALL_MIN_MS, timeoutMs / 2) ? 'stalled' : null;
+}
+const STALL_MIN_MS = 500;
 
 /** A short, stable cause for a connection error: "connection refused", "DNS: …", "TLS: …". */
 export function errorCause(e: unknown): string {

@@ -7,7 +7,8 @@ import type { Logger } from '../obs/logger.js';
 import { checkTransitions, checkUp, probeDuration, probesSkipped } from '../obs/metrics.js';
 import type { FleetStore, Verdict } from '../state/fleet-store.js';
 import type { RegionId } from '../steering/policy.js';
-import type { CheckConfig, CheckId, ProbeResult } from './check-config.js';
+import { FRESH_INTERVALS } from './quorum.js';
+import { LOCAL_FAILURES, type CheckConfig, type CheckId, type LocalFailure, type ProbeResult } from './check-config.js';
 import { probeHttp } from './probe-http.js';
 import { probeTcp } from './probe-tcp.js';
 import { explainVerdict, initialState, next, type CheckState } from './rise-fall.js';
@@ -19,6 +20,8 @@ export interface RecentResult {
   ok: boolean;
   cause: string;
   durationMs: number;
+  /** A failure of this prober's own: not judged, the check's state was left as it was. */
+  local?: LocalFailure;
 }
 
 export interface LocalCheckStatus {
@@ -52,6 +55,8 @@ interface Local {
   check: CheckConfig;
   state: CheckState;
   recent: RecentResult[];
+  /** Probes in a row that failed locally (the verdict goes stale after FRESH_INTERVALS of them). */
+  localStreak: number;
 }
 
 /** The network probe for a check. */
@@ -76,7 +81,7 @@ export class Prober {
       run: opts.probe ?? runProbe,
       onResult: (check, result) => this.onResult(check, result),
       onSkip: (check) => {
-        probesSkipped.inc({ region: check.region, check: check.name });
+        probesSkipped.inc({ region: check.region, check: check.name, reason: 'busy' });
         this.log.warn({ region: check.region, check: check.id }, 'probe skipped: the previous probe of this check has not finished');
       },
       concurrency: opts.concurrency,
@@ -100,7 +105,7 @@ export class Prober {
     for (const id of added) {
       const check = byId.get(id)!;
       const state = initialState(check, now);
-      this.locals.set(id, { check, state, recent: [] });
+      this.locals.set(id, { check, state, recent: [], localStreak: 0 });
       checkUp.set({ region: check.region, check: check.name }, state.up ? 1 : 0);
     }
   }
@@ -121,6 +126,14 @@ export class Prober {
   private onResult(check: CheckConfig, result: ProbeResult): void {
     const local = this.locals.get(check.id);
     if (!local) return;
+    if (result.local) {
+      this.onLocalFailure(local, result, result.local);
+      return;
+    }
+    if (local.localStreak > 0) {
+      this.log.info({ region: check.region, check: check.id, after: local.localStreak }, `probes of ${check.id} run again on this instance`);
+      local.localStreak = 0;
+    }
     const at = this.now();
     const before = local.state;
     const after = next(before, result, check, at);
@@ -137,6 +150,29 @@ export class Prober {
       this.log.info({ region: check.region, check: check.id, from: before.up ? 'up' : 'down', to, cause: result.cause }, `check ${check.id} is ${to}`);
     }
 
+    this.publish(check, after, at);
+  }
+
+  /**
+   * A probe that failed for a reason of this prober's own (out of descriptors, a stalled event loop)
+   * says nothing about the target: the check keeps its state and no verdict is published. If it
+   * persists, this instance's verdict goes stale and it stops voting, rather than voting down.
+   */
+  private onLocalFailure(local: Local, result: ProbeResult, reason: LocalFailure): void {
+    const { check } = local;
+    probesSkipped.inc({ region: check.region, check: check.name, reason });
+    local.recent.push({ at: this.now(), ok: false, cause: `not judged: ${result.cause} (this prober's own failure)`, durationMs: Math.round(result.durationMs * 10) / 10, local: reason });
+    if (local.recent.length > this.history) local.recent.shift();
+    local.localStreak++;
+    const fields = { region: check.region, check: check.id, reason, cause: result.cause };
+    if (local.localStreak === 1) {
+      this.log.warn(fields, `probe of ${check.id} failed on this instance, not at the target: the check keeps its state`);
+    } else if (local.localStreak === FRESH_INTERVALS) {
+      this.log.error({ ...fields, probes: local.localStreak }, `probes of ${check.id} keep failing on this instance: its verdict goes stale and it stops voting until they run again`);
+    }
+  }
+
+  private publish(check: CheckConfig, after: CheckState, at: number): void {
     const verdict: Verdict = {
       checkId: check.id, prober: this.opts.proberId, up: after.up,
       cause: explainVerdict(after, check), at, intervalMs: check.intervalMs,
@@ -159,7 +195,7 @@ function forgetSeries(check: CheckConfig): void {
   const labels = { region: check.region, check: check.name };
   checkUp.remove(labels);
   probeDuration.remove(labels);
-  probesSkipped.remove(labels);
+  for (const reason of ['busy', ...LOCAL_FAILURES]) probesSkipped.remove({ ...labels, reason });
   checkTransitions.remove({ ...labels, to: 'up' });
   checkTransitions.remove({ ...labels, to: 'down' });
 }

@@ -284,8 +284,8 @@ export const checkTransitions = new client.Counter({
 
 export const probesSkipped = new client.Counter({
   name: 'regiondns_probes_skipped_total',
-  help: 'Probe rounds skipped because the previous probe of the check had not finished (probe queue saturated)',
-  labelNames: ['region', 'check'] as const,
+  help: 'Probe rounds not judged, by reason: busy (the previous probe of the check had not finished), or a failure of this prober\'s own (emfile, enfile, enobufs, eaddrnotavail, stalled event loop) that leaves the check as it was',
+  labelNames: ['region', 'check', 'reason'] as const,
   registers: [registry],
 });
 
@@ -397,5 +397,14 @@ export const fleetStoreResets = new client.Counter({
 export const dnssecSignatures = new client.Counter({
   name: 'regiondns_dnssec_signatures_total',
   help: 'RRSIGs computed (at load, on first use of an RRset, and when a cached signature is refreshed); a steady rise under steady traffic means the signature cache is too small',
+  registers: [registry],
+});
+
+// --- serving stays up: listener caps ------------------------------------------------------------
+
+export const httpRefused = new client.Counter({
+  name: 'regiondns_http_connections_refused_total',
+  help: 'Connections to the HTTP (ops) listener closed at accept: over the cap in all, or over the cap of one client address',
+  labelNames: ['reason'] as const,
   registers: [registry],
 });

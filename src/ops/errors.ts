@@ -12,6 +12,9 @@ export const OpsErrors = {
   /** A body, query or path value that does not validate (the message says which and why). */
   BAD_REQUEST: { code: 'REGIONDNS_ERR_BAD_REQUEST', status: 400 },
   BODY_TOO_LARGE: { code: 'REGIONDNS_ERR_BODY_TOO_LARGE', status: 413 },
+  /** The request (headers and body) did not arrive within the listener's request timeout. */
+  REQUEST_TIMEOUT: { code: 'REGIONDNS_ERR_REQUEST_TIMEOUT', status: 408 },
+  HEADERS_TOO_LARGE: { code: 'REGIONDNS_ERR_HEADERS_TOO_LARGE', status: 431 },
   UNSUPPORTED_MEDIA_TYPE: { code: 'REGIONDNS_ERR_UNSUPPORTED_MEDIA_TYPE', status: 415 },
   /** No such route (or the feature is off on this instance, e.g. /v1/health). */
   NOT_FOUND: { code: 'REGIONDNS_ERR_NOT_FOUND', status: 404 },
@@ -63,4 +66,27 @@ export class OpsError extends Error {
   body(): OpsErrorBody {
     return { error: { code: this.code, message: this.message, ...(this.detail ? { detail: this.detail } : {}) } };
   }
+}
+
+/** fastify's own errors (FST_ERR_*) by code, as ours; any other 4xx is a bad request. */
+const FASTIFY_ERRORS: Record<string, OpsErrorKind> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'BAD_REQUEST',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'BAD_REQUEST',
+  FST_ERR_BAD_URL: 'BAD_REQUEST',
+  FST_ERR_NOT_FOUND: 'NOT_FOUND',
+};
+
+/** Any error as an OpsError: ours as is, fastify's client errors (bad JSON, wrong content type, too large) as 4xx. */
+export function toOpsError(err: unknown): OpsError {
+  if (err instanceof OpsError) return err;
+  const e = err as { statusCode?: number; message?: string; code?: string };
+  const known = typeof e.code === 'string' ? FASTIFY_ERRORS[e.code] : undefined;
+  const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
+  const kind: OpsErrorKind = known ?? (status === 413 ? 'BODY_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status === 404 ? 'NOT_FOUND' : status >= 400 && status < 500 ? 'BAD_REQUEST' : 'INTERNAL');
+  if (kind === 'INTERNAL') return new OpsError('INTERNAL', 'internal error (see the server log)');
+  if (kind === 'UNSUPPORTED_MEDIA_TYPE') return new OpsError(kind, `${e.message ?? 'unsupported content type'}: send application/json`);
+  return new OpsError(kind, e.message ?? 'bad request');
 }

@@ -19,7 +19,7 @@ import { operational, type RegionHealth, type Snapshot } from '../state/snapshot
 import type { HostnamePolicy, RegionId } from '../steering/policy.js';
 import type { Ramp } from '../state/fleet-store.js';
 import { bearerToken, HOW_TO_CONFIGURE_TOKENS, type Access, type TokenIdentity, type TokenSet } from './auth.js';
-import { OpsError, OpsErrors } from './errors.js';
+import { OpsError, OpsErrors, toOpsError } from './errors.js';
 import { formatDuration } from '../config/duration.js';
 import { checkSteps, MAX_EVERY_MS, MIN_EVERY_MS, parseEvery, stepOverride } from './ramp.js';
 import { registerConsoleApi } from './console-api.js';
@@ -197,7 +197,14 @@ export function stateView(deps: Pick<OpsDeps, 'store' | 'snapshot' | 'instanceId
 export type Handler = (req: FastifyRequest, who: TokenIdentity | null, reply: FastifyReply) => Promise<unknown>;
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
-/** A route whose handler runs once the caller holds `access` (a token check; 'public' needs none). */
+/** Who made a request, set by the route's onRequest hook (before any body byte is read). */
+const callers = new WeakMap<FastifyRequest, TokenIdentity | null>();
+
+/**
+ * A route whose handler runs once the caller holds `access` (a token check; 'public' needs none).
+ * The token is checked in onRequest, before the body is read: a caller without one costs no body
+ * buffer, whatever the route's body limit.
+ */
 export function addRoute(
   app: FastifyInstance, deps: OpsDeps, method: Method, url: string, access: Access | 'public', handler: Handler, bodyLimit?: number,
 ): void {
@@ -205,10 +212,8 @@ export function addRoute(
     method,
     url,
     ...(bodyLimit === undefined ? {} : { bodyLimit }),
-    handler: async (req, reply) => {
-      const who = access === 'public' ? null : authorize(deps, req, access);
-      return handler(req, who, reply);
-    },
+    ...(access === 'public' ? {} : { onRequest: async (req: FastifyRequest) => { callers.set(req, authorize(deps, req, access)); } }),
+    handler: async (req, reply) => handler(req, callers.get(req) ?? null, reply),
   });
 }
 
@@ -625,17 +630,6 @@ function rampRunning(fqdn: string, ramp: Ramp): OpsError {
 
 export function isStoreUnavailable(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === OpsErrors.STORE_UNAVAILABLE.code;
-}
-
-/** Any error as an OpsError: ours as is, fastify's client errors (bad JSON, wrong content type, too large) as 4xx. */
-function toOpsError(err: unknown): OpsError {
-  if (err instanceof OpsError) return err;
-  const e = err as { statusCode?: number; message?: string; code?: string };
-  const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
-  if (status === 413) return new OpsError('BODY_TOO_LARGE', e.message ?? 'request body too large');
-  if (status === 415) return new OpsError('UNSUPPORTED_MEDIA_TYPE', `${e.message ?? 'unsupported content type'}: send application/json`);
-  if (status >= 400 && status < 500) return new OpsError('BAD_REQUEST', e.message ?? 'bad request');
-  return new OpsError('INTERNAL', 'internal error (see the server log)');
 }
 
 let openapiCache: string | null = null;

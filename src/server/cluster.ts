@@ -24,7 +24,8 @@ import { parseWorkerMessage } from './worker-messages.js';
 import { buildSnapshot, withState, type RegionHealth, type Snapshot } from '../state/snapshot.js';
 import type { RegionId } from '../steering/policy.js';
 import { mathRandom } from '../steering/rng.js';
-import { startDnsListeners } from './dns-listeners.js';
+import { BindError } from './bind-error.js';
+import { startDnsListeners, type DnsListeners } from './dns-listeners.js';
 import { initialSecrets, setUpGuard, workerSecretEnv } from './guard-setup.js';
 import { QueryHandler } from './query-handler.js';
 import { defaultInstanceId, openGeo, serve, type RunningServer, type ServeOptions } from './serve.js';
@@ -53,7 +54,14 @@ export interface TenantsMessage {
 }
 
 export type ToWorker = StateMessage | TenantsMessage | { type: 'reload' } | { type: 'metrics'; id: number };
-type ToPrimary = { type: 'ready' } | { type: 'tenants-resync' } | { type: 'metrics'; id: number; data: MetricsJson } | { type: 'reloaded'; ok: boolean; version: number };
+type ToPrimary = { type: 'ready' } | { type: 'tenants-resync' } | { type: 'metrics'; id: number; data: MetricsJson } | { type: 'reloaded'; ok: boolean; version: number }
+  | StartFailedMessage;
+
+/** A worker could not start for a reason a restart will not fix (a listener that cannot bind). */
+export interface StartFailedMessage {
+  type: 'start-failed';
+  bind: ReturnType<BindError['toJSON']>;
+}
 
 const sameRegion = (a: unknown, b: unknown): boolean => regionOf(a) === regionOf(b);
 
@@ -81,12 +89,16 @@ export interface ClusterOptions extends ServeOptions {
 const METRICS_TIMEOUT_MS = 2_000;
 /** A worker that dies within this long of its start counts towards the crash-loop backoff. */
 const CRASH_WINDOW_MS = 10_000;
+/** Workers that died before serving, in a row, after which the instance gives up and exits. */
+export const MAX_START_FAILURES = 3;
 
 export interface RunningCluster {
   server: RunningServer;
   /** Reloads in the primary, and when the files are good, in every worker. */
   reload(): { ok: boolean; errors: string[] };
   workers(): Worker[];
+  /** Settles when the instance cannot serve and must exit: a worker's listener cannot bind, or workers keep dying at start-up. */
+  failed: Promise<Error>;
   close(): Promise<void>;
 }
 
@@ -99,6 +111,13 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
   const startedAt = new Map<number, number>();
   let quickDeaths = 0;
   let announced = false;
+  /** Workers that have sent 'ready' once; one that dies before that failed to start. */
+  const everReady = new Set<number>();
+  let startFailures = 0;
+  let fail!: (err: Error) => void;
+  const failed = new Promise<Error>((resolve) => {
+    fail = (err) => { if (!shuttingDown) { shuttingDown = true; resolve(err); } };
+  });
 
   const send = (w: Worker, m: ToWorker) => { if (w.isConnected()) w.send(m); };
   const broadcast = (m: ToWorker) => { for (const w of Object.values(cluster.workers ?? {})) if (w) send(w, m); };
@@ -134,6 +153,8 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
     w.on('message', (m: ToPrimary) => {
       if (m.type === 'ready') {
         ready.add(w.id);
+        everReady.add(w.id);
+        startFailures = 0;
         if (server) {
           const snap = server.coordinator.snapshot();
           syncTenants(snap);
@@ -153,6 +174,8 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
         }
       } else if (m.type === 'tenants-resync') {
         send(w, tenantsFull());
+      } else if (m.type === 'start-failed') {
+        fail(BindError.fromJSON(m.bind));
       } else if (m.type === 'reloaded' && !m.ok) {
         log.error({ worker: index }, 'worker could not reload the zones: it keeps serving the previous version');
       }
@@ -160,6 +183,10 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
     w.on('exit', (code, signal) => {
       ready.delete(w.id);
       if (shuttingDown) return;
+      if (!everReady.has(w.id) && ++startFailures >= MAX_START_FAILURES) {
+        fail(new Error(`worker ${index} died ${startFailures} times in a row before serving (last exit: ${signal ?? `code ${code}`}): giving up`));
+        return;
+      }
       workerRestarts.inc();
       const lived = Date.now() - (startedAt.get(w.id) ?? 0);
       quickDeaths = lived < CRASH_WINDOW_MS ? quickDeaths + 1 : 0;
@@ -190,7 +217,7 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
     rrl: null,
     cluster: {
       metrics,
-      readiness: () => ({ ready: ready.size >= opts.workers, status: `${ready.size}/${opts.workers} workers serving` }),
+      readiness: () => ({ ready: ready.size >= opts.workers, status: `${ready.size}/${opts.workers} workers serving`, serving: ready.size > 0 }),
     },
   }, log);
   const running = server;
@@ -209,6 +236,7 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
       return r;
     },
     workers: () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w),
+    failed,
     async close() {
       shuttingDown = true;
       const exits = Object.values(cluster.workers ?? {}).map((w) => w && new Promise<void>((resolve) => {
@@ -272,7 +300,16 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
     guard: guard.guard,
   });
   const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };
-  const dns = await startDnsListeners(opts.listen, handler, tcpOpts, wlog, { reusePort: opts.reusePort });
+  let dns: DnsListeners;
+  try {
+    dns = await startDnsListeners(opts.listen, handler, tcpOpts, wlog, { reusePort: opts.reusePort });
+  } catch (err) {
+    // The primary says it once and exits: restarting a worker cannot free a port.
+    if (err instanceof BindError && process.send) {
+      await new Promise<void>((resolve) => process.send!({ type: 'start-failed', bind: err.toJSON() } satisfies ToPrimary, () => resolve()));
+    }
+    throw err;
+  }
   client.AggregatorRegistry.setRegistries([registry]);
 
   const gate = new EntryGate(wlog);

@@ -7,7 +7,11 @@ import { listenTcp, type TcpListener, type TcpOptions } from '../dns/tcp.js';
 import { listenUdp, type UdpListener } from '../dns/udp.js';
 import type { Logger } from '../obs/logger.js';
 import { tcpClosed, tcpConnections } from '../obs/metrics.js';
+import { bindError } from './bind-error.js';
 import type { QueryHandler } from './query-handler.js';
+
+/** Connections refused at accept: never counted as open. */
+const REFUSED: ReadonlySet<string> = new Set(['over-capacity', 'client-over-capacity']);
 
 export interface DnsListeners {
   addresses(): { udp: AddressInfo[]; tcp: AddressInfo[] };
@@ -30,12 +34,14 @@ export async function startDnsListeners(
   try {
     for (const addr of addrs) {
       // The clock is read here, at the edge: the handler's rate limiter and cookies take it as input.
-      udp.push(await listenUdp(addr, (msg, src) => handler.handle(msg, src, 'udp', Date.now()), onError, opts));
+      // A bind failure names the flag, the address and the transport (BindError): start-up ends on it.
+      udp.push(await listenUdp(addr, (msg, src) => handler.handle(msg, src, 'udp', Date.now()), onError, opts)
+        .catch((err: unknown) => { throw bindError('--listen', addr, 'udp', err); }));
       tcp.push(await listenTcp(addr, (msg, src) => handler.handle(msg, src, 'tcp', Date.now()), tcpOpts, {
         onError,
         onOpen: () => tcpConnections.inc(),
-        onClose: (reason) => { if (reason !== 'over-capacity') tcpConnections.dec(); tcpClosed.labels(reason).inc(); },
-      }, opts));
+        onClose: (reason) => { if (!REFUSED.has(reason)) tcpConnections.dec(); tcpClosed.labels(reason).inc(); },
+      }, opts).catch((err: unknown) => { throw bindError('--listen', addr, 'tcp', err); }));
     }
   } catch (err) {
     await close();

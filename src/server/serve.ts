@@ -14,7 +14,7 @@ import os from 'node:os';
 import { Prober } from '../health/prober.js';
 import type { Quorum } from '../health/quorum.js';
 import { HealthTracker } from '../health/tracker.js';
-import { buildHttpApp, type Readiness } from '../http/app.js';
+import { buildHttpApp, type HttpLimits, type Readiness } from '../http/app.js';
 import { registerConsole } from '../http/console.js';
 import type { Logger } from '../obs/logger.js';
 import { fleetMetricsSource } from '../obs/fleet-source.js';
@@ -29,6 +29,7 @@ import { RedisStore } from '../state/redis-store.js';
 import type { Snapshot } from '../state/snapshot.js';
 import { mathRandom } from '../steering/rng.js';
 import type { RrlOptions } from '../rrl/limiter.js';
+import { bindError } from './bind-error.js';
 import { startDnsListeners, type DnsListeners } from './dns-listeners.js';
 import { setUpGuard, type CookieOptions } from './guard-setup.js';
 import { QueryHandler } from './query-handler.js';
@@ -45,6 +46,8 @@ export interface ServeOptions {
   keysDir?: string | null;
   queryLogSample?: number;
   tcp?: Partial<TcpOptions>;
+  /** Connection caps and timeouts of the HTTP listener. */
+  httpLimits?: Partial<HttpLimits>;
   rng?: () => number;
   /** Fleet state in Redis; null/undefined: in memory, persisted to stateFile. */
   redis?: string | null;
@@ -66,7 +69,7 @@ export interface ServeOptions {
   /** Response rate limiting; null/undefined (or rate 0): off. */
   rrl?: RrlOptions | null;
   /** Set by a multi-core primary: /metrics from every worker, and whether the workers are serving. */
-  cluster?: { metrics(): Promise<string>; readiness(): { ready: boolean; status: string } };
+  cluster?: { metrics(): Promise<string>; readiness(): { ready: boolean; status: string; serving: boolean } };
 }
 
 export const DEFAULT_STATE_FILE = '.regiondns/state.json';
@@ -170,7 +173,12 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   };
   setFleetMetricsSource(fleetMetricsSource(store, current, () => readiness().ready));
   const http = opts.http
-    ? buildHttpApp({ registry, metrics: opts.cluster?.metrics, liveness: () => ({ snapshotVersion: current().version }), readiness })
+    ? buildHttpApp({
+      registry, metrics: opts.cluster?.metrics, liveness: () => ({ snapshotVersion: current().version }), readiness,
+      // One process serves DNS once it listens; a multi-core primary only while a worker does.
+      servingDns: () => opts.cluster?.readiness().serving ?? true,
+      limits: opts.httpLimits,
+    })
     : null;
   if (http) {
     registerOpsRoutes(http, {
@@ -187,8 +195,9 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     try {
       await http.listen({ host: opts.http.host, port: opts.http.port });
     } catch (err) {
+      await ramps.stop();
       await closeAll();
-      throw err;
+      throw bindError('--http', opts.http, null, err);
     }
   }
   // A multi-core primary says so once its workers serve DNS (see cluster.ts).

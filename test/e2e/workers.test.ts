@@ -3,10 +3,10 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { steerZonesWithCheck } from '../helpers/steer-zones.js';
 import { killWorker, untilEveryWorker as everyWorker } from '../helpers/workers.js';
 
 const WORKERS = 2;
@@ -23,16 +23,7 @@ beforeAll(async () => {
   target = http.createServer((_req, res) => { res.statusCode = targetStatus; res.end(targetStatus === 200 ? 'ok' : 'no'); });
   await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
   const tport = (target.address() as AddressInfo).port;
-  zones = fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-workers-'));
-  fs.cpSync(path.join(REPO, 'test/e2e/steer-zones'), zones, { recursive: true });
-  fs.writeFileSync(path.join(zones, 'regions.yaml'), `regions:
-  us-east:    { location: { lat: 39.04, lon: -77.49 } }
-  eu-central:
-    location: { lat: 50.11, lon: 8.68 }
-    checks:
-      - { type: http, url: "http://127.0.0.1:${tport}/healthz", interval: 200ms, timeout: 100ms, rise: 1, fall: 1 }
-  ap-south:   { location: { lat: 19.08, lon: 72.88 } }
-`);
+  zones = steerZonesWithCheck('regiondns-workers-', `http://127.0.0.1:${tport}/healthz`, 'interval: 200ms, timeout: 100ms, rise: 1, fall: 1');
   const tokens = path.join(zones, '..', `tokens-${process.pid}`);
   fs.writeFileSync(tokens, `test:${TOKEN}\n`);
   server = await startServer(['--zones', zones, '--geoip', path.join(REPO, 'geo/fixtures/world-geoip2.mmdb'),

@@ -3,7 +3,8 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeHttp } from '../../src/health/probe-http.js';
-import { errorCause, probeTcp } from '../../src/health/probe-tcp.js';
+import { performance } from 'node:perf_hooks';
+import { errorCause, localFailure, probeTcp, stalled } from '../../src/health/probe-tcp.js';
 import { httpCheck, selfSignedCert, Target, tcpCheck } from './fixtures.js';
 
 describe('probeHttp', () => {
@@ -155,5 +156,19 @@ describe('errorCause', () => {
     [{ code: 'EWHATEVER', message: 'odd' }, 'error: odd'],
   ])('%o → %s', (err, cause) => {
     expect(errorCause(Object.assign(new Error(err.message), { code: err.code }))).toBe(cause);
+  });
+});
+
+describe("a prober's own failures", () => {
+  it('EMFILE, ENFILE, ENOBUFS, EADDRNOTAVAIL are local; refused or reset are the target', () => {
+    const err = (code: string) => Object.assign(new Error(code), { code });
+    expect(['EMFILE', 'ENFILE', 'ENOBUFS', 'EADDRNOTAVAIL'].map((c) => localFailure(err(c)))).toEqual(['emfile', 'enfile', 'enobufs', 'eaddrnotavail']);
+    expect(localFailure(err('ECONNREFUSED'))).toBeNull();
+    expect(localFailure(err('ECONNRESET'))).toBeNull();
+  });
+
+  it('a timeout whose timer fired far too late is a stall of this process', () => {
+    expect(stalled(performance.now() - 2_000, 500)).toBe('stalled');
+    expect(stalled(performance.now() - 700, 500)).toBeNull();
   });
 });

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CheckConfig, ProbeResult } from '../../src/health/check-config.js';
 import { Prober, runProbe } from '../../src/health/prober.js';
-import { checkTransitions, checkUp, registry } from '../../src/obs/metrics.js';
+import { checkTransitions, checkUp, probesSkipped, registry } from '../../src/obs/metrics.js';
 import type { Verdict } from '../../src/state/fleet-store.js';
 import { FakeTimers, httpCheck, memoryLog, Target, waitFor } from './fixtures.js';
 
@@ -120,6 +120,29 @@ describe('Prober (fake timers)', () => {
   }
   const PASS: ProbeResult = { ok: true, cause: 'HTTP 200', durationMs: 12 };
   const FAIL: ProbeResult = { ok: false, cause: 'connection refused', durationMs: 1 };
+
+  it("a prober's own failures (EMFILE, a stalled loop) leave the state as it was, publish nothing, and are counted and logged", async () => {
+    const EMFILE: ProbeResult = { ok: false, cause: 'error: connect EMFILE', durationMs: 0.1, local: 'emfile' };
+    const STALLED: ProbeResult = { ok: false, cause: 'timeout after 500 ms', durationMs: 1400, local: 'stalled' };
+    const { prober, timers, lines, verdicts } = fakeProber([PASS, EMFILE, EMFILE, STALLED, EMFILE, PASS]);
+    const check = httpCheck('http://127.0.0.1:1/', { region: 'local-test', name: 'x', intervalMs: 1000, timeoutMs: 500, fall: 1 });
+    prober.update(regionsOf(check));
+    await timers.advance(4100); // five probes: one pass, four local failures (fall: 1 would take it down at once)
+    expect(verdicts.map((v) => v.up)).toEqual([true]);
+    const local = prober.localStates().get(check.id)!;
+    expect(local.state.up).toBe(true);
+    expect(local.recent.map((r) => r.local ?? 'judged')).toEqual(['judged', 'emfile', 'emfile', 'stalled', 'emfile']);
+    const skipped = async (reason: string) => (await probesSkipped.get()).values.find((v) => v.labels.region === 'local-test' && v.labels.reason === reason)?.value;
+    expect(await skipped('emfile')).toBe(3);
+    expect(await skipped('stalled')).toBe(1);
+    // Logged when it starts, and once more when the verdict goes stale (3 in a row): not once per probe.
+    expect(lines.filter((l) => l.level === 40 && l.reason === 'emfile').map((l) => l.msg)).toEqual(['probe of local-test/x failed on this instance, not at the target: the check keeps its state']);
+    expect(lines.filter((l) => l.level === 50).map((l) => l.msg)).toEqual(['probes of local-test/x keep failing on this instance: its verdict goes stale and it stops voting until they run again']);
+    await timers.advance(1000);
+    prober.stop();
+    expect(verdicts.map((v) => v.up)).toEqual([true, true]);
+    expect(lines.some((l) => l.msg === 'probes of local-test/x run again on this instance' && l.after === 4)).toBe(true);
+  });
 
   it('publishes a verdict after every probe, stamped with now and the interval', async () => {
     const { prober, timers, verdicts } = fakeProber([PASS]);

@@ -19,7 +19,8 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startServer(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<ServerProcess> {
+/** `ulimitNofile`: run under `ulimit -n N` (through sh), to meet EMFILE for real. */
+export async function startServer(args: string[], opts: { env?: NodeJS.ProcessEnv; ulimitNofile?: number } = {}): Promise<ServerProcess> {
   const port = await freePort();
   const httpPort = await freePort();
   // Each server gets its own state file unless the test chooses one (or Redis).
@@ -28,7 +29,11 @@ export async function startServer(args: string[], opts: { env?: NodeJS.ProcessEn
     : ['--state-file', path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-state-')), 'state.json')];
   // One process unless the test asks for workers: most tests are about behaviour, not cores.
   if (!args.includes('--workers')) stateArgs.push('--workers', '1');
-  const proc = spawn(process.execPath, [BIN, 'serve', '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${httpPort}`, ...stateArgs, ...args], {
+  const argv = [BIN, 'serve', '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${httpPort}`, ...stateArgs, ...args];
+  const [cmd, cmdArgs] = opts.ulimitNofile === undefined
+    ? [process.execPath, argv]
+    : ['sh', ['-c', `ulimit -n ${opts.ulimitNofile} && exec "$0" "$@"`, process.execPath, ...argv]];
+  const proc = spawn(cmd, cmdArgs, {
     cwd: REPO,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
