@@ -261,7 +261,7 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
     queryLogSample: opts.queryLogSample ?? 0,
   });
   const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };
-  const dns = await startDnsListeners(opts.listen, handler, tcpOpts, wlog, { reusePort: opts.reusePort });
+  const dns = await startDnsListeners(opts.listen, handler, tcpOpts, wlog, { reusePort: opts.reusePort, udpEngine: opts.udpEngine, worker: true });
   client.AggregatorRegistry.setRegistries([registry]);
 
   process.on('message', (m: ToWorker) => {

@@ -4,7 +4,9 @@
 import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from '../dns/listen-address.js';
 import { listenTcp, type TcpListener, type TcpOptions } from '../dns/tcp.js';
-import { listenUdp, type UdpListener } from '../dns/udp.js';
+import { listenUdp, type ClientAddress, type UdpListener } from '../dns/udp.js';
+import { listenUdpBatch } from '../dns/udp-batch.js';
+import { resolveUdpEngine, type UdpEngineChoice } from '../dns/udp-engine.js';
 import type { Logger } from '../obs/logger.js';
 import { tcpClosed, tcpConnections } from '../obs/metrics.js';
 import type { QueryHandler } from './query-handler.js';
@@ -14,22 +16,39 @@ export interface DnsListeners {
   close(): Promise<void>;
 }
 
+export interface DnsListenerOptions {
+  /** Each worker binds its own UDP and TCP sockets (SO_REUSEPORT) instead of sharing the primary's. */
+  reusePort?: boolean;
+  udpEngine?: UdpEngineChoice;
+  /** One of several workers: the batch engine then always binds with SO_REUSEPORT (it cannot share the primary's socket). */
+  worker?: boolean;
+}
+
 export async function startDnsListeners(
   addrs: readonly ListenAddress[],
   handler: QueryHandler,
   tcpOpts: TcpOptions,
   log: Logger,
-  opts: { reusePort?: boolean } = {},
+  opts: DnsListenerOptions = {},
 ): Promise<DnsListeners> {
   const onError = (err: Error) => log.error({ err }, 'socket error');
+  const engine = resolveUdpEngine(opts.udpEngine);
   const udp: UdpListener[] = [];
   const tcp: TcpListener[] = [];
   const close = async () => {
     await Promise.all([...udp.map((u) => u.close()), ...tcp.map((t) => t.close())]);
   };
+  const answerUdp = (msg: Uint8Array, src: ClientAddress) => handler.handle(msg, src, 'udp');
+  let socketBuffer = 0; // as the kernel set it (it doubles the request, capped by net.core.rmem_max)
   try {
     for (const addr of addrs) {
-      udp.push(await listenUdp(addr, (msg, src) => handler.handle(msg, src, 'udp'), onError, opts));
+      if (engine.addon) {
+        const b = listenUdpBatch(engine.addon, addr, answerUdp, onError, { reusePort: opts.worker === true || opts.reusePort === true });
+        socketBuffer = b.stats().rcvbuf;
+        udp.push(b);
+      } else {
+        udp.push(await listenUdp(addr, answerUdp, onError, opts));
+      }
       tcp.push(await listenTcp(addr, (msg, src) => handler.handle(msg, src, 'tcp'), tcpOpts, {
         onError,
         onOpen: () => tcpConnections.inc(),
@@ -40,8 +59,9 @@ export async function startDnsListeners(
     await close();
     throw err;
   }
+  if (addrs.length) log.info({ engine: engine.kind, reason: engine.reason, ...(engine.addon ? { socketBuffer } : {}) }, `UDP engine: ${engine.kind}`);
   return {
-    addresses: () => ({ udp: udp.map((u) => u.socket.address()), tcp: tcp.map((t) => t.server.address() as AddressInfo) }),
+    addresses: () => ({ udp: udp.map((u) => u.address()), tcp: tcp.map((t) => t.server.address() as AddressInfo) }),
     close,
   };
 }
