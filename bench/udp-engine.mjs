@@ -7,8 +7,9 @@
 //   1. cpu: dnsperf sends --queries `www.gslb.test A` at a fixed rate (--rate, default 40,000/s, so both
 //      engines do the same work at the same pace); the server's CPU (utime + stime of the primary and
 //      its workers, /proc/PID/stat) over the run, divided by the replies.
-//   2. syscalls: `strace -c -f` attached to the workers during --strace-queries queries at 5,000/s
-//      (strace slows every call; the rate keeps replies from being lost), total calls / replies.
+//   2. syscalls: `strace -c -f` attached to the workers during --strace-queries queries at
+//      --strace-rate/s (default 5,000: strace slows every call), total calls / replies. Batches grow
+//      with the rate, so the batch engine's figure falls as load rises; try --strace-rate 40000.
 //   3. latency: dnsperf -v paced at 20,000 qps for 4 s, p50 / p99 of the per-reply latencies.
 //   4. rss: the sum of VmRSS over the server's processes, once after 1) (warm).
 // And once: the RSS of `npm start` (its command line: zones/, default workers, bundled DB-IP).
@@ -29,12 +30,14 @@ const { values: o } = parseArgs({
     queries: { type: 'string', default: '200000' },
     rate: { type: 'string', default: '40000' },
     'strace-queries': { type: 'string', default: '20000' },
+    'strace-rate': { type: 'string', default: '5000' },
     'skip-npm-start': { type: 'boolean', default: false },
   },
 });
 const QUERIES = Number(o.queries);
 const RATE = Number(o.rate);
 const STRACE_QUERIES = Number(o['strace-queries']);
+const STRACE_RATE = Number(o['strace-rate']);
 const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 function pidsOf(root) {
@@ -108,7 +111,7 @@ async function measure(engine) {
     const summary = path.join(fs.mkdtempSync('/tmp/regiondns-strace-'), 'strace.txt');
     const st = spawn('strace', ['-c', '-f', '-o', summary, ...targets], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 1000)); // attached
-    const traced = dnsperf(s.port, STRACE_QUERIES, 5000);
+    const traced = dnsperf(s.port, STRACE_QUERIES, STRACE_RATE);
     st.kill('SIGINT');
     await new Promise((r) => st.once('exit', r));
     const text = fs.readFileSync(summary, 'utf8');
@@ -137,7 +140,7 @@ for (const e of o.engines.split(',')) {
   const r = await measure(e);
   results.push(r);
   console.log(`${e.padEnd(6)} engine ${r.running}: ${r.cpuUsPerQuery.toFixed(1)} µs CPU/query over ${r.replies} replies at ${RATE}/s; `
-    + `${r.syscallsPerQuery.toFixed(2)} syscalls/query (strace -c -f, ${STRACE_QUERIES} queries; top: ${r.straceTop.join(', ')}); `
+    + `${r.syscallsPerQuery.toFixed(2)} syscalls/query (strace -c -f, ${STRACE_QUERIES} queries at ${STRACE_RATE}/s; top: ${r.straceTop.join(', ')}); `
     + `paced 20000 qps: p50 ${r.p50?.toFixed(3)} ms, p99 ${r.p99?.toFixed(3)} ms (${r.pacedReplies} replies); RSS ${r.rssMb.toFixed(0)} MB (--workers ${o.workers}, bench/zones)`);
 }
 if (!o['skip-npm-start']) {

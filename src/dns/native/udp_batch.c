@@ -53,10 +53,10 @@ typedef struct {
   struct mmsghdr rmsg[BATCH];
   struct iovec riov[BATCH];
   struct sockaddr_storage peer[BATCH];
-  uint8_t rctrl[BATCH][CTRL];
+  _Alignas(struct cmsghdr) uint8_t rctrl[BATCH][CTRL];
   struct mmsghdr smsg[BATCH];
   struct iovec siov[BATCH];
-  uint8_t sctrl[BATCH][CTRL];
+  _Alignas(struct cmsghdr) uint8_t sctrl[BATCH][CTRL];
   double received, sent, dropped, batches;
 } udp_socket;
 
@@ -115,6 +115,16 @@ static void finalize(napi_env env, void *data, void *hint) {
   else if (s->handle_closed) free(s);
 }
 
+/* One control message into slot i's send buffer; returns the space it takes. */
+static socklen_t put_cmsg(udp_socket *s, int i, int level, int type, const void *data, size_t len) {
+  struct cmsghdr *o = (struct cmsghdr *)s->sctrl[i];
+  o->cmsg_level = level;
+  o->cmsg_type = type;
+  o->cmsg_len = CMSG_LEN(len);
+  memcpy(CMSG_DATA(o), data, len);
+  return CMSG_SPACE(len);
+}
+
 /* The destination address of a query (IP_PKTINFO / IPV6_PKTINFO), as the source of its reply. */
 static socklen_t reply_control(udp_socket *s, int i) {
   struct msghdr *rh = &s->rmsg[i].msg_hdr;
@@ -124,22 +134,12 @@ static socklen_t reply_control(udp_socket *s, int i) {
       memcpy(&got, CMSG_DATA(c), sizeof got);
       memset(&put, 0, sizeof put);
       put.ipi_spec_dst = got.ipi_addr; /* ifindex 0: the routing table picks the interface */
-      struct cmsghdr *o = (struct cmsghdr *)s->sctrl[i];
-      o->cmsg_level = IPPROTO_IP;
-      o->cmsg_type = IP_PKTINFO;
-      o->cmsg_len = CMSG_LEN(sizeof put);
-      memcpy(CMSG_DATA(o), &put, sizeof put);
-      return CMSG_SPACE(sizeof put);
+      return put_cmsg(s, i, IPPROTO_IP, IP_PKTINFO, &put, sizeof put);
     }
     if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO && c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
-      struct in6_pktinfo got;
-      memcpy(&got, CMSG_DATA(c), sizeof got); /* address and interface: link-local needs both */
-      struct cmsghdr *o = (struct cmsghdr *)s->sctrl[i];
-      o->cmsg_level = IPPROTO_IPV6;
-      o->cmsg_type = IPV6_PKTINFO;
-      o->cmsg_len = CMSG_LEN(sizeof got);
-      memcpy(CMSG_DATA(o), &got, sizeof got);
-      return CMSG_SPACE(sizeof got);
+      struct in6_pktinfo got; /* address and interface: link-local needs both */
+      memcpy(&got, CMSG_DATA(c), sizeof got);
+      return put_cmsg(s, i, IPPROTO_IPV6, IPV6_PKTINFO, &got, sizeof got);
     }
   }
   return 0;
