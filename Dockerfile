@@ -1,12 +1,16 @@
 # regiondns: multi-stage build on Node 24 slim, running as a non-root user.
 
 FROM node:24-slim AS build
+# A C compiler for the udp-batch addon (batched UDP: recvmmsg/sendmmsg); npm ci compiles it against
+# the node-api-headers package and this Node's own headers (/usr/local/include/node).
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
-# Full install (TypeScript is a dev dependency) and compile to dist/.
-RUN npm ci --no-audit --no-fund
+# Full install (TypeScript is a dev dependency), the addon (build/), and compile to dist/.
+# The addon must have been built: an image without it would quietly serve on node:dgram.
+RUN npm ci --no-audit --no-fund && node -e "require('./build/udp_batch.node')"
 
 FROM node:24-slim AS runtime
 ENV NODE_ENV=production
@@ -15,6 +19,7 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` builds from source, and the build stage already did that.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/build ./build
 COPY bin ./bin
 COPY zones /etc/regiondns/zones
 COPY geo /app/geo

@@ -6,6 +6,7 @@ import { RRType } from './dns/constants.js';
 import { parseSubnet } from './dns/ecs.js';
 import { canonicalName } from './dns/name.js';
 import { parseListenAddress } from './dns/listen-address.js';
+import { parseUdpEngine, resolveUdpEngine, UdpEngineError } from './dns/udp-engine.js';
 import { createLogger } from './obs/logger.js';
 import { configureHostnameLabels, parseHostnameLabels } from './obs/metrics.js';
 import { explainQuery } from './query/explain.js';
@@ -53,6 +54,8 @@ Options (default in parentheses):
   --listen ADDR:PORT     UDP and TCP; repeatable; IPv6 as [::1]:5353 (default 127.0.0.1:5353)
   --http ADDR:PORT       metrics, /healthz, /readyz (default 127.0.0.1:8053); "off" disables
   --udp-size N           largest UDP reply, bytes (default 1232)
+  --udp-engine E         auto|batch|dgram: batch reads and writes UDP in batches (recvmmsg/sendmmsg,
+                         the udp-batch addon built at install, Linux); auto (default) uses it when built
   --geoip FILE           MMDB city database (GeoIP2 or DB-IP layout); repeatable (IPv4 + IPv6 files);
                          default: the bundled DB-IP City Lite if installed
   --no-geoip             no GeoIP: steered names keep the regions' configured order
@@ -173,6 +176,7 @@ export const SERVE_OPTIONS = {
   listen: { type: 'string', multiple: true },
   http: { type: 'string', default: '127.0.0.1:8053' },
   'udp-size': { type: 'string' },
+  'udp-engine': { type: 'string', default: 'auto' },
   geoip: { type: 'string', multiple: true },
   'no-geoip': { type: 'boolean', default: false },
   'latency-table': { type: 'string' },
@@ -248,6 +252,7 @@ async function cmdServe(argv: string[]): Promise<number> {
       listen: (values.listen ?? ['127.0.0.1:5353']).map(parseListenAddress),
       http: values.http === 'off' ? null : parseListenAddress(values.http!),
       udpLimit,
+      udpEngine: parseUdpEngine(values['udp-engine']!),
       geoip: values['no-geoip'] ? null : values.geoip,
       latencyTable: values['latency-table'] ?? null,
       keysDir: values.keys ?? null,
@@ -276,6 +281,13 @@ async function cmdServe(argv: string[]): Promise<number> {
   };
   if (values['no-cookies'] && values['cookie-secret']) throw new UsageError('--cookie-secret and --no-cookies contradict each other', 'regiondns serve [--cookie-secret FILE | --no-cookies]');
   if (workers > 1 && cluster.isWorker) return runWorker(options, log);
+  try {
+    resolveUdpEngine(options.udpEngine); // --udp-engine batch without the addon: say so before anything starts
+  } catch (err) {
+    if (!(err instanceof UdpEngineError)) throw err;
+    console.error(err.message);
+    return 1;
+  }
   let server: { reload(): unknown; close(): Promise<void>; failed?: Promise<Error> };
   try {
     server = workers > 1 ? await servePrimary(options, log) : await serve(options, log);

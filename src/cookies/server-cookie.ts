@@ -3,7 +3,7 @@
 // secret makes and accepts the same cookies. Hot path: fixed scratch buffers, no allocation.
 
 import { CLIENT_COOKIE_BYTES } from '../dns/cookie-option.js';
-import { ipIntoBytes } from '../dns/ip.js';
+import { clientIntoBytes } from '../dns/ip.js';
 import type { CookieSecrets } from './secret.js';
 import { siphash } from './siphash.js';
 
@@ -63,8 +63,8 @@ export class CookieJar {
    * `client` at `nowS` (Unix seconds), and fills `reply`. RFC 7873 §5.2.3–§5.2.5: every reply to a
    * request with a cookie carries the client cookie and a valid server cookie.
    */
-  check(cookie: Uint8Array, client: string, nowS: number): CookieVerdict {
-    const ipLen = ipIntoBytes(client, this.ip);
+  check(cookie: Uint8Array, client: string | Uint8Array, nowS: number): CookieVerdict {
+    const ipLen = clientIntoBytes(client, this.ip);
     const reply = this.reply;
     for (let i = 0; i < CLIENT_COOKIE_BYTES; i++) reply[i] = cookie[i];
     if (cookie.length === CLIENT_COOKIE_BYTES) {

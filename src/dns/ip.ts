@@ -69,6 +69,14 @@ export function bytesToIp(b: Uint8Array): string {
  * for an IPv4-mapped "::ffff:a.b.c.d"), 16 (IPv6) or 0 (not an address). For per-query work (rate
  * limiting, cookies) where ipToBytes' fresh array and string slices would be garbage on every packet.
  */
+/** A client address as the sockets give it (text, or 4/16 octets from the batched UDP engine) into `out`. */
+export function clientIntoBytes(client: string | Uint8Array, out: Uint8Array): 0 | 4 | 16 {
+  if (typeof client === 'string') return ipIntoBytes(client, out);
+  if (client.length !== 4 && client.length !== 16) return 0;
+  out.set(client);
+  return client.length;
+}
+
 export function ipIntoBytes(text: string, out: Uint8Array): 0 | 4 | 16 {
   if (text.indexOf(':') < 0) return v4Into(text, 0, text.length, out, 0) ? 4 : 0;
   if (text.length > 7 && text.startsWith('::ffff:') && text.indexOf('.') > 0) return v4Into(text, 7, text.length, out, 0) ? 4 : 0;

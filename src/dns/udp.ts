@@ -3,13 +3,20 @@
 // query handler instead (see ../../README.md, "dns2").
 
 import dgram from 'node:dgram';
+import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from './listen-address.js';
 
+/**
+ * The client's address: text from node:dgram and node:net, or 4 or 16 octets from the batched UDP
+ * engine (a view the handler reads during the call and must not keep).
+ */
+export type ClientAddress = string | Uint8Array;
+
 /** Answers one message synchronously; null means "send nothing". `maxUdp` is applied by the handler. */
-export type MessageHandler = (msg: Buffer, remoteAddress: string) => Uint8Array | null;
+export type MessageHandler = (msg: Uint8Array, client: ClientAddress) => Uint8Array | null;
 
 export interface UdpListener {
-  readonly socket: dgram.Socket;
+  address(): AddressInfo;
   close(): Promise<void>;
 }
 
@@ -36,7 +43,7 @@ export function listenUdp(
     socket.bind({ port: addr.port, address: addr.host, exclusive: opts.reusePort === true }, () => {
       socket.off('error', reject);
       socket.on('error', onError);
-      resolve({ socket, close: () => new Promise((r) => socket.close(() => r())) });
+      resolve({ address: () => socket.address(), close: () => new Promise((r) => socket.close(() => r())) });
     });
   });
 }

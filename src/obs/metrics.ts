@@ -408,3 +408,10 @@ export const httpRefused = new client.Counter({
   labelNames: ['reason'] as const,
   registers: [registry],
 });
+
+// ── batched UDP engine (src/dns/udp-batch.ts) ──
+export const udpSendDropped = new client.Counter({
+  name: 'regiondns_udp_send_dropped_total',
+  help: 'UDP replies dropped by the batch engine: the socket send buffer was full (EAGAIN, ENOBUFS) or the kernel refused the destination',
+  registers: [registry],
+});

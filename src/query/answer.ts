@@ -3,6 +3,7 @@
 import { RRClass, RRType } from '../dns/constants.js';
 import { ipToBytes } from '../dns/ip.js';
 import type { Answer, Query, WireRR } from '../dns/types.js';
+import type { ClientAddress } from '../dns/udp.js';
 import type { SteeredName, Snapshot, TenantAnswer } from '../state/snapshot.js';
 import { steer, traceAnswer, traceClient, type SteeringResult } from '../steering/pipeline.js';
 import type { HostnamePolicy, RegionId } from '../steering/policy.js';
@@ -13,8 +14,8 @@ import { lookup, refused, type DynamicAnswer, type DynamicNames } from '../zone/
 
 export interface QueryContext {
   query: Query;
-  /** The address the query came from (the resolver), as the socket reports it. */
-  source: string;
+  /** The address the query came from (the resolver): text, or octets from the batched UDP engine. */
+  source: ClientAddress;
   rng: () => number;
   trace: Trace | null;
   /** Set when a steered name was answered: what the pipeline decided (for metrics and logs). */
@@ -22,7 +23,7 @@ export interface QueryContext {
   steeredName: string | null;
 }
 
-export function newContext(query: Query, source: string, rng: () => number, trace: Trace | null = null): QueryContext {
+export function newContext(query: Query, source: ClientAddress, rng: () => number, trace: Trace | null = null): QueryContext {
   return { query, source, rng, trace, steering: null, steeredName: null };
 }
 
@@ -48,7 +49,7 @@ function steeringClient(ctx: QueryContext): SteeringClient {
   // RFC 7871 §7.1.2: a SOURCE PREFIX-LENGTH of 0 asks us not to use client information;
   // we then steer by the resolver's address and answer with SCOPE 0.
   const useEcs = ecs !== null && ecs.sourcePrefix > 0;
-  const address = useEcs ? ecs.address : ipToBytes(ctx.source) ?? LOOPBACK;
+  const address = useEcs ? ecs.address : (typeof ctx.source === 'string' ? ipToBytes(ctx.source) : ctx.source) ?? LOOPBACK;
   return { address, sourcePrefix: useEcs ? ecs.sourcePrefix : address.length * 8, fromEcs: useEcs };
 }
 

@@ -9,7 +9,7 @@
 // flood of distinct keys costs accuracy, never memory.
 
 import { randomBytes } from 'node:crypto';
-import { ipIntoBytes } from '../dns/ip.js';
+import { clientIntoBytes, ipIntoBytes } from '../dns/ip.js';
 import type { Account } from './classify.js';
 
 export interface RrlOptions {
@@ -74,7 +74,7 @@ export class ResponseRateLimiter {
   }
 
   /** Charges one response of `account` to `client` at `nowMs` and says whether it may go out. */
-  decide(client: string, account: Account, nowMs: number): RrlAction {
+  decide(client: string | Uint8Array, account: Account, nowMs: number): RrlAction {
     const rate = this.opts.rate;
     const now = Math.floor(nowMs / 1000) >>> 0;
     this.hash(client, account);
@@ -128,12 +128,15 @@ export class ResponseRateLimiter {
   }
 
   /** Two 32-bit hashes of (client prefix, kind, qtype, name) under the two seeds (murmur3's mixing), in hashA and hashB. */
-  private hash(client: string, account: Account): void {
+  private hash(client: string | Uint8Array, account: Account): void {
     const k = (account.kind * 0x9e3779b1) ^ (account.qtype << 8);
     let a = this.seedA ^ k;
     let b = this.seedB ^ k;
     // Traffic comes in runs from one resolver: parse its address only when it changes.
-    if (client !== this.lastClient) {
+    if (typeof client !== 'string') {
+      this.lastLen = clientIntoBytes(client, this.addr);
+      this.lastClient = '';
+    } else if (client !== this.lastClient) {
       this.lastLen = ipIntoBytes(client, this.addr);
       this.lastClient = client;
     }

@@ -302,7 +302,7 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
   const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };
   let dns: DnsListeners;
   try {
-    dns = await startDnsListeners(opts.listen, handler, tcpOpts, wlog, { reusePort: opts.reusePort });
+    dns = await startDnsListeners(opts.listen, handler, tcpOpts, wlog, { reusePort: opts.reusePort, udpEngine: opts.udpEngine, worker: true });
   } catch (err) {
     // The primary says it once and exits: restarting a worker cannot free a port.
     if (err instanceof BindError && process.send) {

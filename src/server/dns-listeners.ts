@@ -4,7 +4,9 @@
 import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from '../dns/listen-address.js';
 import { listenTcp, type TcpListener, type TcpOptions } from '../dns/tcp.js';
-import { listenUdp, type UdpListener } from '../dns/udp.js';
+import { listenUdp, type ClientAddress, type UdpListener } from '../dns/udp.js';
+import { listenUdpBatch } from '../dns/udp-batch.js';
+import { resolveUdpEngine, type UdpEngineChoice } from '../dns/udp-engine.js';
 import type { Logger } from '../obs/logger.js';
 import { tcpClosed, tcpConnections } from '../obs/metrics.js';
 import { bindError } from './bind-error.js';
@@ -18,25 +20,46 @@ export interface DnsListeners {
   close(): Promise<void>;
 }
 
+export interface DnsListenerOptions {
+  /** Each worker binds its own UDP and TCP sockets (SO_REUSEPORT) instead of sharing the primary's. */
+  reusePort?: boolean;
+  udpEngine?: UdpEngineChoice;
+  /** One of several workers: the batch engine then always binds with SO_REUSEPORT (it cannot share the primary's socket). */
+  worker?: boolean;
+}
+
 export async function startDnsListeners(
   addrs: readonly ListenAddress[],
   handler: QueryHandler,
   tcpOpts: TcpOptions,
   log: Logger,
-  opts: { reusePort?: boolean } = {},
+  opts: DnsListenerOptions = {},
 ): Promise<DnsListeners> {
   const onError = (err: Error) => log.error({ err }, 'socket error');
+  const engine = resolveUdpEngine(opts.udpEngine);
   const udp: UdpListener[] = [];
   const tcp: TcpListener[] = [];
   const close = async () => {
     await Promise.all([...udp.map((u) => u.close()), ...tcp.map((t) => t.close())]);
   };
+  // The clock is read here, at the edge: the handler's rate limiter and cookies take it as input.
+  const answerUdp = (msg: Uint8Array, src: ClientAddress) => handler.handle(msg, src, 'udp', Date.now());
+  let socketBuffer = 0; // as the kernel set it (it doubles the request, capped by net.core.rmem_max)
   try {
     for (const addr of addrs) {
-      // The clock is read here, at the edge: the handler's rate limiter and cookies take it as input.
       // A bind failure names the flag, the address and the transport (BindError): start-up ends on it.
-      udp.push(await listenUdp(addr, (msg, src) => handler.handle(msg, src, 'udp', Date.now()), onError, opts)
-        .catch((err: unknown) => { throw bindError('--listen', addr, 'udp', err); }));
+      if (engine.addon) {
+        let b: ReturnType<typeof listenUdpBatch>;
+        try {
+          b = listenUdpBatch(engine.addon, addr, answerUdp, onError, { reusePort: opts.worker === true || opts.reusePort === true });
+        } catch (err) {
+          throw bindError('--listen', addr, 'udp', err);
+        }
+        socketBuffer = b.stats().rcvbuf;
+        udp.push(b);
+      } else {
+        udp.push(await listenUdp(addr, answerUdp, onError, opts).catch((err: unknown) => { throw bindError('--listen', addr, 'udp', err); }));
+      }
       tcp.push(await listenTcp(addr, (msg, src) => handler.handle(msg, src, 'tcp', Date.now()), tcpOpts, {
         onError,
         onOpen: () => tcpConnections.inc(),
@@ -47,8 +70,9 @@ export async function startDnsListeners(
     await close();
     throw err;
   }
+  if (addrs.length) log.info({ engine: engine.kind, reason: engine.reason, ...(engine.addon ? { socketBuffer } : {}) }, `UDP engine: ${engine.kind}`);
   return {
-    addresses: () => ({ udp: udp.map((u) => u.socket.address()), tcp: tcp.map((t) => t.server.address() as AddressInfo) }),
+    addresses: () => ({ udp: udp.map((u) => u.address()), tcp: tcp.map((t) => t.server.address() as AddressInfo) }),
     close,
   };
 }

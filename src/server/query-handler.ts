@@ -5,6 +5,8 @@ import { CookieVerdict } from '../cookies/server-cookie.js';
 import { Rcode } from '../dns/constants.js';
 import { decodeQuery } from '../dns/decode-query.js';
 import { withDnssec } from '../dnssec/secure-answer.js';
+import { addressToString } from '../dns/ecs.js';
+import type { ClientAddress } from '../dns/udp.js';
 import { encodeErrorResponse, encodeResponse, encodeTruncatedResponse } from '../dns/encode-response.js';
 import type { Logger } from '../obs/logger.js';
 import { internalErrors, malformed, queryStats, truncated, type Transport } from '../obs/metrics.js';
@@ -37,8 +39,11 @@ export class QueryHandler {
     private readonly opts: QueryHandlerOptions,
   ) {}
 
-  /** `now`: the time the message arrived (ms since the epoch), read at the socket edge. */
-  handle(msg: Uint8Array, source: string, transport: Transport, now: number = Date.now()): Uint8Array | null {
+  /**
+   * `source` as text or octets (the batched UDP engine: a view valid during this call only);
+   * `now`: the time the message arrived (ms since the epoch), read at the socket edge.
+   */
+  handle(msg: Uint8Array, source: ClientAddress, transport: Transport, now: number = Date.now()): Uint8Array | null {
     const decoded = decodeQuery(msg);
     if (decoded.kind === 'drop') {
       this.countMalformed(decoded.reason);
@@ -106,7 +111,8 @@ export class QueryHandler {
       if (ctx.steering.outcome === 'fail-open') this.logFailOpen(ctx.steeredName, now);
     }
     if (this.opts.queryLogSample > 0 && this.opts.rng() < this.opts.queryLogSample) {
-      this.opts.log.info({ transport, source, qname: query.qname, qtype: query.qtype, rcode, ecs: query.edns?.ecs ? true : false, region: ctx.steering?.regions[0] }, 'query');
+      const client = typeof source === 'string' ? source : addressToString(source.length === 4 ? 1 : 2, source);
+      this.opts.log.info({ transport, source: client, qname: query.qname, qtype: query.qtype, rcode, ecs: query.edns?.ecs ? true : false, region: ctx.steering?.regions[0] }, 'query');
     }
     return out;
   }

@@ -32,7 +32,7 @@ export class ResponseGuard {
    * Judges the request's cookie. After it, replyCookie() is the COOKIE data to answer with (until
    * the next call): every reply to a request with a cookie carries a valid server cookie (§5.2.3–5).
    */
-  checkCookie(edns: Edns | null, source: string, nowMs: number): CookieVerdict {
+  checkCookie(edns: Edns | null, source: string | Uint8Array, nowMs: number): CookieVerdict {
     const jar = this.opts.cookies;
     if (jar === null || edns === null || edns.cookie === null) return CookieVerdict.NONE;
     const v = jar.check(edns.cookie, source, Math.floor(nowMs / 1000));
@@ -45,7 +45,7 @@ export class ResponseGuard {
   }
 
   /** Charges the reply to `query` (or, with answer null, an error reply) and says whether it may go out. */
-  limit(query: Query | null, answer: Answer | null, source: string, transport: Transport, verdict: CookieVerdict, nowMs: number): RrlAction {
+  limit(query: Query | null, answer: Answer | null, source: string | Uint8Array, transport: Transport, verdict: CookieVerdict, nowMs: number): RrlAction {
     const limiter = this.limiter;
     if (limiter === null || transport === 'tcp' || verdict === CookieVerdict.VALID) return RrlAction.PASS;
     const account = query !== null && answer !== null ? classify(query, answer, this.account) : errorAccount(this.account);

@@ -8,6 +8,7 @@ import { loadConfig, type LoadedConfig } from '../config/load-config.js';
 import { configureNsid, SERVER_UDP_PAYLOAD } from '../dns/encode-response.js';
 import { formatListenAddress, type ListenAddress } from '../dns/listen-address.js';
 import { DEFAULT_TCP_OPTIONS, type TcpOptions } from '../dns/tcp.js';
+import type { UdpEngineChoice } from '../dns/udp-engine.js';
 import { openGeoDatabases, defaultGeoDatabasePaths } from '../geo/locator.js';
 import type { GeoLocator } from '../geo/types.js';
 import os from 'node:os';
@@ -39,6 +40,8 @@ export interface ServeOptions {
   listen: ListenAddress[];
   http: ListenAddress | null;
   udpLimit?: number;
+  /** UDP engine: the batched addon, node:dgram, or the addon when it is built (default). */
+  udpEngine?: UdpEngineChoice;
   /** Paths of MMDB files; null: no GeoIP; undefined: the bundled DB-IP database if installed. */
   geoip?: string[] | null;
   latencyTable?: string | null;
@@ -152,7 +155,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   };
   let dns: DnsListeners;
   try {
-    dns = await startDnsListeners(opts.listen, handler, tcpOpts, log);
+    dns = await startDnsListeners(opts.listen, handler, tcpOpts, log, { udpEngine: opts.udpEngine });
   } catch (err) {
     await stopState();
     throw err;

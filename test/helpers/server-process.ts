@@ -7,6 +7,8 @@ import { freePort } from './ports.js';
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
 export const BIN = path.join(REPO, 'bin/regiondns.js');
+/** The UDP engine every test server uses unless the test picks one; unset: the server's default (auto). */
+export const TEST_UDP_ENGINE = process.env.REGIONDNS_TEST_UDP_ENGINE || undefined;
 
 export interface ServerProcess {
   port: number;
@@ -29,6 +31,8 @@ export async function startServer(args: string[], opts: { env?: NodeJS.ProcessEn
     : ['--state-file', path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-state-')), 'state.json')];
   // One process unless the test asks for workers: most tests are about behaviour, not cores.
   if (!args.includes('--workers')) stateArgs.push('--workers', '1');
+  // CI runs the DNS tests once per UDP engine (.ci/run): REGIONDNS_TEST_UDP_ENGINE=batch|dgram.
+  if (!args.includes('--udp-engine') && TEST_UDP_ENGINE) stateArgs.push('--udp-engine', TEST_UDP_ENGINE);
   const argv = [BIN, 'serve', '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${httpPort}`, ...stateArgs, ...args];
   const [cmd, cmdArgs] = opts.ulimitNofile === undefined
     ? [process.execPath, argv]
