@@ -18,8 +18,9 @@ COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY zones /etc/regiondns/zones
 COPY geo /app/geo
-# Overrides (drains, weights, ramps) of a Redis-less instance survive restarts in this volume.
-RUN mkdir -p /var/lib/regiondns && chown node:node /var/lib/regiondns
+# Overrides (drains, weights, ramps, tenants) and the audit of a Redis-less instance survive restarts in
+# this volume (the state database, regiondns.db; a state.json left by an earlier version is imported).
+RUN mkdir -p /var/lib/regiondns && chown node:node /var/lib/regiondns && chmod 0700 /var/lib/regiondns
 USER node
 VOLUME ["/etc/regiondns/zones", "/var/lib/regiondns"]
 EXPOSE 53/udp 53/tcp 8053/tcp
@@ -28,4 +29,4 @@ EXPOSE 53/udp 53/tcp 8053/tcp
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8053/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "/app/bin/regiondns.js"]
-CMD ["serve", "--zones", "/etc/regiondns/zones", "--listen", "0.0.0.0:53", "--http", "0.0.0.0:8053", "--state-file", "/var/lib/regiondns/state.json"]
+CMD ["serve", "--zones", "/etc/regiondns/zones", "--listen", "0.0.0.0:53", "--http", "0.0.0.0:8053", "--state-dir", "/var/lib/regiondns"]

@@ -11,6 +11,7 @@ import { createLogger } from './obs/logger.js';
 import { explainQuery } from './query/explain.js';
 import cluster from 'node:cluster';
 import os from 'node:os';
+import path from 'node:path';
 import { servePrimary, serveWorker, type ClusterOptions } from './server/cluster.js';
 import { ConfigLoadError, serve } from './server/serve.js';
 import { probeOnly } from './server/probe-only.js';
@@ -41,8 +42,8 @@ serve options:
   --log-level LEVEL      trace|debug|info|warn|error (default info)
   --tcp-idle-timeout MS  (default 10000)   --tcp-max-connections N (default 1000)
   --redis URL            share fleet state (drains, weights, ramps, health verdicts) through Redis
-  --state-file FILE      without Redis: where overrides are kept across restarts
-                         (default .regiondns/state.json; "off" keeps them in memory only)
+  --state-dir DIR        without Redis: where overrides and the audit are kept across restarts
+                         (a SQLite database; default .regiondns; "none" keeps them in memory only)
   --instance-id ID       this instance's name in the fleet (default: host name and pid)
   --ops-tokens FILE      ops API tokens, one name:token (or name:token:read) per line;
                          also from REGIONDNS_OPS_TOKENS
@@ -90,6 +91,7 @@ async function cmdServe(argv: string[]): Promise<number> {
       'tcp-idle-timeout': { type: 'string' },
       'tcp-max-connections': { type: 'string' },
       redis: { type: 'string' },
+      'state-dir': { type: 'string' },
       'state-file': { type: 'string' },
       'instance-id': { type: 'string' },
       'ops-tokens': { type: 'string' },
@@ -127,7 +129,7 @@ async function cmdServe(argv: string[]): Promise<number> {
         ...(values['tcp-message-timeout'] ? { messageTimeoutMs: intOption('--tcp-message-timeout', values['tcp-message-timeout'], 100, 3_600_000) } : {}),
       },
       redis: values.redis ?? null,
-      stateFile: values['state-file'] === 'off' ? null : values['state-file'],
+      stateDir: stateDirOption(values['state-dir'], values['state-file']),
       instanceId: values['instance-id'],
       opsTokensFile: values['ops-tokens'] ?? null,
       opsOpenReads: values['ops-open-reads'],
@@ -257,6 +259,17 @@ async function cmdExplain(argv: string[]): Promise<number> {
   if (values.json) console.log(JSON.stringify(result, null, 2));
   else console.log(result.trace ? formatTrace(result.trace) + '\n' + result.summary : result.summary);
   return 0;
+}
+
+/** --state-dir; the --state-file of earlier versions gets an error that says what replaced it. */
+function stateDirOption(dir: string | undefined, oldFile: string | undefined): string | null | undefined {
+  if (oldFile !== undefined) {
+    throw new Error(`--state-file was replaced by --state-dir DIR: a directory holding the state database (regiondns.db). A state.json in it (or at .regiondns/state.json) is imported on the first start and renamed. Use --state-dir ${oldFile === 'off' ? 'none' : JSON.stringify(path.dirname(oldFile))}${oldFile === 'off' ? ' to keep overrides in memory only' : ''}`);
+  }
+  if (dir === undefined) return undefined;
+  if (dir === 'none' || dir === ':memory:') return null;
+  if (dir === '') throw new Error('--state-dir takes a directory, or "none"');
+  return dir;
 }
 
 function intOption(name: string, text: string, min: number, max: number): number {

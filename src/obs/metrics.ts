@@ -215,3 +215,12 @@ export const regionOperational = new client.Gauge({
   labelNames: ['region'] as const,
   registers: [registry],
 });
+
+// ---- fleet store: values read back ---------------------------------------------------------------
+
+export const fleetStoreBadEntries = new client.Counter({
+  name: 'regiondns_fleet_store_bad_entries_total',
+  help: 'Values read back from the fleet store (Redis, the local database, messages) that failed their schema and were skipped',
+  labelNames: ['namespace'] as const,
+  registers: [registry],
+});

@@ -2,7 +2,9 @@
 // do: change normalisation, copy-on-write namespace views (OverrideMap) and the event hub.
 
 import type { Logger } from 'pino';
+import { fleetStoreBadEntries } from '../obs/metrics.js';
 import { NAMESPACES, type Change, type Namespace, type StoreEvent } from './fleet-store.js';
+import { parseNamespaceValue, type NamespaceValues } from './schemas.js';
 
 const BUCKETS = 1024;
 
@@ -140,6 +142,75 @@ export function normalizeChanges(changes: readonly Change[]): StoredChange[] {
 /** The changes as they travel in messages: values parsed back from their JSON. */
 export function toChanges(stored: readonly StoredChange[]): Change[] {
   return stored.map((c) => ({ ns: c.ns, key: c.key, value: c.json === null ? null : (JSON.parse(c.json) as unknown) }));
+}
+
+/** Distinct value texts remembered per namespace; past this the memo starts again (it is only a memo). */
+const DECODED_MEMO = 4096;
+/** Keys whose bad value was logged; past this, bad values are only counted. */
+const BAD_KEYS_LOGGED = 1000;
+
+/**
+ * Turns a stored value's JSON text into the value a snapshot may use: parsed with the namespace's
+ * schema (a bad value is skipped: logged once with its key and counted, never served), then frozen
+ * and shared by every key whose text is the same. That sharing is what keeps a million tenants
+ * small: an import writes `{region, by, at}` with one actor and one time, so a million keys point at
+ * a handful of value objects instead of a million parsed copies; and it makes loading them cheap
+ * (one JSON.parse and one schema check per distinct text, a Map probe for the rest).
+ */
+export class ValueDecoder {
+  private readonly memo = new Map<Namespace, Map<string, unknown>>(NAMESPACES.map((ns) => [ns, new Map()]));
+  private readonly logged = new Set<string>();
+  constructor(private readonly log?: Logger) {}
+
+  /** The value, or undefined when the text is not a valid value of `ns` (logged and counted). */
+  decode<N extends Namespace>(ns: N, key: string, json: string): NamespaceValues[N] | undefined {
+    const r = this.parse(ns, json);
+    return typeof r === 'string' ? this.bad(ns, key, r) : (r.value as NamespaceValues[N]);
+  }
+
+  /** A caller's own value about to be written, as readers will see it; TypeError when it is not valid. */
+  own<N extends Namespace>(ns: N, key: string, json: string): NamespaceValues[N] {
+    const r = this.parse(ns, json);
+    if (typeof r === 'string') throw new TypeError(`${ns}/${key}: not a valid ${ns} value: ${r}`);
+    return r.value as NamespaceValues[N];
+  }
+
+  private parse(ns: Namespace, json: string): { value: unknown } | string {
+    const memo = this.memo.get(ns);
+    if (memo === undefined) return 'unknown namespace';
+    const hit = memo.get(json);
+    if (hit !== undefined) return { value: hit };
+    let raw: unknown;
+    try {
+      raw = JSON.parse(json);
+    } catch (err) {
+      return `not JSON: ${(err as Error).message}`;
+    }
+    const r = parseNamespaceValue(ns, raw);
+    if (!r.ok) return r.error;
+    const value = deepFreeze(r.value);
+    if (memo.size >= DECODED_MEMO) memo.clear();
+    memo.set(json, value);
+    return { value };
+  }
+
+  private bad(ns: string, key: string, problem: string): undefined {
+    fleetStoreBadEntries.labels(NAMESPACES.includes(ns as Namespace) ? ns : 'unknown').inc();
+    const id = `${ns}\u0000${key}`;
+    if (this.log && !this.logged.has(id) && this.logged.size < BAD_KEYS_LOGGED) {
+      this.logged.add(id);
+      this.log.error({ namespace: ns, key, problem }, 'fleet store entry skipped: its value does not match the namespace schema');
+    }
+    return undefined;
+  }
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
 }
 
 /** Touched namespaces get a new OverrideMap; untouched ones keep theirs. */

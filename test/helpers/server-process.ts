@@ -22,10 +22,10 @@ export interface ServerProcess {
 export async function startServer(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<ServerProcess> {
   const port = await freePort();
   const httpPort = await freePort();
-  // Each server gets its own state file unless the test chooses one (or Redis).
-  const stateArgs = args.includes('--state-file') || args.includes('--redis')
+  // Each server gets its own state directory unless the test chooses one (or Redis).
+  const stateArgs = args.includes('--state-dir') || args.includes('--redis')
     ? []
-    : ['--state-file', path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-state-')), 'state.json')];
+    : ['--state-dir', fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-state-'))];
   // One process unless the test asks for workers: most tests are about behaviour, not cores.
   if (!args.includes('--workers')) stateArgs.push('--workers', '1');
   const proc = spawn(process.execPath, [BIN, 'serve', '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${httpPort}`, ...stateArgs, ...args], {
