@@ -67,12 +67,13 @@ export function describeHolder(h: Holder | null): string {
 }
 
 /**
- * Where an earlier version's state file may be: in the state directory itself (the Docker volume,
- * or the old default `.regiondns/`), else at the old default path.
+ * An earlier version's state file in the state directory: the old default (`.regiondns/state.json`)
+ * is in the default state directory, and the Docker volume holds both. A file elsewhere is never
+ * looked for: an instance given its own --state-dir must not pick up another one's overrides.
  */
 export function legacyStateFile(dir: string): string | null {
-  const candidates = [path.join(dir, LEGACY_STATE_FILE), path.resolve(DEFAULT_STATE_DIR, LEGACY_STATE_FILE)];
-  return candidates.find((f) => fs.existsSync(f)) ?? null;
+  const file = path.join(dir, LEGACY_STATE_FILE);
+  return fs.existsSync(file) ? file : null;
 }
 
 /** `state.json.imported-20260105T101500Z`: kept for reference, never read again. */
