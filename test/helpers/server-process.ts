@@ -19,17 +19,25 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startServer(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<ServerProcess> {
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Working directory (default: the repository). */
+  cwd?: string;
+  /** Leave the state directory to the server's default (./.regiondns in cwd). */
+  defaultStateDir?: boolean;
+}
+
+export async function startServer(args: string[], opts: StartOptions = {}): Promise<ServerProcess> {
   const port = await freePort();
   const httpPort = await freePort();
   // Each server gets its own state directory unless the test chooses one (or Redis).
-  const stateArgs = args.includes('--state-dir') || args.includes('--redis')
+  const stateArgs = args.includes('--state-dir') || args.includes('--redis') || opts.defaultStateDir
     ? []
     : ['--state-dir', fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-state-'))];
   // One process unless the test asks for workers: most tests are about behaviour, not cores.
   if (!args.includes('--workers')) stateArgs.push('--workers', '1');
   const proc = spawn(process.execPath, [BIN, 'serve', '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${httpPort}`, ...stateArgs, ...args], {
-    cwd: REPO,
+    cwd: opts.cwd ?? REPO,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
