@@ -264,7 +264,7 @@ async function cmdExplain(argv: string[]): Promise<number> {
 /** --state-dir; the --state-file of earlier versions gets an error that says what replaced it. */
 function stateDirOption(dir: string | undefined, oldFile: string | undefined): string | null | undefined {
   if (oldFile !== undefined) {
-    throw new Error(`--state-file was replaced by --state-dir DIR: a directory holding the state database (regiondns.db). A state.json in it (or at .regiondns/state.json) is imported on the first start and renamed. Use --state-dir ${oldFile === 'off' ? 'none' : JSON.stringify(path.dirname(oldFile))}${oldFile === 'off' ? ' to keep overrides in memory only' : ''}`);
+    throw new Error(`--state-file was replaced by --state-dir DIR: a directory holding the state database (regiondns.db). A state.json in it is imported on the first start, then renamed. Use --state-dir ${oldFile === 'off' ? 'none' : JSON.stringify(path.dirname(oldFile))}${oldFile === 'off' ? ' to keep overrides in memory only' : ''}`);
   }
   if (dir === undefined) return undefined;
   if (dir === 'none' || dir === ':memory:') return null;
