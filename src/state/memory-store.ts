@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import {
   StoreConflictError,
+  StoreOutcomeUnknownError,
   type AuditEntry,
   type AuditInput,
   type Change,
@@ -16,7 +17,7 @@ import {
   type Verdict,
   type WriteOptions,
 } from './fleet-store.js';
-import { LocalStateDb } from './local-db.js';
+import { LocalStateDb, WalSyncError } from './local-db.js';
 import { applyChanges, emptyViews, EventHub, normalizeChanges, OverrideMap, ValueDecoder, verdictKey, type StoredChange, type Views } from './store-kit.js';
 
 /** Audit entries kept in memory when there is no state directory. */
@@ -115,12 +116,24 @@ export class MemoryStore implements FleetStore {
     const version = this.ver + 1;
     const entry: AuditEntry = { ...(JSON.parse(JSON.stringify(input)) as AuditInput), id: version, at: this.now(), version };
     // The database checks the version again inside its transaction: it is the state of record.
-    if (this.db) await this.db.commit(stored, entry, this.ver);
+    let unconfirmed: WalSyncError | null = null;
+    if (this.db) {
+      try {
+        await this.db.commit(stored, entry, this.ver);
+      } catch (err) {
+        if (!(err instanceof WalSyncError)) throw err;
+        unconfirmed = err;
+      }
+    }
     const { views, touched } = applyChanges(this.views, changes);
     this.views = views;
     this.ver = version;
     if (!this.db) this.auditLog = [...this.auditLog, entry].slice(-MEMORY_AUDIT_LIMIT);
     for (const ns of touched) this.events.emit({ kind: 'overrides', ns });
+    if (unconfirmed) {
+      this.log?.error({ err: unconfirmed, version }, 'state database write not confirmed by the disk');
+      throw new StoreOutcomeUnknownError(`v${version}`, unconfirmed.message, { cause: unconfirmed });
+    }
     return version;
   }
 
