@@ -77,11 +77,13 @@ export class LocalStateDb {
     const file = path.join(dir, DB_FILE);
     let db: DatabaseSync;
     try {
-      db = new DatabaseSync(file, { timeout: opts.lockWaitMs ?? LOCK_WAIT_MS });
+      db = new DatabaseSync(file);
     } catch (err) {
       throw new StateDirError(dir, `cannot open ${file}: ${(err as Error).message}`, { cause: err });
     }
     try {
+      // (A pragma rather than the constructor's `timeout` option, which Node 22.13 lacks.)
+      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.lockWaitMs ?? LOCK_WAIT_MS))}`);
       db.exec('PRAGMA locking_mode = EXCLUSIVE');
       db.exec('PRAGMA journal_mode = WAL');
       db.exec('PRAGMA synchronous = NORMAL'); // and an fsync of the WAL before each acknowledgement: see above
@@ -177,18 +179,31 @@ export class LocalStateDb {
     return v;
   }
 
-  /** Every row, parsed with its namespace's schema: a bad row is skipped (logged once and counted by the decoder). */
+  /**
+   * Every row, parsed with its namespace's schema: a bad row is skipped (logged once and counted by
+   * the decoder). Rows are read grouped by value, so a million tenants that share a handful of values
+   * come back as a handful of rows, each with its keys in one string: no JS object per row, and one
+   * parse per distinct value. (A key holding a NUL, which no valid key does, cannot be split that way:
+   * such rows are read one by one, and refused.)
+   */
   private load(decoder: ValueDecoder): LoadedState {
-    const rows = new Map<Namespace, { key: string; value: unknown }[]>(NAMESPACES.map((ns) => [ns, []]));
-    const all = this.db.prepare('SELECT ns, key, value FROM entries');
-    all.setReturnArrays(true);
-    for (const row of all.iterate() as Iterable<[string, string, string]>) {
-      const [ns, key, json] = row;
-      const value = decoder.decode(ns as Namespace, key, json);
-      if (value !== undefined) rows.get(ns as Namespace)!.push({ key, value });
+    const groups = this.db.prepare('SELECT ns, value, group_concat(key, char(0)) AS keys FROM entries WHERE instr(key, char(0)) = 0 GROUP BY ns, value ORDER BY ns');
+    const byNs = new Map<Namespace, { value: unknown; keys: string[] }[]>();
+    for (const { ns, value: json, keys } of groups.iterate() as Iterable<{ ns: Namespace; value: string; keys: string }>) {
+      const split = keys.split('\0');
+      const value = decoder.decode(ns, split[0], json);
+      if (value === undefined) for (const key of split.slice(1)) decoder.decode(ns, key, json); // each bad key is logged and counted
+      else {
+        const list = byNs.get(ns);
+        if (list) list.push({ value, keys: split });
+        else byNs.set(ns, [{ value, keys: split }]);
+      }
+    }
+    for (const { ns, key } of this.db.prepare('SELECT ns, key FROM entries WHERE instr(key, char(0)) > 0').iterate() as Iterable<{ ns: Namespace; key: string }>) {
+      decoder.refuse(ns, key, 'the key holds a NUL character');
     }
     const views = new Map<Namespace, OverrideMap>();
-    for (const [ns, list] of rows) views.set(ns, OverrideMap.EMPTY.with(list));
+    for (const ns of NAMESPACES) views.set(ns, OverrideMap.EMPTY.with(entriesOf(byNs.get(ns) ?? [])));
     return { version: this.version(), epoch: String(this.meta('epoch')), views };
   }
 
@@ -201,8 +216,10 @@ export class LocalStateDb {
   async commit(stored: readonly StoredChange[], entry: AuditEntry, expected: number): Promise<void> {
     if (this.closed) throw new StoreUnavailableError(`the state database ${this.file} is closed (shutting down): the change was not persisted`);
     const db = this.db;
+    let open = false;
     try {
       db.exec('BEGIN IMMEDIATE');
+      open = true;
       const current = this.version();
       if (current !== expected) throw new StoreConflictError(expected, current);
       let t0 = performance.now();
@@ -220,8 +237,8 @@ export class LocalStateDb {
       this.setMeta.run('version', entry.version);
       db.exec('COMMIT');
     } catch (err) {
-      if (db.isOpen && db.isTransaction) {
-        try { db.exec('ROLLBACK'); } catch { /* the transaction is gone with the error */ }
+      if (open) {
+        try { db.exec('ROLLBACK'); } catch { /* the transaction is gone with the error (or committed) */ }
       }
       if (err instanceof StoreConflictError) throw err;
       throw new StoreUnavailableError(`cannot persist overrides to ${this.file}: ${(err as Error).message}`, { cause: err });
@@ -277,6 +294,18 @@ export class LocalStateDb {
     } catch { /* best effort */ }
     this.db.close();
     removeHolder(this.dir);
+  }
+}
+
+/** The entries of groups of keys sharing a value, through one reused cell (a million of them make no garbage). */
+function* entriesOf(groups: readonly { value: unknown; keys: readonly string[] }[]): Generator<{ key: string; value: unknown }> {
+  const cell = { key: '', value: undefined as unknown };
+  for (const g of groups) {
+    cell.value = g.value;
+    for (const key of g.keys) {
+      cell.key = key;
+      yield cell;
+    }
   }
 }
 

@@ -194,6 +194,11 @@ export class ValueDecoder {
     return { value };
   }
 
+  /** Skips an entry for a reason of its own (logged once with its key, counted). */
+  refuse(ns: string, key: string, problem: string): undefined {
+    return this.bad(ns, key, problem);
+  }
+
   private bad(ns: string, key: string, problem: string): undefined {
     fleetStoreBadEntries.labels(NAMESPACES.includes(ns as Namespace) ? ns : 'unknown').inc();
     const id = `${ns}\u0000${key}`;
