@@ -37,7 +37,12 @@ export function registerTenantRoutes(v1: FastifyInstance, deps: OpsDeps): void {
   const TenantBody = z.strictObject({ region: z.string().min(1), reason: Reason.optional() });
 
   /** The map as the store has it now (the snapshot may be one change behind). */
-  const current = (): TenantDirectory => new TenantDirectory(deps.snapshot().tenants.file, store.get('tenant'));
+  // Built on the snapshot's directory (at most a change or two behind): its table is reused, not
+  // rebuilt from a million overrides on every call.
+  const current = (): TenantDirectory => {
+    const snap = deps.snapshot().tenants;
+    return new TenantDirectory(snap.file, store.get('tenant'), snap);
+  };
   const hostnames = (): HostnamePolicy[] => {
     const hosts = tenantHostnames(deps.snapshot().steering);
     if (hosts.length === 0) throw new OpsError('NOT_FOUND', 'no hostname routes tenants: give a wildcard hostname ("*.app") a tenants: section in its steer file');
@@ -125,13 +130,20 @@ export function registerTenantRoutes(v1: FastifyInstance, deps: OpsDeps): void {
       const counts = { created: 0, moved: 0, unchanged: 0 };
       const changes: Change[] = [];
       const at = deps.now();
+      // One value per region, shared by its tenants: a million-line import makes a handful of objects.
+      const values = new Map<string, TenantOverride>();
+      const valueOf = (region: string): TenantOverride => {
+        let v = values.get(region);
+        if (v === undefined) values.set(region, (v = { region, by: who!.name, at }));
+        return v;
+      };
       for (const [slug, region] of parsed.entries) {
         const before = dir.lookup(slug).region;
         if (before === null) counts.created++;
         else if (before === region) counts.unchanged++;
         else counts.moved++;
         const o = dir.overrides.get(slug) as TenantOverride | undefined;
-        if (o?.region !== region) changes.push({ ns: 'tenant', key: slug, value: { region, by: who!.name, at } satisfies TenantOverride });
+        if (o?.region !== region) changes.push({ ns: 'tenant', key: slug, value: valueOf(region) });
       }
       const detail = { format, lines: parsed.lines, imported: parsed.entries.size, ...counts, written: changes.length };
       const version = await commitChanges(store, changes, {

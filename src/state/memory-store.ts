@@ -94,14 +94,18 @@ export class MemoryStore implements FleetStore {
   write(changes: Change[], audit: AuditInput, opts: WriteOptions = {}): Promise<number> {
     // Validate before queueing so a caller's mistake fails on its own, not as "store unavailable".
     let stored: StoredChange[];
-    let parsed: Change[];
     try {
       stored = normalizeChanges(changes);
-      parsed = stored.map((c) => ({ ns: c.ns, key: c.key, value: c.json === null ? null : this.decoder.own(c.ns, c.key, c.json) }));
+      for (const c of stored) if (c.json !== null) this.decoder.own(c.ns, c.key, c.json);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.enqueue(() => this.persistAndApply(stored, parsed, audit, opts.expectVersion));
+    return this.enqueue(() => this.persistAndApply(stored, audit, opts.expectVersion));
+  }
+
+  /** The changes as readers will see them (values checked when the write was accepted; shared when equal). */
+  private asRead(stored: readonly StoredChange[]): Change[] {
+    return stored.map((c) => ({ ns: c.ns, key: c.key, value: c.json === null ? null : this.decoder.own(c.ns, c.key, c.json) }));
   }
 
   private enqueue<T>(fn: () => Promise<T> | T): Promise<T> {
@@ -110,7 +114,7 @@ export class MemoryStore implements FleetStore {
     return run;
   }
 
-  private async persistAndApply(stored: StoredChange[], changes: Change[], input: AuditInput, expectVersion: number | undefined): Promise<number> {
+  private async persistAndApply(stored: StoredChange[], input: AuditInput, expectVersion: number | undefined): Promise<number> {
     // Compare-and-set: the caller checked its invariants on version `expectVersion`.
     if (expectVersion !== undefined && expectVersion !== this.ver) throw new StoreConflictError(expectVersion, this.ver);
     const version = this.ver + 1;
@@ -125,7 +129,7 @@ export class MemoryStore implements FleetStore {
         unconfirmed = err;
       }
     }
-    const { views, touched } = applyChanges(this.views, changes);
+    const { views, touched } = applyChanges(this.views, this.asRead(stored));
     this.views = views;
     this.ver = version;
     if (!this.db) this.auditLog = [...this.auditLog, entry].slice(-MEMORY_AUDIT_LIMIT);

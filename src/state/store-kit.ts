@@ -129,11 +129,17 @@ export interface StoredChange {
 
 /** Checks namespaces and keys and serialises values once. Throws TypeError on a caller's mistake. */
 export function normalizeChanges(changes: readonly Change[]): StoredChange[] {
+  // A bulk write often gives many keys one value object (an import: one per region): serialised once.
+  const texts = new Map<unknown, string | undefined>();
   return changes.map((c, i) => {
     if (!NAMESPACES.includes(c.ns)) throw new TypeError(`change ${i}: unknown namespace ${JSON.stringify(c.ns)}`);
     if (typeof c.key !== 'string' || c.key === '') throw new TypeError(`change ${i}: key must be a non-empty string`);
     if (c.value === null || c.value === undefined) return { ns: c.ns, key: c.key, json: null };
-    const json = JSON.stringify(c.value);
+    let json = texts.get(c.value);
+    if (json === undefined) {
+      json = JSON.stringify(c.value);
+      if (typeof c.value === 'object') texts.set(c.value, json);
+    }
     if (json === undefined) throw new TypeError(`change ${i} (${c.ns}/${c.key}): value is not JSON`);
     return { ns: c.ns, key: c.key, json };
   });
