@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dig } from '../helpers/dig.js';
 import { buildQuery, ecsOption, parse, udpExchange } from '../helpers/dns-client.js';
+import { until } from '../helpers/instance.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { REPO, startServer, type ServerProcess } from '../helpers/server-process.js';
 
@@ -31,22 +32,6 @@ const WRITER = 'ops-writer';
 const READER = 'ops-reader';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `check` returns a value other than undefined; bounded in time. */
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 5_000, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
-    await sleep(everyMs);
-  }
-}
 
 /** The A records a steered name gives a client subnet (ECS), over UDP. */
 async function answerOf(port: number, name: string, subnet: string): Promise<string[]> {

@@ -40,6 +40,6 @@ describe('a fresh directory', () => {
     await until('eu-central out of the answers', async () => {
       const a = await answerOf(server!.port, 'api.gslb.example.com', FRANKFURT);
       return a.rcode === 0 && a.addresses.length > 0 && !a.addresses.includes(EU) ? a : undefined;
-    });
+    }, 15_000);
   });
 });

@@ -85,7 +85,7 @@ describe('two instances on one state directory', () => {
     const metrics = await until('bad entries counted', async () => {
       const text = await (await fetch(`http://127.0.0.1:${d.httpPort}/metrics`)).text();
       return /regiondns_fleet_store_bad_entries_total\{namespace="drain"\} 1/.test(text) ? text : undefined;
-    });
+    }, 15_000);
     for (const ns of ['weights', 'tenant', 'ramp']) expect(metrics).toMatch(new RegExp(`regiondns_fleet_store_bad_entries_total\\{namespace="${ns}"\\} 1`));
     expect(d.logs.filter((l) => l.msg === 'fleet store entry skipped: its value does not match the namespace schema').map((l) => l.namespace).sort()).toEqual(['drain', 'ramp', 'tenant', 'weights']);
     // The state is still writable, and a write over a bad key repairs it.

@@ -3,7 +3,7 @@ import { buildQuery, ecsOption, parse, rcodeOf, udpExchange } from './dns-client
 import type { ServerProcess } from './server-process.js';
 
 /** Polls until `check` returns a value other than undefined; bounded in time. */
-export async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, everyMs = 25): Promise<T> {
+export async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 5_000, everyMs = 20): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
