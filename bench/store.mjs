@@ -94,11 +94,12 @@ async function stop(s) {
   clearTimeout(t);
 }
 
-/** RSS once it stops moving (the import's garbage collected), at most 10 s. */
+/** RSS once it stops moving (V8 gives the import's garbage back when idle): after 5 s, then stable over 2 s; at most 30 s. */
 async function settledRss(pid) {
+  await sleep(5_000);
   let last = rssMB(pid);
-  for (let i = 0; i < 20; i++) {
-    await sleep(500);
+  for (let i = 0; i < 12; i++) {
+    await sleep(2_000);
     const now = rssMB(pid);
     if (Math.abs(now - last) < 2) return now;
     last = now;
