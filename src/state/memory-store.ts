@@ -18,7 +18,7 @@ import {
   type WriteOptions,
 } from './fleet-store.js';
 import { LocalStateDb, WalSyncError } from './local-db.js';
-import { applyChanges, emptyViews, EventHub, normalizeChanges, OverrideMap, ValueDecoder, verdictKey, type StoredChange, type Views } from './store-kit.js';
+import { applyStored, emptyViews, EventHub, normalizeChanges, OverrideMap, ValueDecoder, verdictKey, type StoredChange, type Views } from './store-kit.js';
 
 /** Audit entries kept in memory when there is no state directory. */
 export const MEMORY_AUDIT_LIMIT = 1_000;
@@ -103,10 +103,6 @@ export class MemoryStore implements FleetStore {
     return this.enqueue(() => this.persistAndApply(stored, audit, opts.expectVersion));
   }
 
-  /** The changes as readers will see them (values checked when the write was accepted; shared when equal). */
-  private asRead(stored: readonly StoredChange[]): Change[] {
-    return stored.map((c) => ({ ns: c.ns, key: c.key, value: c.json === null ? null : this.decoder.own(c.ns, c.key, c.json) }));
-  }
 
   private enqueue<T>(fn: () => Promise<T> | T): Promise<T> {
     const run = this.queue.then(fn);
@@ -129,7 +125,8 @@ export class MemoryStore implements FleetStore {
         unconfirmed = err;
       }
     }
-    const { views, touched } = applyChanges(this.views, this.asRead(stored));
+    // Values as readers will see them: checked when the write was accepted, one object per distinct text.
+    const { views, touched } = applyStored(this.views, stored, (c) => this.decoder.own(c.ns, c.key, c.json));
     this.views = views;
     this.ver = version;
     if (!this.db) this.auditLog = [...this.auditLog, entry].slice(-MEMORY_AUDIT_LIMIT);

@@ -237,6 +237,30 @@ export function applyChanges(views: Views, changes: readonly Change[]): { views:
   return { views: next, touched: [...byNs.keys()] };
 }
 
+/**
+ * applyChanges for changes as stored, each value given by `decode` (e.g. the decoder's shared value for
+ * its text): no Change object is made per key, so a million-key write does not make a million more
+ * objects while the previous views are still alive.
+ */
+export function applyStored(views: Views, stored: readonly StoredChange[], decode: (c: StoredChange & { json: string }) => unknown): { views: Map<Namespace, OverrideMap>; touched: Namespace[] } {
+  const touched = new Set<Namespace>();
+  for (const c of stored) touched.add(c.ns);
+  const next = new Map(views);
+  for (const ns of touched) next.set(ns, (views.get(ns) ?? OverrideMap.EMPTY).with(cellsOf(stored, ns, decode)));
+  return { views: next, touched: [...touched] };
+}
+
+/** The changes of one namespace through one reused cell (OverrideMap.with reads each before the next). */
+function* cellsOf(stored: readonly StoredChange[], ns: Namespace, decode: (c: StoredChange & { json: string }) => unknown): Generator<{ key: string; value: unknown }> {
+  const cell = { key: '', value: null as unknown };
+  for (const c of stored) {
+    if (c.ns !== ns) continue;
+    cell.key = c.key;
+    cell.value = c.json === null ? null : decode(c as StoredChange & { json: string });
+    yield cell;
+  }
+}
+
 export function verdictKey(checkId: string, prober: string): string {
   return `${checkId}\u0000${prober}`;
 }
