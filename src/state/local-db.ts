@@ -203,7 +203,7 @@ export class LocalStateDb {
       decoder.refuse(ns, key, 'the key holds a NUL character');
     }
     const views = new Map<Namespace, OverrideMap>();
-    for (const ns of NAMESPACES) views.set(ns, OverrideMap.EMPTY.with(entriesOf(byNs.get(ns) ?? [])));
+    for (const ns of NAMESPACES) views.set(ns, OverrideMap.fromGroups(byNs.get(ns) ?? []));
     return { version: this.version(), epoch: String(this.meta('epoch')), views };
   }
 
@@ -294,18 +294,6 @@ export class LocalStateDb {
     } catch { /* best effort */ }
     this.db.close();
     removeHolder(this.dir);
-  }
-}
-
-/** The entries of groups of keys sharing a value, through one reused cell (a million of them make no garbage). */
-function* entriesOf(groups: readonly { value: unknown; keys: readonly string[] }[]): Generator<{ key: string; value: unknown }> {
-  const cell = { key: '', value: undefined as unknown };
-  for (const g of groups) {
-    cell.value = g.value;
-    for (const key of g.keys) {
-      cell.key = key;
-      yield cell;
-    }
   }
 }
 

@@ -245,4 +245,19 @@ describe('OverrideMap', () => {
     const next = big.with([{ key: 't5', value: null }]);
     expect([big.size, next.size, big.get('t5'), next.get('t5')]).toEqual([200_000, 199_999, 5, undefined]);
   });
+
+  it('fromGroups builds the map that with() would, in the same order', () => {
+    const a = { region: 'eu' };
+    const b = { region: 'us' };
+    const groups = [{ value: a, keys: ['t1', 't2', 't3'] }, { value: b, keys: ['t4'] }, { value: null, keys: ['t5'] }];
+    const m = OverrideMap.fromGroups(groups);
+    const w = OverrideMap.EMPTY.with(groups.flatMap((g) => g.keys.map((key) => ({ key, value: g.value }))));
+    expect(m.size).toBe(4);
+    expect([...m]).toEqual([...w]);
+    expect(m.get('t2')).toBe(a);
+    expect(m.changesSince(w)).toEqual([]);
+    const seen: string[] = [];
+    m.forEach((v, k) => seen.push(`${k}=${(v as { region: string }).region}`));
+    expect(seen).toEqual([...w].map(([k, v]) => `${k}=${(v as { region: string }).region}`));
+  });
 });
