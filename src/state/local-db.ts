@@ -109,7 +109,12 @@ export class LocalStateDb {
       throw new StateDirError(dir, `cannot prepare ${file}: ${(err as Error).message}`, { cause: err });
     }
     local.renameImported(opts.log);
-    return { db: local, state: local.load(opts.decoder) };
+    try {
+      return { db: local, state: local.load(opts.decoder) };
+    } catch (err) {
+      local.close();
+      throw err;
+    }
   }
 
   private constructor(dir: string, file: string, db: DatabaseSync) {

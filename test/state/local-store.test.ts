@@ -177,6 +177,16 @@ describe('the local state database', () => {
     expect(fixed.version()).toBe(3);
   });
 
+  it('refuses to start from a file that is not a state database, naming it', async () => {
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(path.join(stateDir, 'regiondns.db'), 'this is not an SQLite file, it is long enough to have a header: '.repeat(20));
+    const err = await new MemoryStore({ stateDir }).start().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StateDirError);
+    expect((err as Error).message).toContain(path.join(stateDir, 'regiondns.db'));
+    expect((err as Error).message).toMatch(/not a database/);
+  });
+
   it('a second process on the directory is refused within seconds, naming the directory, the holder and the flag', async () => {
     const child = await holdInChild();
     const t0 = Date.now();
