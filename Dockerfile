@@ -23,8 +23,9 @@ COPY --from=build /app/build ./build
 COPY bin ./bin
 COPY zones /etc/regiondns/zones
 COPY geo /app/geo
-# Overrides (drains, weights, ramps) of a Redis-less instance survive restarts in this volume.
-RUN mkdir -p /var/lib/regiondns && chown node:node /var/lib/regiondns
+# Overrides (drains, weights, ramps, tenants) and the audit of a Redis-less instance survive restarts in
+# this volume (the state database, regiondns.db; a state.json left by an earlier version is imported).
+RUN mkdir -p /var/lib/regiondns && chown node:node /var/lib/regiondns && chmod 0700 /var/lib/regiondns
 USER node
 VOLUME ["/etc/regiondns/zones", "/var/lib/regiondns"]
 EXPOSE 53/udp 53/tcp 8053/tcp
@@ -38,4 +39,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 # (-e REGIONDNS_OPS_TOKENS="ops:$(openssl rand -hex 32)", or --ops-tokens FILE from a secret);
 # without tokens every change is refused.
 ENTRYPOINT ["node", "/app/bin/regiondns.js"]
-CMD ["serve", "--zones", "/etc/regiondns/zones", "--listen", "0.0.0.0:53", "--http", "0.0.0.0:8053", "--state-file", "/var/lib/regiondns/state.json"]
+CMD ["serve", "--zones", "/etc/regiondns/zones", "--listen", "0.0.0.0:53", "--http", "0.0.0.0:8053", "--state-dir", "/var/lib/regiondns"]

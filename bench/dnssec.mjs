@@ -50,7 +50,7 @@ fs.cpSync(path.join(ROOT, 'bench/zones'), zones, { recursive: true });
 execFileSync(process.execPath, [path.join(ROOT, 'bin/regiondns.js'), 'dnssec', 'keygen', 'gslb.test', '--zones', zones], { stdio: 'ignore' });
 const port = 20000 + Math.floor(Math.random() * 20000);
 const server = spawn(process.execPath, [path.join(ROOT, 'bin/regiondns.js'), 'serve', '--zones', zones, '--listen', `127.0.0.1:${port}`,
-  '--http', 'off', '--workers', '1', '--state-file', 'off', '--geoip', path.join(ROOT, 'geo/fixtures/world-flat.mmdb')], { stdio: 'ignore' });
+  '--http', 'off', '--workers', '1', '--state-dir', 'none', '--geoip', path.join(ROOT, 'geo/fixtures/world-flat.mmdb')], { stdio: 'ignore' });
 const ECS = '8:00011800c10000';
 try {
   for (let i = 0; ; i++) {

@@ -229,7 +229,7 @@ async function startServe(zones, { redis, probe, id }) {
   const httpPort = await freePort();
   const args = [path.join(ROOT, 'bin/regiondns.js'), 'serve', '--zones', zones, '--listen', `${HOST}:${port}`, '--http', `${HOST}:${httpPort}`,
     '--geoip', GEOIP, '--ops-open-reads', '--instance-id', id,
-    ...(redis ? ['--redis', redis] : ['--state-file', 'off']), ...(probe ? [] : ['--no-probe'])];
+    ...(redis ? ['--redis', redis] : ['--state-dir', 'none']), ...(probe ? [] : ['--no-probe'])];
   const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(proc);
   proc.once('exit', () => children.delete(proc));

@@ -32,7 +32,7 @@ const httpPort = await freePort();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-flood-'));
 fs.writeFileSync(path.join(dir, 'tokens'), 'bench:bench-flood-token-0123456789\n');
 const proc = spawn(process.execPath, [path.join(SERVER, 'bin/regiondns.js'), 'serve', '--zones', path.join(REPO, 'zones'), '--no-geoip', '--workers', '1',
-  '--listen', `127.0.0.1:${dnsPort}`, '--http', `127.0.0.1:${httpPort}`, '--state-file', 'off', '--ops-tokens', path.join(dir, 'tokens')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  '--listen', `127.0.0.1:${dnsPort}`, '--http', `127.0.0.1:${httpPort}`, '--state-dir', 'none', '--ops-tokens', path.join(dir, 'tokens')], { stdio: ['ignore', 'pipe', 'inherit'] });
 await new Promise((resolve, reject) => {
   let out = '';
   proc.stdout.on('data', (c) => { out += c; if (out.includes('"msg":"listening"')) resolve(); });

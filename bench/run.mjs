@@ -256,8 +256,8 @@ class Server {
   constructor(dnsPort, httpPort, extraArgs) {
     this.dnsPort = dnsPort;
     this.httpPort = httpPort;
-    // --state-file off: no drains or weights left in .regiondns/ by an earlier run can change answers.
-    this.args = ['bin/regiondns.js', 'serve', '--zones', ZONES, '--listen', `${HOST}:${dnsPort}`, '--http', `${HOST}:${httpPort}`, '--state-file', 'off', ...extraArgs];
+    // --state-dir none: no drains or weights left in .regiondns/ by an earlier run can change answers.
+    this.args = ['bin/regiondns.js', 'serve', '--zones', ZONES, '--listen', `${HOST}:${dnsPort}`, '--http', `${HOST}:${httpPort}`, '--state-dir', 'none', ...extraArgs];
     this.log = [];
     this.exited = null;
   }

@@ -52,7 +52,7 @@ async function measure(records) {
   const port = await freePort(); const httpPort = await freePort();
   const t0 = Date.now();
   const proc = spawn(process.execPath, ['--max-old-space-size=4096', path.join(REPO, 'bin/regiondns.js'), 'serve', '--zones', dir, '--listen', `127.0.0.1:${port}`,
-    '--http', `127.0.0.1:${httpPort}`, '--workers', values.workers, '--state-file', 'off', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    '--http', `127.0.0.1:${httpPort}`, '--workers', values.workers, '--state-dir', 'none', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
   // Ready when /readyz says so (bounded: 120 s).
   let ready = false;
   while (!ready && Date.now() - t0 < 120_000) {

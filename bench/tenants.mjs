@@ -86,7 +86,7 @@ async function start(zones) {
   fs.writeFileSync(tokens, `bench:${TOKEN}\n`);
   const t0 = performance.now();
   const proc = spawn(process.execPath, [path.join(REPO, 'bin/regiondns.js'), 'serve', '--zones', zones, '--listen', `127.0.0.1:${port}`,
-    '--http', `127.0.0.1:${httpPort}`, '--workers', values.workers, '--state-file', 'off', '--log-level', 'warn', '--ops-tokens', tokens], { stdio: ['ignore', 'ignore', 'inherit'] });
+    '--http', `127.0.0.1:${httpPort}`, '--workers', values.workers, '--state-dir', 'none', '--log-level', 'warn', '--ops-tokens', tokens], { stdio: ['ignore', 'ignore', 'inherit'] });
   let ready = false;
   while (!ready && performance.now() - t0 < 120_000 && proc.exitCode === null) {
     await new Promise((r) => setTimeout(r, 50));

@@ -72,7 +72,7 @@ async function freePort() {
 async function startServer(args) {
   const port = await freePort();
   const http = await freePort();
-  const child = spawn(process.execPath, ['bin/regiondns.js', 'serve', '--listen', `${HOST}:${port}`, '--http', `${HOST}:${http}`, '--state-file', 'off', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/regiondns.js', 'serve', '--listen', `${HOST}:${port}`, '--http', `${HOST}:${http}`, '--state-dir', 'none', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout.on('data', (d) => { log += d; });
   child.stderr.on('data', (d) => { log += d; });

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The TypeScript is compiled to dist/ by `npm run build` (run by `npm ci` through `prepare`).
 // Checked before anything else loads: on an older Node the server would fail in obscure ways.
-const major = Number(process.versions.node.split('.')[0]);
-if (major < 22) {
-  console.error(`regiondns needs Node.js 22 or newer; this is ${process.version} (${process.execPath}).\n` +
+// 22.13 is the first Node with node:sqlite unflagged (the local state store).
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 13)) {
+  console.error(`regiondns needs Node.js 22.13 or newer; this is ${process.version} (${process.execPath}).\n` +
     'Install Node.js 24 (https://nodejs.org, your distribution, or `npm install -g node@24`) and run it again.');
   process.exit(1);
 }

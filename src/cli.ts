@@ -12,6 +12,7 @@ import { configureHostnameLabels, parseHostnameLabels } from './obs/metrics.js';
 import { explainQuery } from './query/explain.js';
 import cluster from 'node:cluster';
 import os from 'node:os';
+import path from 'node:path';
 import { servePrimary, serveWorker, type ClusterOptions } from './server/cluster.js';
 import { ConfigLoadError, serve } from './server/serve.js';
 import { BindError } from './server/bind-error.js';
@@ -64,8 +65,9 @@ Options (default in parentheses):
   --log-level LEVEL      trace|debug|info|warn|error (default info)
   --tcp-idle-timeout MS  (default 10000)   --tcp-max-connections N (default 1000)
   --redis URL            share fleet state (drains, weights, ramps, health verdicts) through Redis
-  --state-file FILE      without Redis: where overrides are kept across restarts
-                         (default .regiondns/state.json; "off" keeps them in memory only)
+  --state-dir DIR        without Redis: where overrides and the audit are kept across restarts
+                         (a SQLite database; default .regiondns; "none" keeps them in memory only)
+  --state-file FILE      replaced by --state-dir (says so, and which directory to give)
   --instance-id ID       this instance's name in the fleet (default: host name and pid)
   --ops-tokens FILE      ops API tokens, one name:token (or name:token:read) per line;
                          also from REGIONDNS_OPS_TOKENS
@@ -185,6 +187,7 @@ export const SERVE_OPTIONS = {
   'tcp-idle-timeout': { type: 'string' },
   'tcp-max-connections': { type: 'string' },
   redis: { type: 'string' },
+  'state-dir': { type: 'string' },
   'state-file': { type: 'string' },
   'instance-id': { type: 'string' },
   'ops-tokens': { type: 'string' },
@@ -269,7 +272,7 @@ async function cmdServe(argv: string[]): Promise<number> {
         ...(httpRequestTimeout === undefined ? {} : { requestTimeoutMs: httpRequestTimeout, headersTimeoutMs: Math.min(httpRequestTimeout, DEFAULT_HTTP_LIMITS.headersTimeoutMs) }),
       },
       redis: values.redis ?? null,
-      stateFile: values['state-file'] === 'off' ? null : values['state-file'],
+      stateDir: stateDirOption(values['state-dir'], values['state-file']),
       instanceId: values['instance-id'],
       opsTokensFile: values['ops-tokens'] ?? null,
       opsOpenReads: values['ops-open-reads'],
@@ -455,6 +458,17 @@ function rrlOptions(values: Record<string, string | boolean | string[] | undefin
     tableSize: int('rrl-table-size', 1024, 1 << 24, DEFAULT_RRL.tableSize),
   };
   return rate > 0 ? opts : null;
+}
+
+/** --state-dir; the --state-file of earlier versions gets an error that says what replaced it. */
+function stateDirOption(dir: string | undefined, oldFile: string | undefined): string | null | undefined {
+  if (oldFile !== undefined) {
+    throw new UsageError(`--state-file was replaced by --state-dir DIR: a directory holding the state database (regiondns.db). A state.json in it is imported on the first start, then renamed. Use --state-dir ${oldFile === 'off' ? 'none' : JSON.stringify(path.dirname(oldFile))}${oldFile === 'off' ? ' to keep overrides in memory only' : ''}`, 'regiondns serve --state-dir DIR|none');
+  }
+  if (dir === undefined) return undefined;
+  if (dir === 'none' || dir === ':memory:') return null;
+  if (dir === '') throw new UsageError('--state-dir takes a directory, or "none"', 'regiondns serve --state-dir DIR|none');
+  return dir;
 }
 
 function dropUndefined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {

@@ -27,6 +27,7 @@ import { Coordinator } from '../state/coordinator.js';
 import type { FleetStore } from '../state/fleet-store.js';
 import { MemoryStore } from '../state/memory-store.js';
 import { RedisStore } from '../state/redis-store.js';
+import { DEFAULT_STATE_DIR } from '../state/state-dir.js';
 import type { Snapshot } from '../state/snapshot.js';
 import { mathRandom } from '../steering/rng.js';
 import type { RrlOptions } from '../rrl/limiter.js';
@@ -52,10 +53,10 @@ export interface ServeOptions {
   /** Connection caps and timeouts of the HTTP listener. */
   httpLimits?: Partial<HttpLimits>;
   rng?: () => number;
-  /** Fleet state in Redis; null/undefined: in memory, persisted to stateFile. */
+  /** Fleet state in Redis; null/undefined: in memory, persisted in stateDir. */
   redis?: string | null;
-  /** Where a Redis-less instance keeps its overrides (null: nowhere, lost on restart). */
-  stateFile?: string | null;
+  /** Where a Redis-less instance keeps its overrides (default .regiondns; null: nowhere, lost on restart). */
+  stateDir?: string | null;
   /** Names this instance in verdicts, leases and logs (default: host name and pid). */
   instanceId?: string;
   opsTokensFile?: string | null;
@@ -75,16 +76,14 @@ export interface ServeOptions {
   cluster?: { metrics(): Promise<string>; readiness(): { ready: boolean; status: string; serving: boolean } };
 }
 
-export const DEFAULT_STATE_FILE = '.regiondns/state.json';
-
 export function defaultInstanceId(): string {
   return `${os.hostname()}-${process.pid}`;
 }
 
-export function openStore(opts: { redis?: string | null; stateFile?: string | null; instanceId: string }, log: Logger): FleetStore {
+export function openStore(opts: { redis?: string | null; stateDir?: string | null; instanceId: string }, log: Logger): FleetStore {
   return opts.redis
     ? new RedisStore({ url: opts.redis, instanceId: opts.instanceId, log: log.child({ component: 'fleet-store' }) })
-    : new MemoryStore({ stateFile: opts.stateFile === undefined ? DEFAULT_STATE_FILE : opts.stateFile, log: log.child({ component: 'fleet-store' }) });
+    : new MemoryStore({ stateDir: opts.stateDir === undefined ? DEFAULT_STATE_DIR : opts.stateDir, instanceId: opts.instanceId, log: log.child({ component: 'fleet-store' }) });
 }
 
 export interface RunningServer {
@@ -115,7 +114,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   configureNsid(opts.nsid === 'auto' ? instanceId : opts.nsid ?? null);
   const tokens = loadTokens(opts.opsTokensFile ?? null);
   if (tokens.size === 0) log.warn(HOW_TO_CONFIGURE_TOKENS);
-  const store = openStore({ redis: opts.redis, stateFile: opts.stateFile, instanceId }, log);
+  const store = openStore({ redis: opts.redis, stateDir: opts.stateDir, instanceId }, log);
   // Before the store opens: a bad cookie secret stops the start with little to undo.
   const guard = await setUpGuard(opts.cookies, opts.rrl, log);
   // Without the fleet's state an instance could undo a drain: refuse to start rather than guess.

@@ -77,7 +77,8 @@ function issues(e: z.ZodError): string {
 }
 
 /** The key a value must be stored under: a drain under its region, an override or ramp under its hostname. */
-function keyProblem(ns: Namespace, key: string, value: unknown): string | null {
+/** Why a value cannot sit under `key` (a drain filed under another region, a tenant whose key is no slug), or null. */
+export function keyProblem(ns: Namespace, key: string, value: unknown): string | null {
   const v = value as { region?: unknown; fqdn?: unknown };
   if (ns === 'drain' && v.region !== key) return `stored under "${key}" but drains region ${JSON.stringify(v.region)}`;
   if ((ns === 'weights' || ns === 'ramp') && v.fqdn !== key) return `stored under "${key}" but is for ${JSON.stringify(v.fqdn)}`;

@@ -95,8 +95,10 @@ export class TenantDirectory {
 /** The overrides in a table; keys that are no slug cannot be asked for and are left out. */
 function compact(overrides: OverrideMap): TenantTable {
   const regions = new Set<RegionId>([HIDDEN]);
-  for (const v of overrides.values()) regions.add(regionOf(v) ?? HIDDEN);
+  overrides.forEach((v) => regions.add(regionOf(v) ?? HIDDEN));
   const table = new TenantTable([...regions], overrides.size);
-  for (const [slug, v] of overrides) if (slugProblem(slug) === null) table.add(slug, 0, slug.length, regionOf(v) ?? HIDDEN);
+  overrides.forEach((v, slug) => {
+    if (slugProblem(slug) === null) table.add(slug, 0, slug.length, regionOf(v) ?? HIDDEN);
+  });
   return table;
 }

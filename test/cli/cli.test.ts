@@ -104,3 +104,13 @@ describe('regiondns explain', () => {
     expect(j.ecsScope).toBeGreaterThan(0);
   });
 });
+
+describe('regiondns serve --state-file (replaced)', () => {
+  it('says what replaced it and exits 2 (a usage error) without starting', () => {
+    const r = run(['serve', '--state-file', '/var/lib/regiondns/state.json', '--listen', '127.0.0.1:0', '--http', 'off']);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('--state-file was replaced by --state-dir DIR');
+    expect(r.err).toContain('--state-dir "/var/lib/regiondns"');
+    expect(run(['serve', '--state-file', 'off', '--http', 'off']).err).toContain('--state-dir none');
+  });
+});

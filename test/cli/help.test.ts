@@ -66,14 +66,14 @@ describe('Node.js version', () => {
     const pretend20 = `data:text/javascript,Object.defineProperty(process.versions,'node',{value:'20.11.0'});Object.defineProperty(process,'version',{value:'v20.11.0'})`;
     const r = run(['check', 'zones'], ['--import', pretend20]);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^regiondns needs Node\.js 22 or newer; this is v20\.11\.0 \(/);
+    expect(r.err).toMatch(/^regiondns needs Node\.js 22\.13 or newer; this is v20\.11\.0 \(/);
     expect(r.err).toContain('Install Node.js 24');
     expect(r.out).toBe('');
   });
 
   it('npm refuses to install on an unsupported Node (engine-strict), and package.json says >=22', () => {
     expect(fs.readFileSync(path.join(REPO, '.npmrc'), 'utf8')).toMatch(/^engine-strict=true$/m);
-    expect(JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).engines.node).toBe('>=22');
+    expect(JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).engines.node).toBe('>=22.13');
   });
 });
 

@@ -44,7 +44,7 @@ describe('ctl', () => {
 
     const s = await ctl(['state']);
     expect(s.code).toBe(0);
-    expect(s.out).toMatch(/^fleet store version \d+ \(memory\), snapshot \d+, instance test-1/);
+    expect(s.out).toMatch(/^fleet store version \d+ \(local state in \S+regiondns\.db\), snapshot \d+, instance test-1/);
     expect(s.out).toMatch(/REGION\s+HEALTH\s+DRAIN/);
     expect(s.out).toMatch(new RegExp(`us-east\\s+up\\s+drained by alice \\d+s ago: db failover \\(only ${WEB.replace(/\./g, '\\.')}\\)`));
     expect(s.out).toMatch(/eu-central\s+up\s+-/);

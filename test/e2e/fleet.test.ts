@@ -1,8 +1,8 @@
 // A fleet of three `regiondns serve --redis` processes sharing one real Redis: a change made through
 // the ops API of one instance steers the DNS answers of all three; Redis going away leaves the last
 // state answering and refuses writes; a canary ramp is advanced by one instance and halts on health.
-// Then a Redis-less instance keeps its overrides across a restart through its state file.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+// Then a Redis-less instance keeps its overrides across a restart through its state directory.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -331,7 +331,7 @@ describe('a fleet of three instances on one Redis', () => {
 
 describe('an instance without Redis', () => {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'regiondns-solo-'));
-  const stateFile = path.join(tmp, 'state.json');
+  const stateDir = path.join(tmp, 'state');
   let server: ServerProcess | null = null;
 
   afterAll(async () => {
@@ -339,14 +339,14 @@ describe('an instance without Redis', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  const start = () => startServer(['--zones', FIXTURE, '--geoip', GEOIP, '--state-file', stateFile, '--ops-tokens', writeTokens(tmp), '--instance-id', 'solo-1']);
+  const start = () => startServer(['--zones', FIXTURE, '--geoip', GEOIP, '--state-dir', stateDir, '--ops-tokens', writeTokens(tmp), '--instance-id', 'solo-1']);
 
-  it('keeps its drain across a restart on the same state file', async () => {
+  it('keeps its drain across a restart on the same state directory', async () => {
     server = await start();
     expect(await answerOf(server.port, API, AMSTERDAM)).toEqual([IP.api['eu-central']]);
     await ok(api(server, 'POST', '/v1/regions/eu-central/drain', { reason: 'kept across restarts' }));
     await allAnswer([server], API, AMSTERDAM, [IP.api['us-east']]);
-    expect(readFileSync(stateFile, 'utf8')).toContain('kept across restarts'); // persisted before the answer changed
+    expect(existsSync(path.join(stateDir, 'regiondns.db'))).toBe(true);
 
     expect(await server.stop()).toBe(0); // SIGTERM: a clean exit
     server = await start();

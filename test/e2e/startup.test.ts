@@ -22,9 +22,9 @@ interface Exit { code: number | null; ms: number; logs: Record<string, unknown>[
 
 /** Runs `regiondns serve` until it exits (killed after 15 s: a server that does not exit fails the test). */
 function serveUntilExit(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Exit> {
-  const state = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-startup-')), 'state.json');
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-startup-'));
   const started = Date.now();
-  const proc = spawn(process.execPath, [BIN, 'serve', '--zones', ZONES, '--no-geoip', '--state-file', state, ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [BIN, 'serve', '--zones', ZONES, '--no-geoip', '--state-dir', state, ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout.setEncoding('utf8').on('data', (c: string) => { out += c; });

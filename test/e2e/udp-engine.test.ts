@@ -64,7 +64,7 @@ describe('UDP engine selection', () => {
 
     // Asked for by name, the batch engine without its addon is an error at start, not a silent fallback.
     const port = await freePort();
-    const r = spawnSync(process.execPath, [BIN, 'serve', '--zones', ZONES, '--no-geoip', '--listen', `127.0.0.1:${port}`, '--http', 'off', '--workers', '1', '--state-file', 'off', '--udp-engine', 'batch'],
+    const r = spawnSync(process.execPath, [BIN, 'serve', '--zones', ZONES, '--no-geoip', '--listen', `127.0.0.1:${port}`, '--http', 'off', '--workers', '1', '--state-dir', 'none', '--udp-engine', 'batch'],
       { cwd: REPO, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('--udp-engine batch: the udp-batch addon is not built');

@@ -21,14 +21,23 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-/** `ulimitNofile`: run under `ulimit -n N` (through sh), to meet EMFILE for real. */
-export async function startServer(args: string[], opts: { env?: NodeJS.ProcessEnv; ulimitNofile?: number } = {}): Promise<ServerProcess> {
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Working directory (default: the repository). */
+  cwd?: string;
+  /** Leave the state directory to the server's default (./.regiondns in cwd). */
+  defaultStateDir?: boolean;
+  /** Run under `ulimit -n N` (through sh), to meet EMFILE for real. */
+  ulimitNofile?: number;
+}
+
+export async function startServer(args: string[], opts: StartOptions = {}): Promise<ServerProcess> {
   const port = await freePort();
   const httpPort = await freePort();
-  // Each server gets its own state file unless the test chooses one (or Redis).
-  const stateArgs = args.includes('--state-file') || args.includes('--redis')
+  // Each server gets its own state directory unless the test chooses one (or Redis).
+  const stateArgs = args.includes('--state-dir') || args.includes('--redis') || opts.defaultStateDir
     ? []
-    : ['--state-file', path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-state-')), 'state.json')];
+    : ['--state-dir', fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-state-'))];
   // One process unless the test asks for workers: most tests are about behaviour, not cores.
   if (!args.includes('--workers')) stateArgs.push('--workers', '1');
   // CI runs the DNS tests once per UDP engine (.ci/run): REGIONDNS_TEST_UDP_ENGINE=batch|dgram.
@@ -38,7 +47,7 @@ export async function startServer(args: string[], opts: { env?: NodeJS.ProcessEn
     ? [process.execPath, argv]
     : ['sh', ['-c', `ulimit -n ${opts.ulimitNofile} && exec "$0" "$@"`, process.execPath, ...argv]];
   const proc = spawn(cmd, cmdArgs, {
-    cwd: REPO,
+    cwd: opts.cwd ?? REPO,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -11,7 +11,7 @@ const drain = (region: string) => ({ region, reason: 'r', hostnames: null, by: '
 
 describe('commitChecked', () => {
   it('prepares again when another write lands between the check and the commit', async () => {
-    const store = new MemoryStore({ stateFile: null });
+    const store = new MemoryStore({ stateDir: null });
     let prepared = 0;
     const seen: number[] = [];
     const result = await commitChecked(store, () => {
@@ -27,7 +27,7 @@ describe('commitChecked', () => {
   });
 
   it('gives up with 503 STORE_CONTENDED when the state keeps moving; its own change is not written', async () => {
-    const store = new MemoryStore({ stateFile: null });
+    const store = new MemoryStore({ stateDir: null });
     const err = await commitChecked(store, () => {
       void store.write([{ ns: 'drain', key: `r${store.version()}`, value: drain(`r${store.version()}`) }], audit);
       return { changes: [{ ns: 'drain', key: 'mine', value: drain('mine') }], audit, answer: (v) => v };

@@ -1,5 +1,5 @@
 // A small fleet for the ops API tests: a zones folder in a temp dir (three regions, three steered
-// hostnames), the real MemoryStore with a state file, a real Coordinator with a health source the
+// hostnames), the real MemoryStore with a state directory, a real Coordinator with a health source the
 // test can flip, and a fastify app with the ops routes.
 //
 //   api.gslb.example.com.  stable 99.9 [us-east, eu-central], canary 0.1 [ap-south]
@@ -86,7 +86,7 @@ export function writeZones(dir: string, tenants = false): LoadedConfig {
 
 export interface Fleet {
   dir: string;
-  stateFile: string;
+  stateDir: string;
   cfg: LoadedConfig;
   store: MemoryStore;
   coordinator: Coordinator;
@@ -95,7 +95,6 @@ export interface Fleet {
   setHealth(region: RegionId, h: RegionHealth | null): void;
   app: FastifyInstance;
   deps: OpsDeps;
-  /** A second instance on the same state file (a restart). */
   close(): Promise<void>;
 }
 
@@ -118,9 +117,8 @@ export function tempDir(): string {
 export async function startFleet(opts: FleetOptions = {}): Promise<Fleet> {
   const dir = opts.dir ?? tempDir();
   const cfg = writeZones(path.join(dir, 'zones'), opts.tenants);
-  mkdirSync(path.join(dir, 'state'), { recursive: true });
-  const stateFile = path.join(dir, 'state', 'state.json');
-  const store = new MemoryStore({ stateFile, now: opts.now });
+  const stateDir = path.join(dir, 'state');
+  const store = new MemoryStore({ stateDir, now: opts.now });
   await store.start();
   const health = new Map<RegionId, RegionHealth>();
   const coordinator = new Coordinator(
@@ -141,7 +139,7 @@ export async function startFleet(opts: FleetOptions = {}): Promise<Fleet> {
   registerOpsRoutes(app, deps);
   await app.ready();
   return {
-    dir, stateFile, cfg, store, coordinator, health, app, deps,
+    dir, stateDir, cfg, store, coordinator, health, app, deps,
     setHealth(region, h) {
       if (h) health.set(region, h);
       else health.delete(region);

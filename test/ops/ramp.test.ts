@@ -1,7 +1,5 @@
 // The canary ramp: weight math, durations, step checks, and the RampController on the real
 // MemoryStore and Coordinator (timers, halting on health, restarts, the lease, overdue steps).
-import { mkdirSync, rmSync } from 'node:fs';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkSteps, nextRampState, parseEvery, RampController, rampWeights, stepOverride } from '../../src/ops/ramp.js';
 import type { AuditEntry, FleetStore, Ramp } from '../../src/state/fleet-store.js';
@@ -212,7 +210,7 @@ describe('RampController', () => {
     expect(rampOf(f).step).toBe(2);
   });
 
-  it('survives a restart: a new store on the same state file and a new controller continue from the stored step', async () => {
+  it('survives a restart: a new store on the same state directory and a new controller continue from the stored step', async () => {
     let t = 5_000_000;
     const first = await fleet({ now: () => t });
     await putRamp(first, { everyMs: 1000 }, t);
@@ -270,11 +268,11 @@ describe('RampController', () => {
     const f = await fleet({ now: () => t });
     await putRamp(f, { everyMs: 1000 }, t);
     const c = controller(f, { now: () => t });
-    rmSync(path.dirname(f.stateFile), { recursive: true });
+    f.store.database()!.setReadOnly(true);
     t += 1000;
     await c.tick();
     expect(rampOf(f).step).toBe(0);
-    mkdirSync(path.dirname(f.stateFile));
+    f.store.database()!.setReadOnly(false);
     await c.tick();
     expect(rampOf(f).step).toBe(1);
   });

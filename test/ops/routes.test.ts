@@ -1,6 +1,4 @@
 // Every ops route and every error through inject(), on the real MemoryStore and Coordinator.
-import { rmSync } from 'node:fs';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEntry, Drain, Ramp, WeightOverride } from '../../src/state/fleet-store.js';
 import { strandedBy } from '../../src/ops/routes.js';
@@ -403,7 +401,7 @@ describe('errors', () => {
   it('503 when the store cannot persist, and nothing changed', async () => {
     await call('POST', '/v1/regions/us-east/drain', { reason: 'first' });
     const before = { version: fleet.store.version(), drains: new Map(fleet.store.get('drain')), audit: await audit(), snap: fleet.coordinator.snapshot() };
-    rmSync(path.dirname(fleet.stateFile), { recursive: true, force: true });
+    fleet.store.database()!.setReadOnly(true); // as a file system remounted read-only
 
     for (const [method, url, body] of [
       ['POST', '/v1/regions/eu-central/drain', { reason: 'second', hostnames: ['api.gslb.example.com'], force: true }],

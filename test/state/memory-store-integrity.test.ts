@@ -1,5 +1,5 @@
 // The local store's side of the fleet-store contract: compare-and-set on the version, and values read
-// back from the state file parsed (a bad one skipped and counted, never served).
+// back from the local state parsed (a bad one skipped and counted, never served).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +15,7 @@ afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, f
 
 describe('MemoryStore integrity', () => {
   it('compare-and-set: of two writes expecting one version, exactly one commits', async () => {
-    const s = new MemoryStore({ stateFile: null });
+    const s = new MemoryStore({ stateDir: null });
     await s.start();
     const r = await Promise.allSettled([
       s.write([{ ns: 'drain', key: 'us-east', value: drain('us-east') }], audit, { expectVersion: 0 }),
@@ -28,7 +28,7 @@ describe('MemoryStore integrity', () => {
     expect(s.version()).toBe(1);
   });
 
-  it('a state file with valid JSON but bad values: loads, skips and counts them', async () => {
+  it('a state.json (imported on first start) with valid JSON but bad values: loads, skips and counts them', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'regiondns-mem-int-'));
     dirs.push(dir);
     const file = path.join(dir, 'state.json');
@@ -41,7 +41,7 @@ describe('MemoryStore integrity', () => {
     }));
     const count = async () => Object.fromEntries((await fleetStoreBadEntries.get()).values.map((v) => [v.labels.namespace, v.value]));
     const before = await count();
-    const s = new MemoryStore({ stateFile: file });
+    const s = new MemoryStore({ stateDir: dir });
     await s.start();
     expect(s.version()).toBe(4);
     expect([...s.get('drain').keys()]).toEqual(['us-east']);

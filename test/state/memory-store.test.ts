@@ -1,28 +1,45 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+// The FleetStore contract of an instance without Redis, on both of its forms: in memory only
+// (--state-dir none) and over the local state database (--state-dir). The database's own behaviour
+// (restarts, the lock, bad rows, the state.json import) is in local-store.test.ts.
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StoreUnavailableError, type AuditInput, type StoreEvent } from '../../src/state/fleet-store.js';
-import { MemoryStore, StateFileError } from '../../src/state/memory-store.js';
+import { StoreConflictError, StoreUnavailableError, type AuditInput, type StoreEvent } from '../../src/state/fleet-store.js';
+import { MemoryStore } from '../../src/state/memory-store.js';
 import { OverrideMap } from '../../src/state/store-kit.js';
 
 const audit = (action: string, target = 'eu-west'): AuditInput => ({ actor: 'alice', action, target, reason: 'test', before: null, after: null });
 const drain = { region: 'eu-west', reason: 'maintenance', hostnames: null, by: 'alice', at: 1 };
+const tenant = (region: string) => ({ region, by: 'alice', at: 1 });
 
 let dir: string;
 let clock: number;
 const now = () => clock;
+const stores: MemoryStore[] = [];
 
 beforeEach(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'regiondns-mem-'));
   clock = 1_700_000_000_000;
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
-describe('MemoryStore', () => {
-  it('writes, deletes and bumps the version; events fire before write resolves', async () => {
-    const s = new MemoryStore({ stateFile: null, now });
+describe.each([
+  ['in memory', false],
+  ['over the local state database', true],
+] as const)('MemoryStore %s', (_name, onDisk) => {
+  const open = async (): Promise<MemoryStore> => {
+    const s = new MemoryStore({ stateDir: onDisk ? path.join(dir, 'state') : null, now });
+    stores.push(s);
     await s.start();
+    return s;
+  };
+
+  it('writes, deletes and bumps the version; events fire before write resolves', async () => {
+    const s = await open();
     const events: StoreEvent[] = [];
     s.onEvent((e) => events.push(e));
 
@@ -50,21 +67,51 @@ describe('MemoryStore', () => {
       { kind: 'overrides', ns: 'drain' },
       { kind: 'overrides', ns: 'weights' },
     ]);
-    expect(s.status()).toEqual({ connected: true, detail: 'memory' });
-    await s.close();
+    expect(s.status()).toEqual(onDisk ? { connected: true, detail: expect.stringMatching(/^local state in .*regiondns\.db$/) } : { connected: true, detail: 'memory' });
   });
 
-  it('rejects an unknown namespace without bumping the version', async () => {
-    const s = new MemoryStore({ stateFile: null, now });
+  it('rejects an unknown namespace, and a value its namespace\'s schema refuses, without bumping the version', async () => {
+    const s = await open();
     await expect(s.write([{ ns: 'nope' as 'drain', key: 'k', value: 1 }], audit('x'))).rejects.toThrow(/unknown namespace/);
+    await expect(s.write([{ ns: 'drain', key: 'eu-west', value: { region: 'eu-west' } }], audit('x'))).rejects.toThrow(/drain\/eu-west: not a valid drain value: reason/);
     expect(s.version()).toBe(0);
+    expect(s.get('drain').size).toBe(0);
+  });
+
+  it('values are frozen, and equal values are one object (a million imported tenants share a handful)', async () => {
+    const s = await open();
+    await s.write(Array.from({ length: 100 }, (_, i) => ({ ns: 'tenant' as const, key: `t${i}`, value: tenant(i % 2 ? 'eu' : 'us') })), audit('import'));
+    const m = s.get('tenant');
+    expect(m.get('t1')).toBe(m.get('t3'));
+    expect(m.get('t0')).not.toBe(m.get('t1'));
+    expect(Object.isFrozen(m.get('t1'))).toBe(true);
+    expect(new Set(m.values()).size).toBe(2);
+  });
+
+  it('compare-and-set: a write expecting another version is refused, nothing written', async () => {
+    const s = await open();
+    await s.write([{ ns: 'drain', key: 'eu-west', value: drain }], audit('drain'));
+    const err = await s.write([{ ns: 'drain', key: 'us-east', value: { ...drain, region: 'us-east' } }], audit('drain'), { expectVersion: 0 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreConflictError);
+    expect(err).toMatchObject({ expected: 0, current: 1, code: 'REGIONDNS_ERR_STORE_CONFLICT' });
+    expect(s.version()).toBe(1);
+    expect(s.get('drain').has('us-east')).toBe(false);
+    expect((await s.audit(10)).length).toBe(1);
+    // Of two writes prepared on the same version, exactly one commits.
+    const results = await Promise.allSettled([
+      s.write([{ ns: 'drain', key: 'a', value: { ...drain, region: 'a' } }], audit('a'), { expectVersion: 1 }),
+      s.write([{ ns: 'drain', key: 'b', value: { ...drain, region: 'b' } }], audit('b'), { expectVersion: 1 }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(StoreConflictError);
+    expect(s.version()).toBe(2);
   });
 
   it('keeps the audit newest first with id = version', async () => {
-    const s = new MemoryStore({ stateFile: null, now });
+    const s = await open();
     for (let i = 0; i < 5; i++) {
       clock += 1000;
-      await s.write([{ ns: 'ramp', key: `r${i}`, value: i }], audit(`step${i}`));
+      await s.write([{ ns: 'tenant', key: `t${i}`, value: tenant('eu') }], audit(`step${i}`));
     }
     const a = await s.audit(3);
     expect(a.map((e) => e.action)).toEqual(['step4', 'step3', 'step2']);
@@ -73,78 +120,16 @@ describe('MemoryStore', () => {
     expect((await s.audit(100)).length).toBe(5);
   });
 
-  it('persists overrides and audit to the state file and loads them in a new instance', async () => {
-    const file = path.join(dir, 'state.json');
-    const a = new MemoryStore({ stateFile: file, now });
-    await a.start(); // no file yet: empty
-    await a.write([{ ns: 'drain', key: 'eu-west', value: drain }], audit('drain'));
-    await a.write([{ ns: 'tenant', key: 't1', value: { region: 'us-east' } }], audit('tenant'));
-    await a.close();
-
-    const onDisk = JSON.parse(readFileSync(file, 'utf8'));
-    expect(onDisk).toMatchObject({ schema: 1, version: 2 });
-    expect(readdirSync(dir)).toEqual(['state.json']); // no temp file left behind
-
-    const b = new MemoryStore({ stateFile: file, now });
-    await b.start();
-    expect(b.version()).toBe(2);
-    expect(b.get('drain').get('eu-west')).toEqual(drain);
-    expect(b.get('tenant').get('t1')).toEqual({ region: 'us-east' });
-    expect((await b.audit(10)).map((e) => e.action)).toEqual(['tenant', 'drain']);
-    expect(await b.write([{ ns: 'drain', key: 'eu-west', value: null }], audit('undrain'))).toBe(3);
-  });
-
-  it('serialises concurrent writes: the file holds every one', async () => {
-    const file = path.join(dir, 'state.json');
-    const a = new MemoryStore({ stateFile: file, now });
-    const versions = await Promise.all(Array.from({ length: 20 }, (_, i) => a.write([{ ns: 'tenant', key: `t${i}`, value: { region: `r${i}`, by: 'a', at: i } }], audit('t'))));
+  it('serialises concurrent writes: every one is applied, versions 1..n', async () => {
+    const s = await open();
+    const versions = await Promise.all(Array.from({ length: 20 }, (_, i) => s.write([{ ns: 'tenant', key: `t${i}`, value: tenant('eu') }], audit('t'))));
     expect(versions.sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-    const b = new MemoryStore({ stateFile: file, now });
-    await b.start();
-    expect(b.get('tenant').size).toBe(20);
-    expect(b.version()).toBe(20);
-  });
-
-  it('a write that cannot be persisted rejects with StoreUnavailableError and changes nothing', async () => {
-    const sub = path.join(dir, 'gone');
-    const file = path.join(sub, 'state.json');
-    const s = new MemoryStore({ stateFile: file, now });
-    await s.start();
-    const events: StoreEvent[] = [];
-    s.onEvent((e) => events.push(e));
-    // The directory does not exist (chmod would not stop root).
-    const err = await s.write([{ ns: 'drain', key: 'eu-west', value: drain }], audit('drain')).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(StoreUnavailableError);
-    expect((err as StoreUnavailableError).code).toBe('REGIONDNS_ERR_STORE_UNAVAILABLE');
-    expect((err as Error).message).toContain(file);
-    expect(s.version()).toBe(0);
-    expect(s.get('drain').size).toBe(0);
-    expect(await s.audit(10)).toEqual([]);
-    expect(events).toEqual([]);
-    // The store keeps working once the directory is back.
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(sub);
-    expect(await s.write([{ ns: 'drain', key: 'eu-west', value: drain }], audit('drain'))).toBe(1);
-  });
-
-  it('refuses to start from a corrupt state file, naming it', async () => {
-    const file = path.join(dir, 'state.json');
-    writeFileSync(file, '{"schema":1,"version":3,"namesp');
-    const s = new MemoryStore({ stateFile: file, now });
-    const err = await s.start().catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(StateFileError);
-    expect((err as Error).message).toContain(file);
-    expect((err as Error).message).toMatch(/not valid JSON/);
-
-    writeFileSync(file, JSON.stringify({ schema: 1, version: 1, namespaces: { bogus: {} }, audit: [] }));
-    await expect(new MemoryStore({ stateFile: file, now }).start()).rejects.toThrow(/unknown namespace "bogus"/);
-    writeFileSync(file, JSON.stringify({ schema: 1, version: -1, namespaces: {}, audit: [] }));
-    await expect(new MemoryStore({ stateFile: file, now }).start()).rejects.toThrow(/"version"/);
+    expect(s.get('tenant').size).toBe(20);
+    expect(s.version()).toBe(20);
   });
 
   it('keeps verdicts for 3 × their interval, in memory only', async () => {
-    const file = path.join(dir, 'state.json');
-    const s = new MemoryStore({ stateFile: file, now });
+    const s = await open();
     let n = 0;
     s.onEvent((e) => e.kind === 'verdicts' && n++);
     await s.publishVerdict({ checkId: 'web', prober: 'p1', up: true, cause: 'HTTP 200', at: clock, intervalMs: 1000 });
@@ -156,11 +141,11 @@ describe('MemoryStore', () => {
     expect(s.verdicts()).toHaveLength(2);
     clock += 1;
     expect(s.verdicts()).toHaveLength(0);
-    expect(readdirSync(dir)).toEqual([]); // verdicts are not persisted
+    expect(s.version()).toBe(0); // verdicts are not overrides
   });
 
   it('grants a lease to one holder at a time until it expires; the holder refreshes', async () => {
-    const s = new MemoryStore({ stateFile: null, now });
+    const s = await open();
     expect(await s.tryLease('ramps', 'a', 1000)).toBe(true);
     expect(await s.tryLease('ramps', 'a', 1000)).toBe(true);
     expect(await s.tryLease('ramps', 'b', 1000)).toBe(false);
@@ -173,16 +158,47 @@ describe('MemoryStore', () => {
   });
 
   it('a listener that throws does not stop the others', async () => {
-    const s = new MemoryStore({ stateFile: null, now });
+    const s = await open();
     const seen: string[] = [];
     s.onEvent(() => {
       throw new Error('boom');
     });
     const off = s.onEvent((e) => seen.push(e.kind));
-    await s.write([{ ns: 'drain', key: 'x', value: 1 }], audit('d'));
+    await s.write([{ ns: 'drain', key: 'eu-west', value: drain }], audit('d'));
     off();
-    await s.write([{ ns: 'drain', key: 'x', value: null }], audit('u'));
+    await s.write([{ ns: 'drain', key: 'eu-west', value: null }], audit('u'));
     expect(seen).toEqual(['overrides']);
+  });
+});
+
+describe('MemoryStore without a state directory', () => {
+  it('writes no file', async () => {
+    const s = new MemoryStore({ stateDir: null, now });
+    await s.start();
+    await s.write([{ ns: 'drain', key: 'eu-west', value: drain }], audit('d'));
+    await s.close();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('MemoryStore over a database that refuses writes', () => {
+  it('rejects with StoreUnavailableError naming the file, and changes nothing', async () => {
+    const s = new MemoryStore({ stateDir: path.join(dir, 'state'), now });
+    stores.push(s);
+    await s.start();
+    const events: StoreEvent[] = [];
+    s.onEvent((e) => events.push(e));
+    s.database()!.setReadOnly(true);
+    const err = await s.write([{ ns: 'drain', key: 'eu-west', value: drain }], audit('drain')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreUnavailableError);
+    expect((err as StoreUnavailableError).code).toBe('REGIONDNS_ERR_STORE_UNAVAILABLE');
+    expect((err as Error).message).toContain(path.join(dir, 'state', 'regiondns.db'));
+    expect(s.version()).toBe(0);
+    expect(s.get('drain').size).toBe(0);
+    expect(await s.audit(10)).toEqual([]);
+    expect(events).toEqual([]);
+    s.database()!.setReadOnly(false);
+    expect(await s.write([{ ns: 'drain', key: 'eu-west', value: drain }], audit('drain'))).toBe(1);
   });
 });
 
@@ -228,5 +244,20 @@ describe('OverrideMap', () => {
     expect((performance.now() - t0) / 100).toBeLessThan(5); // a full copy takes ~100 ms
     const next = big.with([{ key: 't5', value: null }]);
     expect([big.size, next.size, big.get('t5'), next.get('t5')]).toEqual([200_000, 199_999, 5, undefined]);
+  });
+
+  it('fromGroups builds the map that with() would, in the same order', () => {
+    const a = { region: 'eu' };
+    const b = { region: 'us' };
+    const groups = [{ value: a, keys: ['t1', 't2', 't3'] }, { value: b, keys: ['t4'] }, { value: null, keys: ['t5'] }];
+    const m = OverrideMap.fromGroups(groups);
+    const w = OverrideMap.EMPTY.with(groups.flatMap((g) => g.keys.map((key) => ({ key, value: g.value }))));
+    expect(m.size).toBe(4);
+    expect([...m]).toEqual([...w]);
+    expect(m.get('t2')).toBe(a);
+    expect(m.changesSince(w)).toEqual([]);
+    const seen: string[] = [];
+    m.forEach((v, k) => seen.push(`${k}=${(v as { region: string }).region}`));
+    expect(seen).toEqual([...w].map(([k, v]) => `${k}=${(v as { region: string }).region}`));
   });
 });
