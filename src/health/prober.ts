@@ -4,7 +4,7 @@
 // over every prober's verdicts) is quorum.ts's job, not this one's.
 
 import type { Logger } from '../obs/logger.js';
-import { checkTransitions, checkUp, probeDuration, probesSkipped } from '../obs/metrics.js';
+import { checkTransitions, checkUp, endpointProbes, probeDuration, probesSkipped } from '../obs/metrics.js';
 import type { FleetStore, Verdict } from '../state/fleet-store.js';
 import type { RegionId } from '../steering/policy.js';
 import type { CheckConfig, CheckId, ProbeResult } from './check-config.js';
@@ -76,7 +76,8 @@ export class Prober {
       run: opts.probe ?? runProbe,
       onResult: (check, result) => this.onResult(check, result),
       onSkip: (check) => {
-        probesSkipped.inc({ region: check.region, check: check.name });
+        // Endpoint checks have no series of their own (there can be thousands): they share one.
+        probesSkipped.inc(check.endpoint ? ENDPOINT_LABELS : { region: check.region, check: check.name });
         this.log.warn({ region: check.region, check: check.id }, 'probe skipped: the previous probe of this check has not finished');
       },
       concurrency: opts.concurrency,
@@ -85,9 +86,12 @@ export class Prober {
     });
   }
 
-  /** Applies a (re)loaded config: new checks start, removed ones stop, unchanged ones keep their state. */
-  update(regions: ReadonlyMap<RegionId, { readonly checks: readonly CheckConfig[] }>): void {
-    const checks = [...regions.values()].flatMap((r) => r.checks);
+  /**
+   * Applies a (re)loaded config: new checks start, removed ones stop, unchanged ones keep their state.
+   * `endpointChecks` are the pools' checks (steering config `endpointChecks`), each probed once.
+   */
+  update(regions: ReadonlyMap<RegionId, { readonly checks: readonly CheckConfig[] }>, endpointChecks: Iterable<CheckConfig> = []): void {
+    const checks = [...[...regions.values()].flatMap((r) => r.checks), ...endpointChecks];
     const { added, removed, kept } = this.scheduler.update(checks);
     const byId = new Map(checks.map((c) => [c.id, c]));
     for (const id of removed) {
@@ -101,7 +105,7 @@ export class Prober {
       const check = byId.get(id)!;
       const state = initialState(check, now);
       this.locals.set(id, { check, state, recent: [] });
-      checkUp.set({ region: check.region, check: check.name }, state.up ? 1 : 0);
+      if (!check.endpoint) checkUp.set({ region: check.region, check: check.name }, state.up ? 1 : 0);
     }
   }
 
@@ -128,12 +132,13 @@ export class Prober {
     local.recent.push({ at, ok: result.ok, cause: result.cause, durationMs: Math.round(result.durationMs * 10) / 10 });
     if (local.recent.length > this.history) local.recent.shift();
 
-    const labels = { region: check.region, check: check.name };
+    const labels = check.endpoint ? ENDPOINT_LABELS : { region: check.region, check: check.name };
     probeDuration.observe(labels, result.durationMs / 1000);
-    checkUp.set(labels, after.up ? 1 : 0);
+    if (check.endpoint) endpointProbes.inc({ result: result.ok ? 'pass' : 'fail' });
+    else checkUp.set(labels, after.up ? 1 : 0);
     if (after.up !== before.up) {
       const to = after.up ? 'up' : 'down';
-      checkTransitions.inc({ ...labels, to });
+      if (!check.endpoint) checkTransitions.inc({ ...labels, to });
       this.log.info({ region: check.region, check: check.id, from: before.up ? 'up' : 'down', to, cause: result.cause }, `check ${check.id} is ${to}`);
     }
 
@@ -155,7 +160,11 @@ export class Prober {
   }
 }
 
+/** The one series every endpoint check's probe durations and skips go to (the fleet view has per-endpoint gauges). */
+const ENDPOINT_LABELS = { region: '', check: 'endpoint' } as const;
+
 function forgetSeries(check: CheckConfig): void {
+  if (check.endpoint) return;
   const labels = { region: check.region, check: check.name };
   checkUp.remove(labels);
   probeDuration.remove(labels);

@@ -19,6 +19,7 @@ import { bearerToken, HOW_TO_CONFIGURE_TOKENS, type Access, type TokenIdentity, 
 import { OpsError, OpsErrors } from './errors.js';
 import { checkSteps, formatDuration, MAX_EVERY_MS, MIN_EVERY_MS, parseDuration, stepOverride } from './ramp.js';
 import { registerTenantRoutes, tenantsView } from './tenants.js';
+import { endpointsView, registerEndpointRoutes } from './endpoints.js';
 
 export interface OpsDeps {
   store: FleetStore;
@@ -129,6 +130,7 @@ export function stateView(deps: Pick<OpsDeps, 'store' | 'snapshot' | 'instanceId
         drain: d ? { reason: d.reason, by: d.by, at: d.at, hostnames: d.hostnames } : null,
       };
     }),
+    endpointDrains: endpointsView(snap),
     tenants: tenantsView(deps),
     hostnames: [...snap.steering.hostnames.values()].map((p) => {
       const effective = snap.weightOverrides.get(p.fqdn) ?? p.weights;
@@ -362,6 +364,10 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
     // -- tenants (data residency) --
 
     registerTenantRoutes(v1, deps);
+
+    // -- endpoint drains --
+
+    registerEndpointRoutes(v1, deps);
 
     // -- reads --
 

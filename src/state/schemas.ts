@@ -3,13 +3,21 @@
 // here before any snapshot sees it, so a bad entry is skipped and counted, never a SERVFAIL or a 500.
 
 import * as z from 'zod';
-import type { Drain, Namespace, Ramp, TenantOverride, WeightOverride } from './fleet-store.js';
+import type { Drain, EndpointDrain, Namespace, Ramp, TenantOverride, WeightOverride } from './fleet-store.js';
 
 const Actor = z.string();
 const Millis = z.number().finite();
 
 export const DrainSchema = z.object({
   region: z.string().min(1),
+  reason: z.string(),
+  hostnames: z.array(z.string().min(1)).nullable(),
+  by: Actor,
+  at: Millis,
+});
+
+export const EndpointDrainSchema = z.object({
+  address: z.string().min(1),
   reason: z.string(),
   hostnames: z.array(z.string().min(1)).nullable(),
   by: Actor,
@@ -50,6 +58,7 @@ export interface NamespaceValues {
   weights: WeightOverride;
   ramp: Ramp;
   tenant: TenantOverride;
+  endpoint: EndpointDrain;
 }
 
 const SCHEMAS: { [N in Namespace]: z.ZodType<unknown> } = {
@@ -57,6 +66,7 @@ const SCHEMAS: { [N in Namespace]: z.ZodType<unknown> } = {
   weights: WeightOverrideSchema,
   ramp: RampSchema,
   tenant: TenantOverrideSchema,
+  endpoint: EndpointDrainSchema,
 };
 
 export type ParsedValue<N extends Namespace> = { ok: true; value: NamespaceValues[N] } | { ok: false; error: string };
