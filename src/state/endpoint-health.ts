@@ -115,8 +115,10 @@ export function foldHostname(
   return { records, endpoints };
 }
 
+/** A pool with fewer endpoints of the family than min-healthy needs all of them (else it could never answer). */
 function familyVerdict(healthy: number, configured: number, minHealthy: number, family: string): OperationalVerdict | null {
   if (configured === 0) return null;
-  if (healthy >= minHealthy) return healthy === configured ? UP : { up: true, reason: `up: ${healthy} of ${configured} ${family} endpoints healthy` };
-  return { up: false, reason: `${healthy} of ${configured} ${family} endpoints healthy, min-healthy ${minHealthy}` };
+  const need = Math.min(minHealthy, configured);
+  if (healthy >= need) return healthy === configured ? UP : { up: true, reason: `up: ${healthy} of ${configured} ${family} endpoints healthy` };
+  return { up: false, reason: `${healthy} of ${configured} ${family} endpoints healthy, ${need === minHealthy ? `min-healthy ${minHealthy}` : `needs all ${need} (min-healthy ${minHealthy})`}` };
 }
