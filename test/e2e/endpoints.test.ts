@@ -16,7 +16,9 @@ import { REPO, startServer, type ServerProcess } from '../helpers/server-process
 const GEOIP = path.join(REPO, 'geo/fixtures/world-geoip2.mmdb');
 /** Amsterdam in the fixture database: eu-central first, then us-east. */
 const AMSTERDAM = '193.0.0.0/24';
-const INTERVAL_MS = 300;
+const INTERVAL_MS = 400;
+/** Long enough that a probe on a busy machine does not time out by itself (that would count towards fall). */
+const TIMEOUT_MS = 350;
 const FALL = 2;
 const RISE = 2;
 const EU = ['198.51.100.1', '198.51.100.2'];
@@ -40,8 +42,8 @@ class Target {
 
   get check(): string {
     return this.kind === 'http'
-      ? `{ type: http, url: "http://127.0.0.1:${this.port}/healthz", interval: ${INTERVAL_MS}ms, timeout: 150ms, fall: ${FALL}, rise: ${RISE} }`
-      : `{ type: tcp, address: "127.0.0.1:${this.port}", interval: ${INTERVAL_MS}ms, timeout: 150ms, fall: ${FALL}, rise: ${RISE} }`;
+      ? `{ type: http, url: "http://127.0.0.1:${this.port}/healthz", interval: ${INTERVAL_MS}ms, timeout: ${TIMEOUT_MS}ms, fall: ${FALL}, rise: ${RISE} }`
+      : `{ type: tcp, address: "127.0.0.1:${this.port}", interval: ${INTERVAL_MS}ms, timeout: ${TIMEOUT_MS}ms, fall: ${FALL}, rise: ${RISE} }`;
   }
 
   listen(port = this.port): Promise<void> {
