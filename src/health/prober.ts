@@ -11,7 +11,7 @@ import type { CheckConfig, CheckId, ProbeResult } from './check-config.js';
 import { probeHttp } from './probe-http.js';
 import { probeTcp } from './probe-tcp.js';
 import { explainVerdict, initialState, next, type CheckState } from './rise-fall.js';
-import { Scheduler, type Timers } from './scheduler.js';
+import { DEFAULT_CONCURRENCY, Scheduler, type Timers } from './scheduler.js';
 
 /** One probe as this instance saw it. */
 export interface RecentResult {
@@ -47,6 +47,13 @@ export interface ProberOptions {
 }
 
 export const DEFAULT_HISTORY = 10;
+/**
+ * Probe slots are sized so that probes averaging this long still keep up with every check's rate
+ * (10,000 endpoint checks at 5 s: 2,000 probes/s need 200 slots), never fewer than the configured
+ * concurrency nor more than MAX_CONCURRENCY.
+ */
+export const PROBE_BUDGET_MS = 100;
+export const MAX_CONCURRENCY = 1024;
 
 interface Local {
   check: CheckConfig;
@@ -92,6 +99,8 @@ export class Prober {
    */
   update(regions: ReadonlyMap<RegionId, { readonly checks: readonly CheckConfig[] }>, endpointChecks: Iterable<CheckConfig> = []): void {
     const checks = [...[...regions.values()].flatMap((r) => r.checks), ...endpointChecks];
+    const perSecond = checks.reduce((sum, c) => sum + 1000 / c.intervalMs, 0);
+    this.scheduler.setConcurrency(Math.min(MAX_CONCURRENCY, Math.max(this.opts.concurrency ?? DEFAULT_CONCURRENCY, Math.ceil((perSecond * PROBE_BUDGET_MS) / 1000))));
     const { added, removed, kept } = this.scheduler.update(checks);
     const byId = new Map(checks.map((c) => [c.id, c]));
     for (const id of removed) {
