@@ -7,7 +7,7 @@
 // are measured over the same window. Printed side by side; the ratio within one run is what to read
 // on a shared machine. Plain Node ESM, no dependencies. See bench/README.md.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -39,6 +39,8 @@ const { values: opt } = parseArgs({
     workers: { type: 'string' },
     json: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
+    /** Internal: run as the process that serves the HTTP targets. */
+    'targets-child': { type: 'boolean', default: false },
   },
 });
 if (opt.help) {
@@ -71,17 +73,29 @@ function fail(msg) {
   process.exit(1);
 }
 
-// ---- targets: HTTP servers on loopback, one path per check ----------------------------------------
+// ---- targets: HTTP servers on loopback, one path per check, in a child process of their own ---------
 
-let served = 0;
-const targets = [];
-for (let i = 0; i < TARGET_SERVERS; i++) {
-  const s = http.createServer((_req, res) => { served++; res.end('ok\n'); });
-  s.keepAliveTimeout = 10_000;
-  await new Promise((resolve) => s.listen(0, HOST, resolve));
-  targets.push(s);
+if (opt['targets-child']) {
+  let served = 0;
+  const ports = [];
+  for (let i = 0; i < TARGET_SERVERS; i++) {
+    const s = http.createServer((_req, res) => { served++; res.end('ok\n'); });
+    s.listen(0, HOST, () => {
+      ports.push(s.address().port);
+      if (ports.length === TARGET_SERVERS) process.send({ ports });
+    });
+  }
+  process.on('message', () => process.send({ served }));
+  process.on('disconnect', () => process.exit(0));
+} else {
+  await main();
 }
-const targetPort = (i) => targets[i % TARGET_SERVERS].address().port;
+
+async function main() {
+const child = fork(fileURLToPath(import.meta.url), ['--targets-child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const { ports } = await new Promise((resolve) => child.once('message', resolve));
+const served = () => new Promise((resolve) => { child.once('message', (m) => resolve(m.served)); child.send('count'); });
+const targetPort = (i) => ports[i % TARGET_SERVERS];
 
 // ---- zones ------------------------------------------------------------------------------------------
 
@@ -168,6 +182,8 @@ async function metric(httpPort, re) {
 }
 const PROBES = /^regiondns_endpoint_probes_total\{[^}]*\} (\S+)$/gm;
 const SKIPPED = /^regiondns_probes_skipped_total\{[^}]*check="endpoint"[^}]*\} (\S+)$/gm;
+const DURATION_SUM = /^regiondns_probe_duration_seconds_sum\{[^}]*check="endpoint"[^}]*\} (\S+)$/gm;
+const DURATION_COUNT = /^regiondns_probe_duration_seconds_count\{[^}]*check="endpoint"[^}]*\} (\S+)$/gm;
 
 /** Paced dnsperf -v: latency per reply (ms). */
 function dnsperf(port) {
@@ -201,15 +217,19 @@ async function measure(probe) {
     const c0 = cpuSeconds(server.child.pid);
     const p0 = probe ? await metric(server.httpPort, PROBES) : 0;
     const s0 = probe ? await metric(server.httpPort, SKIPPED) : 0;
-    const served0 = served;
+    const served0 = await served();
+    const d0 = await metric(server.httpPort, DURATION_SUM);
+    const n0 = await metric(server.httpPort, DURATION_COUNT);
     const dns = await dnsperf(server.dnsPort);
     const secs = (performance.now() - t0) / 1000;
     const c1 = cpuSeconds(server.child.pid);
     const p1 = probe ? await metric(server.httpPort, PROBES) : 0;
     const s1 = probe ? await metric(server.httpPort, SKIPPED) : 0;
+    const d1 = await metric(server.httpPort, DURATION_SUM);
+    const n1 = await metric(server.httpPort, DURATION_COUNT);
     return {
-      probe, secs, cpuPct: ((c1 - c0) / secs) * 100, probesPerSec: (p1 - p0) / secs, targetHitsPerSec: (served - served0) / secs,
-      skipped: s1 - s0, dns,
+      probe, secs, cpuPct: ((c1 - c0) / secs) * 100, probesPerSec: (p1 - p0) / secs, targetHitsPerSec: ((await served()) - served0) / secs,
+      skipped: s1 - s0, probeMs: n1 > n0 ? ((d1 - d0) / (n1 - n0)) * 1000 : NaN, dns,
     };
   } finally {
     await server.stop();
@@ -220,7 +240,7 @@ console.log(`bench:probes: ${ENDPOINTS} endpoints with HTTP checks every ${INTER
   `${HOSTNAMES} hostnames, ${WORKERS ?? 'default'} worker(s), DNS paced at ${QPS} qps for ${SECS} s; node ${process.version}, ${os.cpus().length} cpus, load ${os.loadavg()[0].toFixed(2)}`);
 const off = await measure(false);
 const on = await measure(true);
-for (const t of targets) t.close();
+child.disconnect();
 fs.rmSync(dir, { recursive: true, force: true });
 
 const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
@@ -229,6 +249,7 @@ const rows = [
   ['probes/s (server metric)', '-', fmt(on.probesPerSec, 0)],
   ['target hits/s', fmt(off.targetHitsPerSec, 0), fmt(on.targetHitsPerSec, 0)],
   ['skipped rounds', '-', String(on.skipped)],
+  ['probe duration avg ms', '-', fmt(on.probeMs, 1)],
   ['server CPU (% of a core)', fmt(off.cpuPct, 0), fmt(on.cpuPct, 0)],
   ['DNS replies', String(off.dns.replies), String(on.dns.replies)],
   ['DNS lost', String(off.dns.lost), String(on.dns.lost)],
@@ -240,3 +261,4 @@ const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
 for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  '));
 console.log(`p99 ratio on/off: ${fmt(on.dns.p99 / off.dns.p99)}; expected probes/s ${Math.round((ENDPOINTS * 1000) / INTERVAL_MS)}, measured ${fmt(on.probesPerSec, 0)}`);
 if (opt.json) fs.writeFileSync(opt.json, JSON.stringify({ endpoints: ENDPOINTS, intervalMs: INTERVAL_MS, qps: QPS, secs: SECS, workers: WORKERS, off, on }, null, 2));
+}
