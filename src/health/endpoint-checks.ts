@@ -39,6 +39,8 @@ export class EndpointCheckSet {
 export interface PoolEndpoint {
   region: string;
   address: string;
+  /** "<region> <address>", made once. */
+  key: string;
   checks: readonly CheckConfig[];
   /** Hostnames whose pool of `region` lists the address. */
   hostnames: string[];
@@ -61,7 +63,7 @@ export function poolEndpoints(steering: PoolsSource): readonly PoolEndpoint[] {
         if (e.checks.length === 0) continue;
         const key = `${region} ${e.text}`;
         let pe = byKey.get(key);
-        if (!pe) byKey.set(key, (pe = { region, address: e.text, checks: [], hostnames: [] }));
+        if (!pe) byKey.set(key, (pe = { region, address: e.text, key, checks: [], hostnames: [] }));
         for (const c of e.checks) if (!pe.checks.includes(c)) pe.checks.push(c);
         pe.hostnames.push(p.fqdn);
       }

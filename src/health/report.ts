@@ -140,10 +140,10 @@ export function recordEndpointMetrics(view: HealthView, steering: Pick<SteeringC
   const next = new Map<string, boolean>();
   endpointUp.reset();
   for (const e of endpoints) {
-    const up = e.checks.every((c) => view.checks.get(c.id)?.up ?? c.initialState !== 'down');
-    const key = `${e.region} ${e.address}`;
-    next.set(key, up);
-    const was = endpointStates.get(key);
+    let up = true;
+    for (const c of e.checks) if (!(view.checks.get(c.id)?.up ?? c.initialState !== 'down')) { up = false; break; }
+    next.set(e.key, up);
+    const was = endpointStates.get(e.key);
     if (was !== undefined && was !== up) endpointTransitions.inc({ region: e.region, endpoint: perEndpoint ? e.address : '*', to: up ? 'up' : 'down' });
     if (perEndpoint) endpointUp.set({ region: e.region, endpoint: e.address }, up ? 1 : 0);
     const c = counts.get(e.region) ?? { up: 0, down: 0 };

@@ -15,8 +15,20 @@ export type HealthSource = (snap: Snapshot, now: number) => ReadonlyMap<RegionId
 /** Endpoint checks that are down (after quorum); asked right after `health`, with the same arguments. */
 export type EndpointHealthSource = (snap: Snapshot, now: number) => ReadonlyMap<CheckId, RegionHealth>;
 
-/** Verdicts arrive once per probe (thousands a second with endpoint checks): health is re-judged at most this often. */
+/**
+ * Verdicts arrive once per probe (thousands a second with endpoint checks), and judging health costs
+ * time in proportion to the checks: health is re-judged at most every VERDICT_COALESCE_MS, or every
+ * COALESCE_MS_PER_CHECK × checks when that is longer (10,000 checks: 200 ms, which bounds the time spent
+ * judging to a few percent of a core; the answer moves at most that much later).
+ */
 export const VERDICT_COALESCE_MS = 50;
+export const COALESCE_MS_PER_CHECK = 0.02;
+
+function coalesceMs(steering: SteeringConfig): number {
+  let checks = steering.endpointChecks?.size ?? 0;
+  for (const r of steering.regions.values()) checks += r.checks.length;
+  return Math.max(VERDICT_COALESCE_MS, Math.ceil(checks * COALESCE_MS_PER_CHECK));
+}
 
 export interface CoordinatorOptions {
   store: FleetStore;
@@ -73,7 +85,7 @@ export class Coordinator {
       this.verdictTimer ??= setTimeout(() => {
         this.verdictTimer = null;
         this.refresh('health');
-      }, VERDICT_COALESCE_MS);
+      }, coalesceMs(this.current.steering));
     });
     this.timer = setInterval(() => this.refresh('tick'), this.opts.tickMs ?? 500);
     this.timer.unref();
