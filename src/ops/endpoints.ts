@@ -6,7 +6,6 @@
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { addressToString, parseSubnet } from '../dns/ecs.js';
-import { canonicalName } from '../dns/name.js';
 import { foldHostname } from '../state/endpoint-health.js';
 import type { EndpointDrain } from '../state/fleet-store.js';
 import { operational, type Snapshot } from '../state/snapshot.js';
@@ -14,7 +13,9 @@ import type { HostnamePolicy } from '../steering/policy.js';
 import { OpsError } from './errors.js';
 // routes.ts registers these routes, so this import is a cycle: nothing from it may be used at the top
 // level of this module, only inside functions (which run once both modules are loaded).
-import { addRoute, commitChanges, DrainBody, orEmpty, param, parseBody, ReasonBody, regionsOf, type OpsDeps, type Stranded } from './routes.js';
+import {
+  addRoute, commitChanges, DrainBody, hostnameParam, lastRegionError, orEmpty, param, parseBody, ReasonBody, regionsOf, type OpsDeps, type Stranded,
+} from './routes.js';
 
 /** Hostnames whose pools list `address` (canonical text), in config order. */
 export function hostnamesWith(snap: Snapshot, address: string): HostnamePolicy[] {
@@ -90,12 +91,7 @@ export function registerEndpointRoutes(v1: FastifyInstance, deps: OpsDeps): void
     if (body.hostnames) {
       hostnames = [];
       for (const h of body.hostnames) {
-        let fqdn: string;
-        try {
-          fqdn = canonicalName(h);
-        } catch (err) {
-          throw new OpsError('BAD_REQUEST', `hostnames: ${(err as Error).message}`);
-        }
+        const fqdn = hostnameParam(h, 'hostnames');
         if (!users.some((p) => p.fqdn === fqdn)) {
           throw new OpsError('BAD_REQUEST', `hostnames: ${fqdn} has no pool listing ${address} (hostnames that do: ${users.map((p) => p.fqdn).join(', ')})`);
         }
@@ -104,10 +100,7 @@ export function registerEndpointRoutes(v1: FastifyInstance, deps: OpsDeps): void
     }
     const drain: EndpointDrain = { address, reason: body.reason, hostnames, by: who!.name, at: deps.now() };
     const stranded = endpointStrandedBy(snap, drain);
-    if (stranded.length && !body.force) {
-      const what = stranded.map((s) => `${s.fqdn} (${s.regions.map((r) => `${r.region}: ${r.reason}`).join('; ')})`).join(', ');
-      throw new OpsError('LAST_REGION', `draining ${address} would leave ${stranded.length === 1 ? 'a hostname' : `${stranded.length} hostnames`} with no operational region: ${what}. Pass force: true (ctl: --force) to drain anyway`, { hostnames: stranded });
-    }
+    if (stranded.length && !body.force) throw lastRegionError(address, stranded);
     const before = (store.get('endpoint').get(address) as EndpointDrain | undefined) ?? null;
     const version = await commitChanges(store, [{ ns: 'endpoint', key: address, value: drain }], {
       actor: who!.name, action: 'endpoint.drain', target: address, reason: drain.reason, before, after: drain,

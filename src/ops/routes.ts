@@ -104,6 +104,12 @@ export function strandedBy(snap: Snapshot, drain: Drain): Stranded[] {
   return out;
 }
 
+/** The 409 of a drain that would strand hostnames, naming each with its regions' reasons. */
+export function lastRegionError(target: string, stranded: Stranded[]): OpsError {
+  const what = stranded.map((s) => `${s.fqdn} (${s.regions.map((r) => `${r.region}: ${r.reason}`).join('; ')})`).join(', ');
+  return new OpsError('LAST_REGION', `draining ${target} would leave ${stranded.length === 1 ? 'a hostname' : `${stranded.length} hostnames`} with no operational region: ${what}. Pass force: true (ctl: --force) to drain anyway`, { hostnames: stranded });
+}
+
 /** Percentages of traffic per set for aligned weights. */
 function shares(weights: readonly number[]): number[] {
   const total = weights.reduce((a, b) => a + b, 0);
@@ -227,10 +233,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
       }
       const drain: Drain = { region, reason: body.reason, hostnames, by: who!.name, at: deps.now() };
       const stranded = strandedBy(snap, drain);
-      if (stranded.length && !body.force) {
-        const what = stranded.map((s) => `${s.fqdn} (${s.regions.map((r) => `${r.region}: ${r.reason}`).join('; ')})`).join(', ');
-        throw new OpsError('LAST_REGION', `draining ${region} would leave ${stranded.length === 1 ? 'a hostname' : `${stranded.length} hostnames`} with no operational region: ${what}. Pass force: true (ctl: --force) to drain anyway`, { hostnames: stranded });
-      }
+      if (stranded.length && !body.force) throw lastRegionError(region, stranded);
       const before = (store.get('drain').get(region) as Drain | undefined) ?? null;
       const version = await commit([{ ns: 'drain', key: region, value: drain }], {
         actor: who!.name, action: 'drain', target: region, reason: drain.reason, before, after: drain,
@@ -453,7 +456,7 @@ function regionParam(snap: Snapshot, req: FastifyRequest): RegionId {
   return region;
 }
 
-function hostnameParam(raw: string, what: string): string {
+export function hostnameParam(raw: string, what: string): string {
   try {
     return canonicalName(raw);
   } catch (err) {
