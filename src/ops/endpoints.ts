@@ -14,7 +14,7 @@ import { OpsError } from './errors.js';
 // routes.ts registers these routes, so this import is a cycle: nothing from it may be used at the top
 // level of this module, only inside functions (which run once both modules are loaded).
 import {
-  addRoute, commitChanges, DrainBody, hostnameParam, lastRegionError, orEmpty, param, parseBody, ReasonBody, regionsOf, type OpsDeps, type Stranded,
+  addRoute, commitChanges, DrainBody, drainHostnames, lastRegionError, orEmpty, param, parseBody, ReasonBody, regionsOf, type OpsDeps, type Stranded,
 } from './routes.js';
 
 /** Hostnames whose pools list `address` (canonical text), in config order. */
@@ -87,17 +87,11 @@ export function registerEndpointRoutes(v1: FastifyInstance, deps: OpsDeps): void
     const snap = deps.snapshot();
     const { address, users } = addressParam(req, snap);
     const body = parseBody(DrainBody, req.body);
-    let hostnames: string[] | null = null;
-    if (body.hostnames) {
-      hostnames = [];
-      for (const h of body.hostnames) {
-        const fqdn = hostnameParam(h, 'hostnames');
-        if (!users.some((p) => p.fqdn === fqdn)) {
-          throw new OpsError('BAD_REQUEST', `hostnames: ${fqdn} has no pool listing ${address} (hostnames that do: ${users.map((p) => p.fqdn).join(', ')})`);
-        }
-        if (!hostnames.includes(fqdn)) hostnames.push(fqdn);
+    const hostnames = drainHostnames(body.hostnames, (fqdn) => {
+      if (!users.some((p) => p.fqdn === fqdn)) {
+        throw new OpsError('BAD_REQUEST', `hostnames: ${fqdn} has no pool listing ${address} (hostnames that do: ${users.map((p) => p.fqdn).join(', ')})`);
       }
-    }
+    });
     const drain: EndpointDrain = { address, reason: body.reason, hostnames, by: who!.name, at: deps.now() };
     const stranded = endpointStrandedBy(snap, drain);
     if (stranded.length && !body.force) throw lastRegionError(address, stranded);

@@ -104,6 +104,18 @@ export function strandedBy(snap: Snapshot, drain: Drain): Stranded[] {
   return out;
 }
 
+/** A drain's `hostnames`, canonical and each once; `check` throws for one the drain cannot name. Absent: null (every hostname). */
+export function drainHostnames(list: readonly string[] | undefined, check: (fqdn: string) => void): string[] | null {
+  if (!list) return null;
+  const out: string[] = [];
+  for (const h of list) {
+    const fqdn = hostnameParam(h, 'hostnames');
+    check(fqdn);
+    if (!out.includes(fqdn)) out.push(fqdn);
+  }
+  return out;
+}
+
 /** The 409 of a drain that would strand hostnames, naming each with its regions' reasons. */
 export function lastRegionError(target: string, stranded: Stranded[]): OpsError {
   const what = stranded.map((s) => `${s.fqdn} (${s.regions.map((r) => `${r.region}: ${r.reason}`).join('; ')})`).join(', ');
@@ -220,17 +232,11 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
       const snap = deps.snapshot();
       const region = regionParam(snap, req);
       const body = parseBody(DrainBody, req.body);
-      let hostnames: string[] | null = null;
-      if (body.hostnames) {
-        hostnames = [];
-        for (const h of body.hostnames) {
-          const fqdn = hostnameParam(h, 'hostnames');
-          const policy = snap.steering.hostnames.get(fqdn);
-          if (!policy) throw new OpsError('BAD_REQUEST', `hostnames: ${fqdn} is not a steered hostname (known: ${listOf(snap.steering.hostnames.keys())})`);
-          if (!regionsOf(policy).includes(region)) throw new OpsError('BAD_REQUEST', `hostnames: ${fqdn} does not use region ${region} (its regions: ${regionsOf(policy).join(', ')})`);
-          if (!hostnames.includes(fqdn)) hostnames.push(fqdn);
-        }
-      }
+      const hostnames = drainHostnames(body.hostnames, (fqdn) => {
+        const policy = snap.steering.hostnames.get(fqdn);
+        if (!policy) throw new OpsError('BAD_REQUEST', `hostnames: ${fqdn} is not a steered hostname (known: ${listOf(snap.steering.hostnames.keys())})`);
+        if (!regionsOf(policy).includes(region)) throw new OpsError('BAD_REQUEST', `hostnames: ${fqdn} does not use region ${region} (its regions: ${regionsOf(policy).join(', ')})`);
+      });
       const drain: Drain = { region, reason: body.reason, hostnames, by: who!.name, at: deps.now() };
       const stranded = strandedBy(snap, drain);
       if (stranded.length && !body.force) throw lastRegionError(region, stranded);
@@ -456,7 +462,7 @@ function regionParam(snap: Snapshot, req: FastifyRequest): RegionId {
   return region;
 }
 
-export function hostnameParam(raw: string, what: string): string {
+function hostnameParam(raw: string, what: string): string {
   try {
     return canonicalName(raw);
   } catch (err) {
