@@ -112,11 +112,14 @@ function answerSteered(snap: Snapshot, ctx: QueryContext, owner: string, qtype: 
  * (the fallback is served whatever its health).
  */
 function regionRecords(steered: SteeredName, region: RegionId, outcome: SteeringOutcome, v6: boolean): readonly WireRR[] {
-  const halved = outcome === 'fail-open';
-  const pick = (r: RegionRecords | undefined): readonly WireRR[] => (r === undefined ? NONE : v6 ? (halved ? r.aaaaHalf : r.aaaa) : halved ? r.aHalf : r.a);
-  if (halved) return pick(steered.all.get(region));
-  const live = pick(steered.records.get(region));
-  return live.length === 0 && outcome === 'fallback-region' ? pick(steered.all.get(region)) : live;
+  if (outcome === 'fail-open') return familyRecords(steered.all.get(region), v6, true);
+  const live = familyRecords(steered.records.get(region), v6, false);
+  return live.length === 0 && outcome === 'fallback-region' ? familyRecords(steered.all.get(region), v6, false) : live;
+}
+
+function familyRecords(r: RegionRecords | undefined, v6: boolean, halved: boolean): readonly WireRR[] {
+  if (r === undefined) return NONE;
+  return v6 ? (halved ? r.aaaaHalf : r.aaaa) : halved ? r.aHalf : r.a;
 }
 
 /** Each endpoint of the regions the pipeline weighed, with its state, for explain. */
