@@ -53,7 +53,16 @@ writeFileSync(join(dir, 'ep.test.steer.yaml'), `hostnames:
     pools:
       eu-central: [198.51.100.1]
       us-east: [192.0.2.1]
+  "*.app":
+    tenants: { source: tenants.csv, residency: { eu-central: [us-east] } }
+    pools:
+      eu-central:
+        - { address: 198.51.100.1, checks: [${TCP_A}] }
+        - { address: 198.51.100.2, checks: [${TCP_B}] }
+        - { address: "2001:db8::1", checks: [${TCP_6}] }
+      us-east: [192.0.2.1, "2001:db8:1::1"]
 `);
+writeFileSync(join(dir, 'tenants.csv'), 'acme,eu-central\n');
 const cfg = loadConfig(dir);
 const AMSTERDAM: ClientLocation = Object.freeze({ point: { lat: 52.37, lon: 4.9 }, country: 'NL', city: 'Amsterdam', networkPrefix: 24 });
 const geo: GeoLocator = { description: 'test', locate: () => AMSTERDAM };
@@ -172,6 +181,19 @@ describe('endpoint health in answers', () => {
     const s = snap({ down: [9001, 9002] });
     expect(s.steered.get('plain.ep.test.')!.records).toBe(s.steered.get('plain.ep.test.')!.all);
     expect(ask(s, 'plain').addresses).toEqual(['198.51.100.1']);
+  });
+});
+
+describe('endpoint health for tenant subdomains', () => {
+  it('a tenant keeps its home region while one endpoint is up, and moves per family when none is', () => {
+    expect(ask(snap({ down: [9001] }), 'acme.app').addresses).toEqual(['198.51.100.2']);
+    const s = snap({ down: [9001, 9002] });
+    const a = ask(s, 'acme.app');
+    expect(a.addresses).toEqual(['192.0.2.1']);
+    expect(a.trace!.outcome).toBe('residency-fallback');
+    const aaaa = ask(s, 'acme.app', 'AAAA');
+    expect(aaaa.addresses).toEqual(['2001:db8::1']);
+    expect(aaaa.trace!.outcome).toBe('pinned');
   });
 });
 
