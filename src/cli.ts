@@ -74,6 +74,8 @@ Options (default in parentheses):
   --ops-open-reads       GET /v1/... without a token (writes always need one)
   --no-probe             do not run health probes here (verdicts come from other probers)
   --quorum N|majority    fresh "down" verdicts that mark a check down (default majority)
+  --endpoint-metrics-limit N  above N pool endpoints with checks, regiondns_endpoint_up has no
+                         per-endpoint series (only per-region counts); default 1000
   --workers N            DNS worker processes (default: the number of cores; 1 = single process)
   --reuse-port           each worker binds its own UDP/TCP sockets (SO_REUSEPORT) instead of sharing
   --nsid ID|auto         answer NSID requests (RFC 5001) with ID, or "auto": instance id and worker
@@ -194,6 +196,7 @@ export const SERVE_OPTIONS = {
   'ops-open-reads': { type: 'boolean', default: false },
   'no-probe': { type: 'boolean', default: false },
   quorum: { type: 'string' },
+  'endpoint-metrics-limit': { type: 'string' },
   'ramp-tick': { type: 'string' },
   workers: { type: 'string' },
   'reuse-port': { type: 'boolean', default: false },
@@ -278,6 +281,7 @@ async function cmdServe(argv: string[]): Promise<number> {
       opsOpenReads: values['ops-open-reads'],
       probe: !values['no-probe'],
       quorum,
+      ...(values['endpoint-metrics-limit'] ? { endpointMetricsLimit: intOption('--endpoint-metrics-limit', values['endpoint-metrics-limit'], 0, 10_000_000) } : {}),
       rampTickMs: values['ramp-tick'] ? intOption('--ramp-tick', values['ramp-tick'], 10, 60_000) : undefined,
       cookies: values['no-cookies'] ? null : { secretFile: values['cookie-secret'] ?? null, redis: values.redis ?? null },
       rrl: rrlOptions(values),

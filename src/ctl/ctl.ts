@@ -13,6 +13,8 @@ Usage:
   regiondns ctl state
   regiondns ctl drain REGION --reason TEXT [--hostname HOST]... [--force]
   regiondns ctl undrain REGION [--reason TEXT]
+  regiondns ctl drain-endpoint ADDRESS --reason TEXT [--hostname HOST]... [--force]
+  regiondns ctl undrain-endpoint ADDRESS [--reason TEXT]
   regiondns ctl split HOST SET=WEIGHT... [--reason TEXT] [--force]
   regiondns ctl split HOST --clear [--reason TEXT]
   regiondns ctl ramp HOST --set SET --steps 0.1,1,5,25,100 --every 10m [--no-halt] [--reason TEXT]
@@ -77,6 +79,8 @@ const ALLOWED: Record<string, OptionName[]> = {
   state: [],
   drain: ['reason', 'hostname', 'force'],
   undrain: ['reason'],
+  'drain-endpoint': ['reason', 'hostname', 'force'],
+  'undrain-endpoint': ['reason'],
   split: ['reason', 'clear', 'force'],
   ramp: ['set', 'steps', 'every', 'no-halt', 'stop', 'show', 'reason'],
   explain: ['client', 'type'],
@@ -208,16 +212,20 @@ function buildRequest(cmd: string, args: string[], v: Values, io: CtlIo): Reques
     case 'state':
       if (args.length) throw new UsageError('ctl state takes no arguments');
       return { method: 'GET', path: '/v1/state', print: (d) => formatState(d as unknown as StateView, io.now()) };
-    case 'drain': {
-      const region = one('REGION');
-      if (!v.reason) throw new UsageError('ctl drain needs --reason TEXT (it goes to the audit log)');
+    case 'drain':
+    case 'drain-endpoint': {
+      const endpoint = cmd === 'drain-endpoint';
+      const target = one(endpoint ? 'ADDRESS' : 'REGION');
+      if (!v.reason) throw new UsageError(`ctl ${cmd} needs --reason TEXT (it goes to the audit log)`);
       const body: Record<string, unknown> = { reason: v.reason };
       if (v.hostname?.length) body.hostnames = v.hostname;
       if (v.force) body.force = true;
-      return { method: 'POST', path: `/v1/regions/${enc(region)}/drain`, body, print: message };
+      return { method: 'POST', path: `/v1/${endpoint ? 'endpoints' : 'regions'}/${enc(target)}/drain`, body, print: message };
     }
     case 'undrain':
       return { method: 'DELETE', path: `/v1/regions/${enc(one('REGION'))}/drain`, body: reasonBody, print: message };
+    case 'undrain-endpoint':
+      return { method: 'DELETE', path: `/v1/endpoints/${enc(one('ADDRESS'))}/drain`, body: reasonBody, print: message };
     case 'split': {
       const [host, ...pairs] = args;
       if (!host) throw new UsageError('ctl split needs a HOST');
@@ -361,6 +369,7 @@ interface StateView {
   instance: string;
   store?: { detail: string };
   regions: { id: string; health: { up: boolean; reason: string }; drained: boolean; drain: { reason: string; by: string; at: number; hostnames: string[] | null } | null }[];
+  endpointDrains?: { address: string; reason: string; by: string; at: number; hostnames: string[] | null }[];
   hostnames: {
     fqdn: string;
     sets: { name: string; regions: string[]; fileWeight: number; weight: number; share: number }[];
@@ -400,6 +409,11 @@ function formatState(d: StateView, now: number): string {
     rows.push([r.id, r.health.up ? 'up' : `DOWN: ${r.health.reason}`, drain]);
   }
   out.push(columns(rows));
+  if (d.endpointDrains?.length) {
+    const eps = [['ENDPOINT', 'DRAIN']];
+    for (const e of d.endpointDrains) eps.push([e.address, `drained by ${e.by} ${ago(e.at, now)}: ${e.reason}${e.hostnames ? ` (only ${e.hostnames.join(', ')})` : ''}`]);
+    out.push('', columns(eps));
+  }
   for (const h of d.hostnames) {
     out.push('', h.fqdn);
     const setRows = [['  SET', 'REGIONS', 'FILE', 'NOW', 'SHARE']];

@@ -75,6 +75,8 @@ interface CheckBase {
   jitter: number;
   /** The state before the first verdict (and of a check nobody has a fresh verdict for yet). */
   initialState: 'up' | 'down';
+  /** Written under a pool endpoint rather than a region: no per-check metric series (see endpoint-checks.ts). */
+  endpoint?: true;
   file: string;
   line: number;
 }
@@ -124,7 +126,17 @@ export function sameCheck(a: CheckConfig, b: CheckConfig): boolean {
 
 function probeKey(c: CheckConfig): string {
   const { file: _file, line: _line, ...rest } = c;
-  return JSON.stringify(rest, (_k, v: unknown) =>
+  return sortedJson(rest);
+}
+
+/** What a check probes and how, without its name or where it is written: equal for identical checks. */
+export function probeIdentity(c: CheckConfig): string {
+  const { file: _file, line: _line, id: _id, region: _region, name: _name, endpoint: _endpoint, ...rest } = c;
+  return sortedJson(rest);
+}
+
+function sortedJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
     v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : 1))) : v);
 }
 

@@ -4,7 +4,7 @@
 // over every prober's verdicts) is quorum.ts's job, not this one's.
 
 import type { Logger } from '../obs/logger.js';
-import { checkTransitions, checkUp, probeDuration, probesSkipped } from '../obs/metrics.js';
+import { checkTransitions, checkUp, endpointProbes, probeDuration, probesSkipped } from '../obs/metrics.js';
 import type { FleetStore, Verdict } from '../state/fleet-store.js';
 import type { RegionId } from '../steering/policy.js';
 import { FRESH_INTERVALS } from './quorum.js';
@@ -12,7 +12,7 @@ import { LOCAL_FAILURES, type CheckConfig, type CheckId, type LocalFailure, type
 import { probeHttp } from './probe-http.js';
 import { probeTcp } from './probe-tcp.js';
 import { explainVerdict, initialState, next, type CheckState } from './rise-fall.js';
-import { Scheduler, type Timers } from './scheduler.js';
+import { DEFAULT_CONCURRENCY, Scheduler, type Timers } from './scheduler.js';
 
 /** One probe as this instance saw it. */
 export interface RecentResult {
@@ -50,6 +50,14 @@ export interface ProberOptions {
 }
 
 export const DEFAULT_HISTORY = 10;
+/**
+ * Probe slots are sized so that probes averaging this long still keep up with every check's rate
+ * (10,000 endpoint checks at 5 s: 2,000 probes/s get 500 slots, enough while probes average under
+ * a quarter of a second, as on a busy machine), never fewer than the configured
+ * concurrency nor more than MAX_CONCURRENCY.
+ */
+export const PROBE_BUDGET_MS = 250;
+export const MAX_CONCURRENCY = 1024;
 
 interface Local {
   check: CheckConfig;
@@ -81,7 +89,8 @@ export class Prober {
       run: opts.probe ?? runProbe,
       onResult: (check, result) => this.onResult(check, result),
       onSkip: (check) => {
-        probesSkipped.inc({ region: check.region, check: check.name, reason: 'busy' });
+        // Endpoint checks have no series of their own (there can be thousands): they share one.
+        probesSkipped.inc({ ...(check.endpoint ? ENDPOINT_LABELS : { region: check.region, check: check.name }), reason: 'busy' });
         this.log.warn({ region: check.region, check: check.id }, 'probe skipped: the previous probe of this check has not finished');
       },
       concurrency: opts.concurrency,
@@ -90,9 +99,14 @@ export class Prober {
     });
   }
 
-  /** Applies a (re)loaded config: new checks start, removed ones stop, unchanged ones keep their state. */
-  update(regions: ReadonlyMap<RegionId, { readonly checks: readonly CheckConfig[] }>): void {
-    const checks = [...regions.values()].flatMap((r) => r.checks);
+  /**
+   * Applies a (re)loaded config: new checks start, removed ones stop, unchanged ones keep their state.
+   * `endpointChecks` are the pools' checks (steering config `endpointChecks`), each probed once.
+   */
+  update(regions: ReadonlyMap<RegionId, { readonly checks: readonly CheckConfig[] }>, endpointChecks: Iterable<CheckConfig> = []): void {
+    const checks = [...[...regions.values()].flatMap((r) => r.checks), ...endpointChecks];
+    const perSecond = checks.reduce((sum, c) => sum + 1000 / c.intervalMs, 0);
+    this.scheduler.setConcurrency(Math.min(MAX_CONCURRENCY, Math.max(this.opts.concurrency ?? DEFAULT_CONCURRENCY, Math.ceil((perSecond * PROBE_BUDGET_MS) / 1000))));
     const { added, removed, kept } = this.scheduler.update(checks);
     const byId = new Map(checks.map((c) => [c.id, c]));
     for (const id of removed) {
@@ -106,7 +120,7 @@ export class Prober {
       const check = byId.get(id)!;
       const state = initialState(check, now);
       this.locals.set(id, { check, state, recent: [], localStreak: 0 });
-      checkUp.set({ region: check.region, check: check.name }, state.up ? 1 : 0);
+      if (!check.endpoint) checkUp.set({ region: check.region, check: check.name }, state.up ? 1 : 0);
     }
   }
 
@@ -141,12 +155,13 @@ export class Prober {
     local.recent.push({ at, ok: result.ok, cause: result.cause, durationMs: Math.round(result.durationMs * 10) / 10 });
     if (local.recent.length > this.history) local.recent.shift();
 
-    const labels = { region: check.region, check: check.name };
+    const labels = check.endpoint ? ENDPOINT_LABELS : { region: check.region, check: check.name };
     probeDuration.observe(labels, result.durationMs / 1000);
-    checkUp.set(labels, after.up ? 1 : 0);
+    if (check.endpoint) endpointProbes.inc({ result: result.ok ? 'pass' : 'fail' });
+    else checkUp.set(labels, after.up ? 1 : 0);
     if (after.up !== before.up) {
       const to = after.up ? 'up' : 'down';
-      checkTransitions.inc({ ...labels, to });
+      if (!check.endpoint) checkTransitions.inc({ ...labels, to });
       this.log.info({ region: check.region, check: check.id, from: before.up ? 'up' : 'down', to, cause: result.cause }, `check ${check.id} is ${to}`);
     }
 
@@ -191,7 +206,11 @@ export class Prober {
   }
 }
 
+/** The one series every endpoint check's probe durations and skips go to (the fleet view has per-endpoint gauges). */
+const ENDPOINT_LABELS = { region: '', check: 'endpoint' } as const;
+
 function forgetSeries(check: CheckConfig): void {
+  if (check.endpoint) return;
   const labels = { region: check.region, check: check.name };
   checkUp.remove(labels);
   probeDuration.remove(labels);

@@ -60,6 +60,8 @@ export interface HealthInput {
   /** The last view, whose states hold for checks without a fresh verdict. */
   previous: HealthView | null;
   quorum?: Quorum;
+  /** Checks of pool endpoints: judged like region checks, into `checks` only. */
+  endpointChecks?: Iterable<CheckConfig>;
 }
 
 export const NO_VERDICT_CAUSE = 'initial state, no verdict yet';
@@ -89,6 +91,9 @@ export function evaluateHealth(input: HealthInput): HealthView {
       up: down.length === 0, stale, checks: list.map((c) => c.id),
       reason: down.length === 0 ? 'up' : `down: ${down.join('; ')}`,
     });
+  }
+  for (const c of input.endpointChecks ?? []) {
+    checks.set(c.id, evaluateCheck(c, latest.get(c.id), now, previous?.checks.get(c.id) ?? null, quorum));
   }
   return { at: now, regions, checks };
 }

@@ -50,7 +50,7 @@ export class Scheduler {
   private readonly entries = new Map<CheckId, Entry>();
   private readonly queue: Entry[] = [];
   private active = 0;
-  private readonly concurrency: number;
+  private concurrency: number;
   private readonly timers: Timers;
   private readonly random: () => number;
 
@@ -88,6 +88,12 @@ export class Scheduler {
 
   stop(): void {
     for (const e of this.entries.values()) this.remove(e);
+  }
+
+  /** Changes the bound on probes in flight (a reload with many more checks needs more slots). */
+  setConcurrency(n: number): void {
+    this.concurrency = Math.max(1, n);
+    this.pump();
   }
 
   /** Probes running now, and waiting for a slot. */

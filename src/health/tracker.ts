@@ -3,62 +3,128 @@
 // verdicts it has seen for a while: stores drop a verdict once it is no longer fresh (3 × interval),
 // so without them a stopped prober would vanish from /v1/health instead of showing as stale.
 
-import { recordHealthMetrics, healthReport, type HealthReport } from './report.js';
-import { checksByRegion, evaluateHealth, type HealthView, type Quorum } from './quorum.js';
+import { recordEndpointMetrics, recordHealthMetrics, healthReport, type HealthReport } from './report.js';
+import type { CheckId } from './check-config.js';
+import { checksByRegion, evaluateHealth, FRESH_INTERVALS, type HealthView, type Quorum } from './quorum.js';
 import type { Prober } from './prober.js';
 import type { FleetStore, Verdict } from '../state/fleet-store.js';
 import type { RegionHealth, Snapshot } from '../state/snapshot.js';
-import type { RegionId } from '../steering/policy.js';
+import type { RegionId, SteeringConfig } from '../steering/policy.js';
 
 /** A stale verdict is still shown (never counted) until it is this many of its intervals old. */
 export const SHOWN_STALE_INTERVALS = 20;
 
+/** Above this many (region, endpoint) pairs, per-endpoint metric series are not exported. */
+export const DEFAULT_ENDPOINT_METRICS_LIMIT = 1000;
+
 export class HealthTracker {
   private previous: HealthView | null = null;
   private lastSnapshot: Snapshot | null = null;
-  /** check id + prober → the newest verdict seen. */
-  private readonly seen = new Map<string, Verdict>();
+  private lastNow = -1;
+  /** check id → prober → the newest verdict seen. */
+  private readonly seen = new Map<CheckId, Map<string, Verdict>>();
+  /** The config the last view was judged for. */
+  private steering: SteeringConfig | null = null;
+  /** When the first fresh verdict seen goes stale. */
+  private staleAt = Infinity;
 
   constructor(
     private readonly store: Pick<FleetStore, 'verdicts'>,
-    private readonly opts: { quorum?: Quorum; prober?: Prober | null; proberId?: string } = {},
+    private readonly opts: { quorum?: Quorum; prober?: Prober | null; proberId?: string; endpointMetricsLimit?: number; now?: () => number } = {},
   ) {}
 
   /** The coordinator's HealthSource: region → operational, per the probes' quorum. */
   readonly source = (snap: Snapshot, now: number): ReadonlyMap<RegionId, RegionHealth> => {
-    this.lastSnapshot = snap;
-    const view = evaluateHealth({
-      checks: checksByRegion(snap.steering.regions),
-      verdicts: this.verdicts(now),
-      now,
-      previous: this.previous,
-      quorum: this.opts.quorum,
-    });
-    this.previous = view;
-    recordHealthMetrics(view);
+    const view = this.evaluate(snap, now);
     const out = new Map<RegionId, RegionHealth>();
     for (const [region, h] of view.regions) if (!h.up) out.set(region, { up: false, reason: h.reason });
     return out;
   };
 
-  /** The store's verdicts plus those it has let go of lately (freshness is judged from `at` as ever, so those only show). */
-  private verdicts(now: number): Verdict[] {
-    for (const v of this.store.verdicts()) {
-      const k = `${v.checkId}\n${v.prober}`;
-      const had = this.seen.get(k);
-      if (!had || v.at >= had.at) this.seen.set(k, v);
+  /** The coordinator's EndpointHealthSource: endpoint checks that are down (the same view as `source`'s). */
+  readonly endpointSource = (snap: Snapshot, now: number): ReadonlyMap<CheckId, RegionHealth> => {
+    const view = this.evaluate(snap, now);
+    const out = new Map<CheckId, RegionHealth>();
+    for (const id of snap.steering.endpointChecks?.keys() ?? []) {
+      const h = view.checks.get(id);
+      if (h && !h.up) out.set(id, { up: false, reason: `${h.cause}${h.stale ? ', stale: no fresh verdict' : ''}` });
     }
-    for (const [k, v] of this.seen) if (now - v.at > SHOWN_STALE_INTERVALS * v.intervalMs) this.seen.delete(k);
-    return [...this.seen.values()];
+    return out;
+  };
+
+  /**
+   * One evaluation per (snapshot, instant): the region and endpoint sources share it. Judging every
+   * check costs time in proportion to the checks, and verdicts arrive once per probe, so the last
+   * view is kept as long as nothing it was judged from has changed: no verdict changed its vote or
+   * cause, none went stale (or fresh again), and the config is the same.
+   */
+  private evaluate(snap: Snapshot, now: number): HealthView {
+    if (this.previous && this.lastSnapshot === snap && this.lastNow === now) return this.previous;
+    this.lastSnapshot = snap;
+    this.lastNow = now;
+    const changed = this.merge(now);
+    if (this.previous && !changed && this.steering === snap.steering) return this.previous;
+    this.steering = snap.steering;
+    const view = this.judge(snap.steering, now);
+    this.previous = view;
+    recordHealthMetrics(view);
+    recordEndpointMetrics(view, snap.steering, this.opts.endpointMetricsLimit ?? DEFAULT_ENDPOINT_METRICS_LIMIT);
+    return view;
   }
 
-  /** GET /v1/health */
+  private judge(steering: SteeringConfig, now: number): HealthView {
+    const verdicts: Verdict[] = [];
+    for (const byProber of this.seen.values()) for (const v of byProber.values()) verdicts.push(v);
+    return evaluateHealth({
+      checks: checksByRegion(steering.regions),
+      endpointChecks: steering.endpointChecks?.values(),
+      verdicts,
+      now,
+      previous: this.previous,
+      quorum: this.opts.quorum,
+    });
+  }
+
+  /**
+   * Merges the store's verdicts into those seen (which also keeps, for a while, those the store has let
+   * go of: freshness is judged from `at` as ever, so those only show). True when a verdict judged
+   * differently could come out: a new one, a changed vote or cause, one gone stale or fresh again.
+   */
+  private merge(now: number): boolean {
+    const fresh = (v: Verdict) => now - v.at <= FRESH_INTERVALS * v.intervalMs;
+    let changed = now > this.staleAt;
+    for (const v of this.store.verdicts()) {
+      let byProber = this.seen.get(v.checkId);
+      if (!byProber) this.seen.set(v.checkId, (byProber = new Map()));
+      const had = byProber.get(v.prober);
+      if (had && v.at < had.at) continue;
+      if (!had || had.up !== v.up || had.cause !== v.cause || had.intervalMs !== v.intervalMs || !fresh(had)) changed = true;
+      byProber.set(v.prober, v);
+    }
+    let staleAt = Infinity;
+    for (const [id, byProber] of this.seen) {
+      for (const [prober, v] of byProber) {
+        if (now - v.at > SHOWN_STALE_INTERVALS * v.intervalMs) {
+          byProber.delete(prober);
+          changed = true;
+        } else if (fresh(v)) {
+          staleAt = Math.min(staleAt, v.at + FRESH_INTERVALS * v.intervalMs);
+        }
+      }
+      if (byProber.size === 0) this.seen.delete(id);
+    }
+    this.staleAt = staleAt;
+    return changed;
+  }
+
+  /** GET /v1/health, judged now (the kept view's ages would be those of its last change). */
   report(): HealthReport | null {
     if (!this.previous || !this.lastSnapshot) return null;
     const prober = this.opts.prober;
     return healthReport({
-      view: this.previous,
+      view: this.judge(this.lastSnapshot.steering, (this.opts.now ?? Date.now)()),
       checks: checksByRegion(this.lastSnapshot.steering.regions),
+      steering: this.lastSnapshot.steering,
       local: prober ? { proberId: this.opts.proberId ?? 'local', states: prober.localStates() } : null,
     });
   }

@@ -415,3 +415,36 @@ export const udpSendDropped = new client.Counter({
   help: 'UDP replies dropped by the batch engine: the socket send buffer was full (EAGAIN, ENOBUFS) or the kernel refused the destination',
   registers: [registry],
 });
+
+// ---- per-endpoint health (pool endpoints with checks) ---------------------------------------------
+// Cardinality: one series per (region, endpoint address) while the fleet has at most
+// `--endpoint-metrics-limit` of them (default 1000); above it the per-endpoint series are not
+// exported and only the per-region counts (`regiondns_endpoints`) remain, which are bounded by regions.
+
+export const endpointUp = new client.Gauge({
+  name: 'regiondns_endpoint_up',
+  help: 'Fleet view: 1 when every check of the pool endpoint is up (by quorum of probers), else 0; absent above --endpoint-metrics-limit endpoints',
+  labelNames: ['region', 'endpoint'] as const,
+  registers: [registry],
+});
+
+export const endpointTransitions = new client.Counter({
+  name: 'regiondns_endpoint_transitions_total',
+  help: 'Fleet view: changes of a pool endpoint between up and down, by the state changed to; endpoint="*" above --endpoint-metrics-limit endpoints',
+  labelNames: ['region', 'endpoint', 'to'] as const,
+  registers: [registry],
+});
+
+export const endpointsByState = new client.Gauge({
+  name: 'regiondns_endpoints',
+  help: 'Fleet view: pool endpoints with checks per region, by health (up or down)',
+  labelNames: ['region', 'state'] as const,
+  registers: [registry],
+});
+
+export const endpointProbes = new client.Counter({
+  name: 'regiondns_endpoint_probes_total',
+  help: "This instance's probes of endpoint checks, by result (pass or fail)",
+  labelNames: ['result'] as const,
+  registers: [registry],
+});

@@ -22,6 +22,8 @@ export const OpsErrors = {
   /** The hostname in the path is not a steered hostname. */
   UNKNOWN_HOSTNAME: { code: 'REGIONDNS_ERR_UNKNOWN_HOSTNAME', status: 404 },
   NOT_DRAINED: { code: 'REGIONDNS_ERR_NOT_DRAINED', status: 404 },
+  /** The address in the path is in no pool of any steered hostname. */
+  UNKNOWN_ENDPOINT: { code: 'REGIONDNS_ERR_UNKNOWN_ENDPOINT', status: 404 },
   NO_SPLIT: { code: 'REGIONDNS_ERR_NO_SPLIT', status: 404 },
   NO_RAMP: { code: 'REGIONDNS_ERR_NO_RAMP', status: 404 },
   /** The slug is not in the tenant map (never was, or deleted through the API). */

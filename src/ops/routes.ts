@@ -25,6 +25,7 @@ import { checkSteps, MAX_EVERY_MS, MIN_EVERY_MS, parseEvery, stepOverride } from
 import { registerConsoleApi } from './console-api.js';
 import { driftReport, type InstanceReport } from './drift.js';
 import { registerTenantRoutes, tenantsView } from './tenants.js';
+import { endpointsView, registerEndpointRoutes } from './endpoints.js';
 
 export interface OpsDeps {
   store: FleetStore;
@@ -150,6 +151,24 @@ export function strandedBySplit(snap: Snapshot, policy: HostnamePolicy, next: Re
   return out;
 }
 
+/** A drain's `hostnames`, canonical and each once; `check` throws for one the drain cannot name. Absent: null (every hostname). */
+export function drainHostnames(list: readonly string[] | undefined, check: (fqdn: string) => void): string[] | null {
+  if (!list) return null;
+  const out: string[] = [];
+  for (const h of list) {
+    const fqdn = hostnameParam(h, 'hostnames');
+    check(fqdn);
+    if (!out.includes(fqdn)) out.push(fqdn);
+  }
+  return out;
+}
+
+/** The 409 of a drain that would strand hostnames, naming each with its regions' reasons. */
+export function lastRegionError(target: string, stranded: Stranded[]): OpsError {
+  const what = stranded.map((s) => `${s.fqdn} (${s.regions.map((r) => `${r.region}: ${r.reason}`).join('; ')})`).join(', ');
+  return new OpsError('LAST_REGION', `draining ${target} would leave ${stranded.length === 1 ? 'a hostname' : `${stranded.length} hostnames`} with no operational region: ${what}. Pass force: true (ctl: --force) to drain anyway`, { hostnames: stranded });
+}
+
 /** Percentages of traffic per set for aligned weights. */
 function shares(weights: readonly number[]): number[] {
   const total = weights.reduce((a, b) => a + b, 0);
@@ -177,6 +196,7 @@ export function stateView(deps: Pick<OpsDeps, 'store' | 'snapshot' | 'instanceId
         drain: d ? { reason: d.reason, by: d.by, at: d.at, hostnames: d.hostnames } : null,
       };
     }),
+    endpointDrains: endpointsView(snap),
     tenants: tenantsView(deps),
     hostnames: [...snap.steering.hostnames.values()].map((p) => {
       const effective = snap.weightOverrides.get(p.fqdn) ?? p.weights;
@@ -310,17 +330,11 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
       const snap = deps.snapshot();
       const region = regionParam(snap, req);
       const body = parseBody(DrainBody, req.body);
-      let hostnames: string[] | null = null;
-      if (body.hostnames) {
-        hostnames = [];
-        for (const h of body.hostnames) {
-          const fqdn = hostnameParam(h, 'hostnames');
-          const policy = snap.steering.hostnames.get(fqdn);
-          if (!policy) throw new OpsError('BAD_REQUEST', `hostnames: ${fqdn} is not a steered hostname (known: ${listOf(snap.steering.hostnames.keys())})`);
-          if (!regionsOf(policy).includes(region)) throw new OpsError('BAD_REQUEST', `hostnames: ${fqdn} does not use region ${region} (its regions: ${regionsOf(policy).join(', ')})`);
-          if (!hostnames.includes(fqdn)) hostnames.push(fqdn);
-        }
-      }
+      const hostnames = drainHostnames(body.hostnames, (fqdn) => {
+        const policy = snap.steering.hostnames.get(fqdn);
+        if (!policy) throw new OpsError('BAD_REQUEST', `hostnames: ${fqdn} is not a steered hostname (known: ${listOf(snap.steering.hostnames.keys())})`);
+        if (!regionsOf(policy).includes(region)) throw new OpsError('BAD_REQUEST', `hostnames: ${fqdn} does not use region ${region} (its regions: ${regionsOf(policy).join(', ')})`);
+      });
       const drain: Drain = { region, reason: body.reason, hostnames, by: who!.name, at: deps.now() };
       return commit(() => {
         // Judged on the store's state at the version the write commits on (a retry judges again).
@@ -503,6 +517,10 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
       route, state: () => stateView(deps), health: () => deps.healthReport?.() ?? null, openReads: deps.openReads, instanceId: deps.instanceId,
       onChange: [(fn) => store.onEvent(fn), ...(deps.onSnapshot ? [deps.onSnapshot] : [])],
     });
+
+    // -- endpoint drains --
+
+    registerEndpointRoutes(v1, deps);
 
     // -- reads --
 

@@ -4,9 +4,10 @@ import { RRClass, RRType } from '../dns/constants.js';
 import { ipToBytes } from '../dns/ip.js';
 import type { Answer, Query, WireRR } from '../dns/types.js';
 import type { ClientAddress } from '../dns/udp.js';
+import type { RegionRecords } from '../state/endpoint-health.js';
 import type { SteeredName, Snapshot, TenantAnswer } from '../state/snapshot.js';
 import { steer, traceAnswer, traceClient, type SteeringResult } from '../steering/pipeline.js';
-import type { HostnamePolicy, RegionId } from '../steering/policy.js';
+import type { HostnamePolicy, RegionId, SteeringOutcome } from '../steering/policy.js';
 import type { SteeringClient } from '../steering/stages.js';
 import { routeTenant, tenantSlugEnd, tenantSlugStart, type TenantRoute } from '../steering/tenants.js';
 import type { Trace, TraceTenant } from '../steering/trace.js';
@@ -78,33 +79,65 @@ function answerSteered(snap: Snapshot, ctx: QueryContext, owner: string, qtype: 
   const ecs = ctx.query.edns?.ecs ?? null;
   const client = steeringClient(ctx);
   const location = snap.geo ? snap.geo.locate(client.address) : null;
+  const v6 = qtype === RRType.AAAA;
   const result = steer(
     {
       policy,
       weights: snap.weightOverrides.get(owner),
       client,
       location,
-      isOperational: snap.isOperationalFor(owner),
+      isOperational: snap.isOperationalFor(owner, v6 ? 6 : 4),
       regions: snap.steering.regions,
       latencyTable: snap.latencyTable,
       rng: ctx.rng,
-      cache: snap.steeringCache,
+      cache: v6 ? snap.steeringCache6 : snap.steeringCache,
     },
     ctx.trace,
   );
   ctx.steering = result;
   ctx.steeredName = owner;
+  if (ctx.trace) traceEndpoints(ctx.trace, steered, v6 ? 6 : 4);
   const ecsScope = ecs !== null && ecs.sourcePrefix === 0 ? 0 : result.ecsScope;
   if (result.outcome === 'servfail') return { records: NONE, servfail: true, ecsScope };
-  const halved = result.outcome === 'fail-open';
   const records: WireRR[] = [];
   for (const region of result.regions) {
-    const r = steered.records.get(region);
-    if (!r) continue;
-    const list = qtype === RRType.AAAA ? (halved ? r.aaaaHalf : r.aaaa) : halved ? r.aHalf : r.a;
+    const list = regionRecords(steered, region, result.outcome, v6);
     for (const rr of list) records.push(rr);
   }
   return { records, servfail: false, ecsScope };
+}
+
+/**
+ * A region's records for an outcome: its healthy endpoints normally; every endpoint when failing open
+ * (as if up, TTL halved); for a fallback region, its healthy endpoints or, when none is, all of them
+ * (the fallback is served whatever its health).
+ */
+function regionRecords(steered: SteeredName, region: RegionId, outcome: SteeringOutcome, v6: boolean): readonly WireRR[] {
+  if (outcome === 'fail-open') return familyRecords(steered.all.get(region), v6, true);
+  const live = familyRecords(steered.records.get(region), v6, false);
+  return live.length === 0 && outcome === 'fallback-region' ? familyRecords(steered.all.get(region), v6, false) : live;
+}
+
+function familyRecords(r: RegionRecords | undefined, v6: boolean, halved: boolean): readonly WireRR[] {
+  if (r === undefined) return NONE;
+  return v6 ? (halved ? r.aaaaHalf : r.aaaa) : halved ? r.aHalf : r.a;
+}
+
+/** Each endpoint of the regions the pipeline weighed, with its state, for explain. */
+function traceEndpoints(trace: Trace, steered: SteeredName, family: 4 | 6): void {
+  const regions = trace.health?.map((h) => h.region) ?? [...steered.policy.pools.keys()];
+  trace.endpoints = [];
+  for (const region of regions) {
+    const folded = steered.endpoints?.get(region);
+    const pool = steered.policy.pools.get(region);
+    if (!pool) continue;
+    const states = folded?.states ?? [...pool.v4Text.map((address) => ({ address, family: 4 as const })), ...pool.v6Text.map((address) => ({ address, family: 6 as const }))]
+      .map((e) => ({ ...e, up: true, drained: false, reason: 'up (no checks)' }));
+    for (const e of states) {
+      if (e.family !== family) continue;
+      trace.endpoints.push({ region, address: e.address, up: e.up, drained: e.drained, reason: e.reason });
+    }
+  }
 }
 
 const LOOPBACK = new Uint8Array([127, 0, 0, 1]);
@@ -131,31 +164,31 @@ function answerTenant(snap: Snapshot, ctx: QueryContext, steered: SteeredName, s
     }
   } else {
     t = tenantAnswer(snap, steered, home);
-    traceTenant(ctx.trace, snap, steered.policy, slug, steeringClient(ctx), t.route);
+    const v6 = qtype === RRType.AAAA;
+    traceTenant(ctx.trace, snap, steered.policy, slug, steeringClient(ctx), v6 ? t.route6 : t.route);
+    traceEndpoints(ctx.trace, steered, v6 ? 6 : 4);
   }
-  ctx.steering = t.result;
+  ctx.steering = qtype === RRType.AAAA ? t.result6 : t.result;
   ctx.steeredName = steered.policy.fqdn;
   return qtype === RRType.AAAA ? t.aaaa : t.a;
 }
 
+/** The route per family: with endpoint health, a region may have healthy IPv4 endpoints and no IPv6 ones. */
 function tenantAnswer(snap: Snapshot, steered: SteeredName, home: RegionId): TenantAnswer {
   const policy = steered.policy;
-  const route = routeTenant(policy, policy.tenants!, home, snap.isOperationalFor(policy.fqdn), snap.steering.regions);
-  const halved = route.outcome === 'fail-open';
+  const route = routeTenant(policy, policy.tenants!, home, snap.isOperationalFor(policy.fqdn, 4), snap.steering.regions);
+  const route6 = policy.endpointChecks || steered.endpoints ? routeTenant(policy, policy.tenants!, home, snap.isOperationalFor(policy.fqdn, 6), snap.steering.regions) : route;
   const a: WireRR[] = [];
   const aaaa: WireRR[] = [];
-  for (const region of route.regions) {
-    const r = steered.records.get(region);
-    if (!r) continue;
-    a.push(...(halved ? r.aHalf : r.a));
-    aaaa.push(...(halved ? r.aaaaHalf : r.aaaa));
-  }
-  const servfail = route.outcome === 'servfail';
+  for (const region of route.regions) a.push(...regionRecords(steered, region, route.outcome, false));
+  for (const region of route6.regions) aaaa.push(...regionRecords(steered, region, route6.outcome, true));
+  const result = (r: TenantRoute): SteeringResult => ({ regions: r.regions, setName: 'tenant', outcome: r.outcome, ttl: r.ttl, ecsScope: 0 });
+  const res = result(route);
   return {
-    route,
-    result: { regions: route.regions, setName: 'tenant', outcome: route.outcome, ttl: route.ttl, ecsScope: 0 },
-    a: { records: a, servfail, ecsScope: 0 },
-    aaaa: { records: aaaa, servfail, ecsScope: 0 },
+    route, route6,
+    result: res, result6: route6 === route ? res : result(route6),
+    a: { records: a, servfail: route.outcome === 'servfail', ecsScope: 0 },
+    aaaa: { records: aaaa, servfail: route6.outcome === 'servfail', ecsScope: 0 },
   };
 }
 

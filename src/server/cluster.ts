@@ -16,7 +16,7 @@ import { formatListenAddress } from '../dns/listen-address.js';
 import { DEFAULT_TCP_OPTIONS, type TcpOptions } from '../dns/tcp.js';
 import type { Logger } from '../obs/logger.js';
 import { registry, workerRestarts } from '../obs/metrics.js';
-import type { Drain } from '../state/fleet-store.js';
+import type { Drain, EndpointDrain } from '../state/fleet-store.js';
 import { OverrideMap } from '../state/store-kit.js';
 import { regionOf } from '../state/tenants.js';
 import { EntryGate } from '../state/schemas.js';
@@ -39,6 +39,9 @@ export interface StateMessage {
   regionHealth: [RegionId, RegionHealth][];
   drains: [RegionId, Drain][];
   weightOverrides: [string, readonly number[]][];
+  /** Endpoint checks that are down, and endpoint drains: each worker folds them into its own snapshot. */
+  endpointHealth: [string, RegionHealth][];
+  endpointDrains: [string, EndpointDrain][];
 }
 
 /** Tenant overrides (the store's 'tenant' namespace): every entry (`full`), or the slugs that changed. */
@@ -77,6 +80,8 @@ export function stateMessage(s: Snapshot): StateMessage {
     regionHealth: [...s.regionHealth],
     drains: [...s.drains],
     weightOverrides: [...s.weightOverrides],
+    endpointHealth: [...s.endpointHealth],
+    endpointDrains: [...s.endpointDrains],
   };
 }
 
@@ -270,7 +275,10 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
   const apply = () => {
     current = withState(base, {
       version: state?.version ?? base.version,
-      ...(state ? { regionHealth: new Map(state.regionHealth), drains: new Map(state.drains), weightOverrides: new Map(state.weightOverrides) } : {}),
+      ...(state ? {
+        regionHealth: new Map(state.regionHealth), drains: new Map(state.drains), weightOverrides: new Map(state.weightOverrides),
+        endpointHealth: new Map(state.endpointHealth ?? []), endpointDrains: new Map(state.endpointDrains ?? []),
+      } : {}),
       tenantOverrides,
     });
   };

@@ -20,7 +20,7 @@ export async function probeOnly(opts: { zonesDir: string; redis: string; instanc
   const store = new RedisStore({ url: opts.redis, instanceId, log: log.child({ component: 'fleet-store' }) });
   await store.start();
   const prober = new Prober({ proberId: instanceId, store, log: log.child({ component: 'health' }) });
-  prober.update(first.steering.regions);
+  prober.update(first.steering.regions, first.steering.endpointChecks?.values());
   const checks = [...first.steering.regions.values()].reduce((n, r) => n + r.checks.length, 0);
   log.info({ prober: instanceId, checks, regions: first.steering.regions.size }, 'probing');
   return {
@@ -31,7 +31,7 @@ export async function probeOnly(opts: { zonesDir: string; redis: string; instanc
         for (const e of errors) log.error({ error: e }, 'reload failed: keeping the previous checks');
         return { ok: false, errors };
       }
-      prober.update(next.steering.regions);
+      prober.update(next.steering.regions, next.steering.endpointChecks?.values());
       log.info('checks reloaded');
       return { ok: true, errors: [] };
     },

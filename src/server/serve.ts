@@ -63,6 +63,8 @@ export interface ServeOptions {
   opsOpenReads?: boolean;
   /** Run the health prober in this process (default true). */
   probe?: boolean;
+  /** Above this many pool endpoints with checks, `regiondns_endpoint_up` has no per-endpoint series (default 1000). */
+  endpointMetricsLimit?: number;
   quorum?: Quorum;
   /** Ramp controller tick (default 1 s). */
   rampTickMs?: number;
@@ -126,11 +128,11 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   }
 
   const prober = opts.probe === false ? null : new Prober({ proberId: instanceId, store, log: log.child({ component: 'health' }) });
-  prober?.update(first.steering.regions);
-  const health = new HealthTracker(store, { quorum: opts.quorum, prober, proberId: instanceId });
+  prober?.update(first.steering.regions, first.steering.endpointChecks?.values());
+  const health = new HealthTracker(store, { quorum: opts.quorum, prober, proberId: instanceId, endpointMetricsLimit: opts.endpointMetricsLimit });
   const coordinator = new Coordinator(
     { zones: first.zones, steering: first.steering, geo, latencyTable: first.latencyTable },
-    { store, log, health: health.source },
+    { store, log, health: health.source, endpointHealth: health.endpointSource },
   );
   coordinator.start();
   const current = () => coordinator.snapshot();
@@ -221,7 +223,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
       // Overrides live in the store, so they survive the reload; checks added or removed start or stop.
       const snap = coordinator.replaceConfig({ zones: next.zones, steering: next.steering, geo, latencyTable: next.latencyTable });
       identity = configIdentity(next.zones, next.steering);
-      prober?.update(next.steering.regions);
+      prober?.update(next.steering.regions, next.steering.endpointChecks?.values());
       zoneReloads.labels('ok').inc();
       publishSnapshotMetrics(next);
       logSummary(log, 'zones reloaded', snap, next);

@@ -4,7 +4,7 @@
 // schema walk over each would cost seconds.
 
 import * as z from 'zod';
-import { DrainSchema, type EntryGate } from '../state/schemas.js';
+import { DrainSchema, EndpointDrainSchema, type EntryGate } from '../state/schemas.js';
 import type { StateMessage, TenantsMessage, ToWorker } from './cluster.js';
 
 const RegionHealthSchema = z.object({ up: z.boolean(), reason: z.string() });
@@ -15,6 +15,8 @@ const StateMessageSchema = z.object({
   regionHealth: z.array(z.tuple([z.string().min(1), RegionHealthSchema])),
   drains: z.array(z.tuple([z.string().min(1), DrainSchema])).refine((d) => d.every(([k, v]) => k === v.region), 'a drain under another region'),
   weightOverrides: z.array(z.tuple([z.string().min(1), z.array(z.number().finite().min(0))])),
+  endpointHealth: z.array(z.tuple([z.string().min(1), RegionHealthSchema])),
+  endpointDrains: z.array(z.tuple([z.string().min(1), EndpointDrainSchema])).refine((d) => d.every(([k, v]) => k === v.address), 'an endpoint drain under another address'),
 });
 
 const TenantsHeadSchema = z.object({

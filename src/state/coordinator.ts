@@ -5,22 +5,42 @@
 import type { Logger } from '../obs/logger.js';
 import { snapshotVersion } from '../obs/metrics.js';
 import type { HostnamePolicy, RegionId, SteeringConfig } from '../steering/policy.js';
-import type { Drain, FleetStore, WeightOverride } from './fleet-store.js';
+import type { CheckId } from '../health/check-config.js';
+import type { Drain, EndpointDrain, FleetStore, WeightOverride } from './fleet-store.js';
 import { buildSnapshot, withState, type RegionHealth, type Snapshot, type SnapshotInputs } from './snapshot.js';
 
 /** What the health subsystem says about each region right now (after quorum), given the config in force. */
 export type HealthSource = (snap: Snapshot, now: number) => ReadonlyMap<RegionId, RegionHealth>;
+
+/** Endpoint checks that are down (after quorum); asked right after `health`, with the same arguments. */
+export type EndpointHealthSource = (snap: Snapshot, now: number) => ReadonlyMap<CheckId, RegionHealth>;
+
+/**
+ * Verdicts arrive once per probe (thousands a second with endpoint checks), and judging health costs
+ * time in proportion to the checks: health is re-judged at most every VERDICT_COALESCE_MS, or every
+ * COALESCE_MS_PER_CHECK × checks when that is longer (10,000 checks: 200 ms, which bounds the time spent
+ * judging to a few percent of a core; the answer moves at most that much later).
+ */
+export const VERDICT_COALESCE_MS = 50;
+export const COALESCE_MS_PER_CHECK = 0.02;
+
+function coalesceMs(steering: SteeringConfig): number {
+  let checks = steering.endpointChecks?.size ?? 0;
+  for (const r of steering.regions.values()) checks += r.checks.length;
+  return Math.max(VERDICT_COALESCE_MS, Math.ceil(checks * COALESCE_MS_PER_CHECK));
+}
 
 export interface CoordinatorOptions {
   store: FleetStore;
   log: Logger;
   now?: () => number;
   health?: HealthSource;
+  endpointHealth?: EndpointHealthSource;
   /** How often health is re-judged without an event (verdicts go stale with time). */
   tickMs?: number;
 }
 
-type BaseInputs = Omit<SnapshotInputs, 'version' | 'regionHealth' | 'drains' | 'weightOverrides' | 'tenantOverrides'>;
+type BaseInputs = Omit<SnapshotInputs, 'version' | 'regionHealth' | 'drains' | 'weightOverrides' | 'tenantOverrides' | 'endpointHealth' | 'endpointDrains'>;
 
 export class Coordinator {
   private current: Snapshot;
@@ -29,16 +49,17 @@ export class Coordinator {
   private readonly listeners = new Set<(s: Snapshot) => void>();
   private unsubscribe: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private verdictTimer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
 
   constructor(base: BaseInputs, private readonly opts: CoordinatorOptions) {
     this.now = opts.now ?? Date.now;
     const state = this.fleetState(base.steering);
     this.current = buildSnapshot({ ...base, version: this.version, ...state, regionHealth: new Map() });
-    const health = this.opts.health?.(this.current, this.now());
-    if (health) {
-      this.healthKey = healthKey(health);
-      this.current = withState(this.current, { version: this.version, regionHealth: health });
+    if (this.opts.health) {
+      const health = this.judge(this.current);
+      this.healthKey = health.key;
+      this.current = withState(this.current, { version: this.version, regionHealth: health.regions, endpointHealth: health.endpoints });
     }
     snapshotVersion.set(this.version);
   }
@@ -56,7 +77,15 @@ export class Coordinator {
   start(): void {
     this.unsubscribe = this.opts.store.onEvent((e) => {
       if (e.kind === 'status') return;
-      this.refresh(e.kind === 'verdicts' ? 'health' : 'overrides');
+      if (e.kind !== 'verdicts') {
+        this.refresh('overrides');
+        return;
+      }
+      // One re-judgement per burst of verdicts, not one per probe.
+      this.verdictTimer ??= setTimeout(() => {
+        this.verdictTimer = null;
+        this.refresh('health');
+      }, coalesceMs(this.current.steering));
     });
     this.timer = setInterval(() => this.refresh('tick'), this.opts.tickMs ?? 500);
     this.timer.unref();
@@ -65,27 +94,37 @@ export class Coordinator {
   stop(): void {
     this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
+    if (this.verdictTimer) clearTimeout(this.verdictTimer);
+    this.verdictTimer = null;
+  }
+
+  /** Region and endpoint health now, with a key that changes when either does. */
+  private judge(snap: Snapshot): { regions: ReadonlyMap<RegionId, RegionHealth>; endpoints: ReadonlyMap<CheckId, RegionHealth>; key: string } {
+    const now = this.now();
+    const regions = this.opts.health?.(snap, now) ?? snap.regionHealth;
+    const endpoints = this.opts.endpointHealth?.(snap, now) ?? snap.endpointHealth;
+    return { regions, endpoints, key: `${healthKey(regions)}|${healthKey(endpoints)}` };
   }
 
   /** A zone/policy reload: rebuild everything, keep the runtime state (overrides survive reloads). */
   replaceConfig(base: BaseInputs): Snapshot {
     const state = this.fleetState(base.steering);
-    const next = buildSnapshot({ ...base, version: this.version + 1, ...state, regionHealth: this.current.regionHealth });
-    const health = this.opts.health?.(next, this.now()) ?? next.regionHealth;
-    this.healthKey = healthKey(health);
-    return this.swap(withState(next, { version: next.version, regionHealth: health }));
+    const next = buildSnapshot({ ...base, version: this.version + 1, ...state, regionHealth: this.current.regionHealth, endpointHealth: this.current.endpointHealth });
+    const health = this.judge(next);
+    this.healthKey = health.key;
+    return this.swap(withState(next, { version: next.version, regionHealth: health.regions, endpointHealth: health.endpoints }));
   }
 
   /** Re-reads overrides and health; swaps only when something changed (a tick changes nothing usually). */
   refresh(why: 'health' | 'overrides' | 'tick' = 'overrides'): Snapshot {
-    const health = this.opts.health?.(this.current, this.now()) ?? this.current.regionHealth;
-    const hk = healthKey(health);
-    const healthChanged = hk !== this.healthKey;
+    const health = this.judge(this.current);
+    const healthChanged = health.key !== this.healthKey;
     if (why === 'tick' && !healthChanged) return this.current;
     if (why === 'health' && !healthChanged) return this.current;
-    this.healthKey = hk;
+    this.healthKey = health.key;
     const state = why === 'overrides' ? this.fleetState(this.current.steering) : {};
-    return this.swap(withState(this.current, { version: this.version + 1, regionHealth: health, ...state }));
+    const endpointHealth = healthChanged ? health.endpoints : this.current.endpointHealth;
+    return this.swap(withState(this.current, { version: this.version + 1, regionHealth: health.regions, endpointHealth, ...state }));
   }
 
   private swap(next: Snapshot): Snapshot {
@@ -100,16 +139,19 @@ export class Coordinator {
 
   private fleetState(steering: SteeringConfig): {
     drains: Map<RegionId, Drain>; weightOverrides: Map<string, number[]>; tenantOverrides: ReadonlyMap<string, unknown>;
+    endpointDrains: ReadonlyMap<string, EndpointDrain>;
   } {
     const drains = new Map<RegionId, Drain>();
     for (const [region, value] of this.opts.store.get('drain')) drains.set(region, value);
+    // The store's map as is while it is the same object: an unchanged one then does not re-fold endpoints.
+    const endpointDrains: ReadonlyMap<string, EndpointDrain> = this.opts.store.get('endpoint');
     const weightOverrides = new Map<string, number[]>();
     for (const [fqdn, value] of this.opts.store.get('weights')) {
       const policy = steering.hostnames.get(fqdn);
       if (policy) weightOverrides.set(fqdn, alignWeights(policy, value));
     }
     // The store's own immutable map: a million tenants are not copied per change.
-    return { drains, weightOverrides, tenantOverrides: this.opts.store.get('tenant') };
+    return { drains, weightOverrides, tenantOverrides: this.opts.store.get('tenant'), endpointDrains };
   }
 }
 
@@ -118,7 +160,7 @@ export function alignWeights(policy: HostnamePolicy, o: WeightOverride): number[
   return policy.sets.map((s) => (Object.hasOwn(o.weights, s.name) ? o.weights[s.name] : s.weight));
 }
 
-function healthKey(h: ReadonlyMap<RegionId, RegionHealth>): string {
+function healthKey(h: ReadonlyMap<string, RegionHealth>): string {
   let k = '';
   for (const [r, v] of [...h.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) k += `${r}=${v.up ? 1 : 0}:${v.reason};`;
   return k;

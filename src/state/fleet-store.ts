@@ -6,13 +6,23 @@ import type { RegionId } from '../steering/policy.js';
 import type { NamespaceValues } from './schemas.js';
 
 /** Namespaces of operator overrides. Values are JSON. */
-export type Namespace = 'drain' | 'weights' | 'ramp' | 'tenant';
-export const NAMESPACES: readonly Namespace[] = ['drain', 'weights', 'ramp', 'tenant'];
+export type Namespace = 'drain' | 'weights' | 'ramp' | 'tenant' | 'endpoint';
+export const NAMESPACES: readonly Namespace[] = ['drain', 'weights', 'ramp', 'tenant', 'endpoint'];
 
 export interface Drain {
   region: RegionId;
   reason: string;
   /** Only these hostnames (canonical fqdns); null drains the region for every hostname. */
+  hostnames: string[] | null;
+  by: string;
+  at: number;
+}
+
+/** An operator's drain of one pool endpoint (namespace 'endpoint', key = the address's canonical text). */
+export interface EndpointDrain {
+  address: string;
+  reason: string;
+  /** Only in these hostnames' pools (canonical fqdns); null: in every pool that lists the address. */
   hostnames: string[] | null;
   by: string;
   at: number;

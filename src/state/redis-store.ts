@@ -117,7 +117,8 @@ function script(lua: string): LuaScript {
   return { lua, sha: createHash('sha1').update(lua).digest('hex') };
 }
 
-// KEYS: version, audit, ns:drain, ns:weights, ns:ramp, ns:tenant, epoch, write:<id>
+// KEYS: version, audit, epoch, write:<id>, then one hash per namespace (ns:drain, ns:weights, …; last,
+// so a new namespace adds a key without moving the others)
 // ARGV: channel, deadline (ms, Redis clock), audit max, audit entry JSON minus its "{" (id and version
 // are spliced in front), changes JSON for the message ('' = too big to publish), and the operations
 // as one JSON array [keyIndex, "S"|"D", field, valueJson, ...]: one argument whatever the size (a
@@ -125,16 +126,20 @@ function script(lua: string): LuaScript {
 // cjson never re-encodes them. Consecutive sets on one hash go in one HSET. Then: the epoch expected,
 // the version expected ('' = any), the lowest version acceptable (the writer's own), the write id
 // (JSON-quoted) and how long to remember it.
+/** The KEYS index (1-based, Lua) of the first namespace hash in WRITE_SCRIPT and RESEED. */
+const WRITE_NS_KEY = 5;
+const RESEED_NS_KEY = 6;
+
 /** Exported for tests only. */
 export const WRITE_SCRIPT = script(`
-local done = redis.call('GET', KEYS[8])
+local done = redis.call('GET', KEYS[4])
 if done then return tonumber(done) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if now > tonumber(ARGV[2]) then
   return redis.error_reply('REGIONDNS_DEADLINE write reached Redis after its deadline and was not applied')
 end
-local epoch = redis.call('GET', KEYS[7])
+local epoch = redis.call('GET', KEYS[3])
 if epoch ~= ARGV[7] then return redis.error_reply('REGIONDNS_EPOCH ' .. (epoch or '')) end
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if cur < tonumber(ARGV[9]) then return redis.error_reply('REGIONDNS_BEHIND ' .. cur) end
@@ -158,7 +163,7 @@ for i = 1, #ops, 4 do
   end
 end
 flush()
-redis.call('SET', KEYS[8], v, 'PX', ARGV[11])
+redis.call('SET', KEYS[4], v, 'PX', ARGV[11])
 redis.call('LPUSH', KEYS[2], '{"id":' .. v .. ',"version":' .. v .. ',"writeId":' .. ARGV[10] .. ',' .. ARGV[4])
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
 local changes = ARGV[5]
@@ -203,7 +208,7 @@ end
 return best
 `);
 
-// KEYS: epoch, version, audit, ns:drain, ns:weights, ns:ramp, ns:tenant, lineage, reseed
+// KEYS: epoch, version, audit, lineage, reseed, then one hash per namespace (as WRITE_SCRIPT's)
 // ARGV: epoch seen ('' = none), version seen, new epoch, new version, lineage [epoch, version, ...] as
 // JSON, operations (as WRITE_SCRIPT's, sets only), audit entry minus "{", audit max, channel.
 // Replaces the whole fleet state, only if Redis is still as the caller judged it.
@@ -211,9 +216,10 @@ const RESEED = script(`
 local e = redis.call('GET', KEYS[1]) or ''
 local v = tonumber(redis.call('GET', KEYS[2]) or '0')
 if e ~= ARGV[1] or v ~= tonumber(ARGV[2]) then return redis.error_reply('REGIONDNS_MOVED ' .. e .. ' ' .. v) end
-for i = 4, 8 do redis.call('DEL', KEYS[i]) end
+redis.call('DEL', KEYS[4])
+for i = 6, #KEYS do redis.call('DEL', KEYS[i]) end
 local lineage = cjson.decode(ARGV[5])
-for i = 1, #lineage, 2 do redis.call('HSET', KEYS[8], lineage[i], lineage[i + 1]) end
+for i = 1, #lineage, 2 do redis.call('HSET', KEYS[4], lineage[i], lineage[i + 1]) end
 local ops = cjson.decode(ARGV[6])
 local hkey, batch = nil, {}
 for i = 1, #ops, 4 do
@@ -228,7 +234,7 @@ end
 if hkey then redis.call('HSET', hkey, unpack(batch)) end
 redis.call('SET', KEYS[2], ARGV[4])
 redis.call('SET', KEYS[1], ARGV[3])
-redis.call('DEL', KEYS[9])
+redis.call('DEL', KEYS[5])
 redis.call('LPUSH', KEYS[3], '{"id":' .. ARGV[4] .. ',"version":' .. ARGV[4] .. ',' .. ARGV[7])
 redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[8]) - 1)
 redis.call('PUBLISH', ARGV[9], '{"version":' .. ARGV[4] .. ',"epoch":' .. cjson.encode(ARGV[3]) .. ',"changes":null}')
@@ -516,7 +522,7 @@ export class RedisStore implements FleetStore {
     const estimate = stored.reduce((n, c) => n + c.key.length + (c.json?.length ?? 4) + 32, 2);
     let changesJson = estimate > MAX_MESSAGE_CHARS ? '' : encodeChanges(stored);
     if (changesJson.length > MAX_MESSAGE_CHARS) changesJson = '';
-    const ops = JSON.stringify(stored.flatMap((c) => [3 + NAMESPACES.indexOf(c.ns), c.json === null ? 'D' : 'S', c.key, c.json ?? '']));
+    const ops = JSON.stringify(stored.flatMap((c) => [WRITE_NS_KEY + NAMESPACES.indexOf(c.ns), c.json === null ? 'D' : 'S', c.key, c.json ?? '']));
     const writeId = randomUUID();
     const writeKey = `${this.prefix}write:${writeId}`;
     const epoch = this.epoch ?? '';
@@ -525,7 +531,7 @@ export class RedisStore implements FleetStore {
       this.keys.changes, 0, REDIS_AUDIT_LIMIT, auditRest, changesJson, ops,
       epoch, opts.expectVersion ?? '', floor, JSON.stringify(writeId), WRITE_ID_TTL_MS,
     ];
-    const keys = [this.keys.version, this.keys.audit, ...this.keys.ns, this.keys.epoch, writeKey];
+    const keys = [this.keys.version, this.keys.audit, this.keys.epoch, writeKey, ...this.keys.ns];
 
     // A bulk write gets time to transfer and run; the deadline is on Redis's clock, so no skew.
     const budget = this.commandTimeoutMs + Math.ceil(stored.length / 100);
@@ -912,7 +918,7 @@ export class RedisStore implements FleetStore {
     for (const [i, ns] of NAMESPACES.entries()) {
       const m = this.views.get(ns) ?? OverrideMap.EMPTY;
       restored[ns] = m.size;
-      for (const [key, value] of m) ops.push(4 + i, 'S', key, JSON.stringify(value));
+      for (const [key, value] of m) ops.push(RESEED_NS_KEY + i, 'S', key, JSON.stringify(value));
     }
     const drains = [...(this.views.get('drain') ?? OverrideMap.EMPTY).keys()];
     const what = seen.epoch === null ? 'had no fleet state (flushed, or restarted without its data)'
@@ -927,7 +933,7 @@ export class RedisStore implements FleetStore {
       at: this.now(),
     };
     const args = [seen.epoch ?? '', seen.version, epoch, version, JSON.stringify(kept.flat()), JSON.stringify(ops), JSON.stringify(entry).slice(1), REDIS_AUDIT_LIMIT, this.keys.changes];
-    const keys = [this.keys.epoch, this.keys.version, this.keys.audit, ...this.keys.ns, this.keys.lineage, this.keys.reseed];
+    const keys = [this.keys.epoch, this.keys.version, this.keys.audit, this.keys.lineage, this.keys.reseed, ...this.keys.ns];
     const budget = this.commandTimeoutMs + Math.ceil(ops.length / 400);
     const t0 = performance.now();
     try {

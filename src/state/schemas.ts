@@ -6,13 +6,21 @@ import * as z from 'zod';
 import type { Logger } from 'pino';
 import { fleetStoreBadEntries } from '../obs/metrics.js';
 import { slugProblem } from '../steering/tenants.js';
-import type { AuditEntry, Drain, Namespace, Ramp, TenantOverride, Verdict, WeightOverride } from './fleet-store.js';
+import type { AuditEntry, Drain, EndpointDrain, Namespace, Ramp, TenantOverride, Verdict, WeightOverride } from './fleet-store.js';
 
 const Actor = z.string();
 const Millis = z.number().finite();
 
 export const DrainSchema = z.object({
   region: z.string().min(1),
+  reason: z.string(),
+  hostnames: z.array(z.string().min(1)).nullable(),
+  by: Actor,
+  at: Millis,
+});
+
+export const EndpointDrainSchema = z.object({
+  address: z.string().min(1),
   reason: z.string(),
   hostnames: z.array(z.string().min(1)).nullable(),
   by: Actor,
@@ -54,6 +62,7 @@ export interface NamespaceValues {
   weights: WeightOverride;
   ramp: Ramp;
   tenant: TenantOverride;
+  endpoint: EndpointDrain;
 }
 
 const SCHEMAS: { [N in Namespace]: z.ZodType<unknown> } = {
@@ -61,6 +70,7 @@ const SCHEMAS: { [N in Namespace]: z.ZodType<unknown> } = {
   weights: WeightOverrideSchema,
   ramp: RampSchema,
   tenant: TenantOverrideSchema,
+  endpoint: EndpointDrainSchema,
 };
 
 export type ParsedValue<N extends Namespace> = { ok: true; value: NamespaceValues[N] } | { ok: false; error: string };
@@ -83,6 +93,7 @@ export function keyProblem(ns: Namespace, key: string, value: unknown): string |
   if (ns === 'drain' && v.region !== key) return `stored under "${key}" but drains region ${JSON.stringify(v.region)}`;
   if ((ns === 'weights' || ns === 'ramp') && v.fqdn !== key) return `stored under "${key}" but is for ${JSON.stringify(v.fqdn)}`;
   if (ns === 'tenant') return slugProblem(key);
+  if (ns === 'endpoint' && (value as { address?: unknown }).address !== key) return `stored under "${key}" but drains endpoint ${JSON.stringify((value as { address?: unknown }).address)}`;
   return null;
 }
 

@@ -13,7 +13,9 @@ import type { TenantRoute } from '../steering/tenants.js';
 import type { DynamicAnswer } from '../zone/lookup.js';
 import { buildZone, buildZoneSet, type Zone, type ZoneSet } from '../zone/tree.js';
 import type { LoadedZone } from '../zone/load.js';
-import type { Drain } from './fleet-store.js';
+import type { CheckId } from '../health/check-config.js';
+import { foldHostname, needsFold, type RegionEndpoints, type RegionRecords } from './endpoint-health.js';
+import type { Drain, EndpointDrain } from './fleet-store.js';
 import { TenantDirectory } from './tenants.js';
 
 export interface RegionHealth {
@@ -25,17 +27,27 @@ export interface RegionHealth {
 export interface SteeredName {
   policy: HostnamePolicy;
   /**
-   * Per region: A and AAAA records at the policy TTL, and at half of it for fail-open answers.
+   * Per region: A and AAAA records at the policy TTL, and at half of it for fail-open answers, of the
+   * endpoints answered now (healthy, not drained; see endpoint-health.ts).
    * A wildcard hostname's records are owned by QUESTION_NAME (written as a pointer to the question).
    */
-  records: Map<RegionId, { a: WireRR[]; aaaa: WireRR[]; aHalf: WireRR[]; aaaaHalf: WireRR[] }>;
+  records: Map<RegionId, RegionRecords>;
+  /** Every endpoint's records, whatever its health: what fail-open serves. The same map as `records` when nothing is folded. */
+  all: Map<RegionId, RegionRecords>;
+  /** Per region, each endpoint's state and min-healthy per family; absent when no endpoint has checks or a drain. */
+  endpoints?: Map<RegionId, RegionEndpoints>;
 }
+
+export type Family = 4 | 6;
 
 /** A tenant hostname's answer for one home region, computed once per snapshot and shared by every query. */
 export interface TenantAnswer {
+  /** For A queries; route6 for AAAA (the same object unless endpoint health tells the families apart). */
   route: TenantRoute;
-  /** What the query handler counts in metrics. */
+  route6: TenantRoute;
+  /** What the query handler counts in metrics (A, AAAA). */
   result: SteeringResult;
+  result6: SteeringResult;
   a: DynamicAnswer;
   aaaa: DynamicAnswer;
 }
@@ -53,16 +65,25 @@ export interface Snapshot {
   regionHealth: ReadonlyMap<RegionId, RegionHealth>;
   /** Operator drains, by region. */
   drains: ReadonlyMap<RegionId, Drain>;
+  /** Endpoint checks that are down (by quorum); absent: up. */
+  endpointHealth: ReadonlyMap<CheckId, RegionHealth>;
+  /** Operator drains of pool endpoints, by address. */
+  endpointDrains: ReadonlyMap<string, EndpointDrain>;
   /** Runtime weight overrides, aligned with the policy's sets. */
   weightOverrides: ReadonlyMap<string, readonly number[]>;
   /** Tenant slug → home region: the tenants file under the API's overrides. */
   tenants: TenantDirectory;
-  /** Memo of steering orders per located client network (see steering/pipeline.ts); new per snapshot. */
+  /** Memo of steering orders per located client network (see steering/pipeline.ts) for A queries; new per snapshot. */
   steeringCache: SteeringCache;
+  /** The same for AAAA: with endpoint health a region can answer one family and not the other. */
+  steeringCache6: SteeringCache;
   /** Memo of tenant answers per tenant hostname and home region; new per snapshot. */
   tenantAnswers: Map<SteeredName, Map<RegionId, TenantAnswer>>;
-  /** Health and drains folded into one function per hostname, bound once per snapshot. */
-  isOperationalFor(fqdn: string): (region: RegionId) => RegionHealth;
+  /**
+   * Health and drains of regions, and min-healthy of their endpoints for `family` (default 4), folded
+   * into one function per hostname and family, bound once per snapshot.
+   */
+  isOperationalFor(fqdn: string, family?: Family): (region: RegionId) => RegionHealth;
 }
 
 const UP: RegionHealth = Object.freeze({ up: true, reason: 'up' });
@@ -78,23 +99,55 @@ export function operational(fqdn: string, region: RegionId, health: ReadonlyMap<
 }
 
 function operationalFns(
-  hostnames: Iterable<string>,
+  steered: ReadonlyMap<string, SteeredName>,
   health: ReadonlyMap<RegionId, RegionHealth>,
   drains: ReadonlyMap<RegionId, Drain>,
-): (fqdn: string) => (region: RegionId) => RegionHealth {
-  // Answers are computed once per (hostname, region) here, not per query.
-  const byHost = new Map<string, (region: RegionId) => RegionHealth>();
-  for (const fqdn of hostnames) {
+): (fqdn: string, family?: Family) => (region: RegionId) => RegionHealth {
+  // Answers are computed once per (hostname, family, region) here, not per query.
+  const byHost = new Map<string, [(region: RegionId) => RegionHealth, (region: RegionId) => RegionHealth]>();
+  const bind = (fqdn: string, endpoints: Map<RegionId, RegionEndpoints> | undefined, family: Family) => {
     const cache = new Map<RegionId, RegionHealth>();
-    byHost.set(fqdn, (region) => {
+    return (region: RegionId): RegionHealth => {
       let h = cache.get(region);
-      if (!h) { h = operational(fqdn, region, health, drains); cache.set(region, h); }
+      if (!h) {
+        h = operational(fqdn, region, health, drains);
+        const e = endpoints?.get(region);
+        const byFamily = e ? (family === 4 ? e.v4 : e.v6) : null;
+        if (h.up && byFamily && !byFamily.up) h = { up: false, reason: `endpoints: ${byFamily.reason}` };
+        cache.set(region, h);
+      }
       return h;
-    });
-  }
+    };
+  };
+  for (const [fqdn, s] of steered) byHost.set(fqdn, [bind(fqdn, s.endpoints, 4), bind(fqdn, s.endpoints, 6)]);
   const fallback = (fqdn: string) => (region: RegionId) => operational(fqdn, region, health, drains);
-  return (fqdn) => byHost.get(fqdn) ?? fallback(fqdn);
+  return (fqdn, family = 4) => byHost.get(fqdn)?.[family === 4 ? 0 : 1] ?? fallback(fqdn);
 }
+
+/**
+ * The steered names with endpoint health folded in: hostnames that need it get a copy with the
+ * records answered now; the others are shared. The map itself is shared when nothing is folded.
+ */
+function foldSteered(
+  steered: ReadonlyMap<string, SteeredName>, endpointHealth: ReadonlyMap<CheckId, RegionHealth>, endpointDrains: ReadonlyMap<string, EndpointDrain>,
+  folded: ReadonlySet<string> | null,
+): { steered: Map<string, SteeredName>; folded: Set<string> } {
+  const out = new Set<string>();
+  let copy: Map<string, SteeredName> | null = null;
+  for (const [fqdn, s] of steered) {
+    const need = needsFold(s.policy, endpointDrains);
+    if (!need && !folded?.has(fqdn)) continue;
+    copy ??= new Map(steered);
+    if (!need) { copy.set(fqdn, { policy: s.policy, records: s.all, all: s.all }); continue; }
+    const f = foldHostname(s.policy, s.all, endpointHealth, endpointDrains);
+    copy.set(fqdn, { policy: s.policy, records: f.records, all: s.all, endpoints: f.endpoints });
+    out.add(fqdn);
+  }
+  return { steered: copy ?? (steered as Map<string, SteeredName>), folded: out };
+}
+
+/** Hostnames folded in a snapshot (so the next one can unfold those no longer affected). */
+const foldedIn = new WeakMap<object, ReadonlySet<string>>();
 
 export interface SnapshotInputs {
   version: number;
@@ -104,6 +157,8 @@ export interface SnapshotInputs {
   latencyTable: LatencyTable | null;
   regionHealth?: ReadonlyMap<RegionId, RegionHealth>;
   drains?: ReadonlyMap<RegionId, Drain>;
+  endpointHealth?: ReadonlyMap<CheckId, RegionHealth>;
+  endpointDrains?: ReadonlyMap<string, EndpointDrain>;
   weightOverrides?: ReadonlyMap<string, readonly number[]>;
   /** The fleet store's 'tenant' namespace. */
   tenantOverrides?: ReadonlyMap<string, unknown>;
@@ -117,9 +172,14 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
     steeredByZone.set(p.zone, list);
   }
   const zoneList = inputs.zones.map((z) => Object.assign(buildZone(z.origin, z.file, z.records, steeredByZone.get(z.origin) ?? []), { dnssec: z.dnssec }));
-  const steered = new Map<string, SteeredName>();
-  for (const p of inputs.steering.hostnames.values()) steered.set(p.fqdn, preEncode(p));
-  return {
+  const encoded = new Map<string, SteeredName>();
+  for (const p of inputs.steering.hostnames.values()) encoded.set(p.fqdn, preEncode(p));
+  const endpointHealth = inputs.endpointHealth ?? new Map();
+  const endpointDrains = inputs.endpointDrains ?? new Map();
+  const { steered, folded } = foldSteered(encoded, endpointHealth, endpointDrains, null);
+  const regionHealth = inputs.regionHealth ?? new Map();
+  const drains = inputs.drains ?? new Map();
+  const snap: Snapshot = {
     version: inputs.version,
     builtAt: Date.now(),
     zones: buildZoneSet(zoneList),
@@ -128,14 +188,19 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
     steered,
     geo: inputs.geo,
     latencyTable: inputs.latencyTable,
-    regionHealth: inputs.regionHealth ?? new Map(),
-    drains: inputs.drains ?? new Map(),
+    regionHealth,
+    drains,
+    endpointHealth,
+    endpointDrains,
     steeringCache: new WeakMap(),
+    steeringCache6: new WeakMap(),
     weightOverrides: inputs.weightOverrides ?? new Map(),
     tenants: new TenantDirectory(inputs.steering.tenants ?? NO_TENANT_FILE, inputs.tenantOverrides ?? new Map()),
     tenantAnswers: new Map(),
-    isOperationalFor: operationalFns(inputs.steering.hostnames.keys(), inputs.regionHealth ?? new Map(), inputs.drains ?? new Map()),
+    isOperationalFor: operationalFns(steered, regionHealth, drains),
   };
+  foldedIn.set(snap, folded);
+  return snap;
 }
 
 /** The same world with other region health or overrides: zones and pre-encoded answers are shared. */
@@ -145,26 +210,40 @@ export function withState(
     version: number;
     regionHealth?: ReadonlyMap<RegionId, RegionHealth>;
     drains?: ReadonlyMap<RegionId, Drain>;
+    endpointHealth?: ReadonlyMap<CheckId, RegionHealth>;
+    endpointDrains?: ReadonlyMap<string, EndpointDrain>;
     weightOverrides?: ReadonlyMap<string, readonly number[]>;
     tenantOverrides?: ReadonlyMap<string, unknown>;
   },
 ): Snapshot {
   const regionHealth = change.regionHealth ?? snap.regionHealth;
   const drains = change.drains ?? snap.drains;
-  return {
+  const endpointHealth = change.endpointHealth ?? snap.endpointHealth;
+  const endpointDrains = change.endpointDrains ?? snap.endpointDrains;
+  const sameEndpoints = endpointHealth === snap.endpointHealth && endpointDrains === snap.endpointDrains;
+  const { steered, folded } = sameEndpoints
+    ? { steered: snap.steered, folded: foldedIn.get(snap) ?? new Set<string>() }
+    : foldSteered(snap.steered, endpointHealth, endpointDrains, foldedIn.get(snap) ?? null);
+  const next: Snapshot = {
     ...snap,
     version: change.version,
     builtAt: Date.now(),
     regionHealth,
     drains,
+    endpointHealth,
+    endpointDrains,
+    steered,
     steeringCache: new WeakMap(),
+    steeringCache6: new WeakMap(),
     weightOverrides: change.weightOverrides ?? snap.weightOverrides,
     tenants: change.tenantOverrides && change.tenantOverrides !== snap.tenants.overrides
       ? new TenantDirectory(snap.tenants.file, change.tenantOverrides, snap.tenants)
       : snap.tenants,
     tenantAnswers: new Map(),
-    isOperationalFor: operationalFns(snap.steering.hostnames.keys(), regionHealth, drains),
+    isOperationalFor: operationalFns(steered, regionHealth, drains),
   };
+  foldedIn.set(next, folded);
+  return next;
 }
 
 function preEncode(p: HostnamePolicy): SteeredName {
@@ -172,7 +251,7 @@ function preEncode(p: HostnamePolicy): SteeredName {
   const owner = p.fqdn.startsWith('*.') ? QUESTION_NAME : p.fqdn;
   const half = Math.floor(p.ttl / 2);
   const rr = (type: number, ttl: number, rdata: Uint8Array): WireRR => ({ owner, ownerWire, type, klass: RRClass.IN, ttl, rdata });
-  const records: SteeredName['records'] = new Map();
+  const records = new Map<RegionId, RegionRecords>();
   for (const [region, ep] of p.pools) {
     records.set(region, {
       a: ep.v4.map((b) => rr(RRType.A, p.ttl, b)),
@@ -181,5 +260,5 @@ function preEncode(p: HostnamePolicy): SteeredName {
       aaaaHalf: ep.v6.map((b) => rr(RRType.AAAA, half, b)),
     });
   }
-  return { policy: p, records };
+  return { policy: p, records, all: records };
 }

@@ -12,8 +12,9 @@ import type { ConfigError } from '../config/errors.js';
 import { addressToString, parseSubnet } from '../dns/ecs.js';
 import { canonicalName, isSubdomain } from '../dns/name.js';
 import { CheckError, parseChecks, type CheckConfig, type CheckSite } from '../health/check-config.js';
+import { EndpointCheckSet } from '../health/endpoint-checks.js';
 import { loadTenantFile } from './load-tenants.js';
-import type { Endpoints, HostnamePolicy, RecordSet, Region, RegionId, SteeringConfig, TenantPolicy, WhenAllDown } from './policy.js';
+import type { Endpoint, Endpoints, HostnamePolicy, RecordSet, Region, RegionId, SteeringConfig, TenantPolicy, WhenAllDown } from './policy.js';
 
 /** Stable error codes of steering files (the README's error table lists them). */
 export const SteerError = {
@@ -61,6 +62,8 @@ export const SteerError = {
   TENANTS_NOT_WILDCARD: 'REGIONDNS_ERR_STEER_TENANTS_NOT_WILDCARD',
   /** `tenants.source` outside the zones folder, or two hostnames naming different files. */
   TENANTS_SOURCE: 'REGIONDNS_ERR_STEER_TENANTS_SOURCE',
+  /** `min-healthy` not a whole number of endpoints, 1 or more. */
+  MIN_HEALTHY_RANGE: 'REGIONDNS_ERR_STEER_MIN_HEALTHY_RANGE',
 } as const;
 
 export const REGIONS_FILE = 'regions.yaml';
@@ -103,8 +106,11 @@ const HostnameSchema = strict({
   split: z.array(SetSchema).optional(),
   sticky: z.enum(['none', 'subnet']).optional(),
   'when-all-down': z.string().optional(),
+  'min-healthy': z.number().optional(),
   tenants: TenantsSchema.optional(),
 });
+/** A pool entry with its own checks; a bare address is the other form. */
+const EndpointSchema = strict({ address: z.string(), checks: z.array(z.unknown()).optional() });
 
 // --- one YAML file ------------------------------------------------------------------------------
 
@@ -308,7 +314,7 @@ function loadRegions(y: YamlFile): RegionsResult {
 }
 
 /** A region's health checks, validated by the health module with this file's lines and error list. */
-function loadChecks(y: YamlFile, region: RegionId, path: Path, raw: unknown[]): CheckConfig[] {
+function loadChecks(y: YamlFile, region: RegionId, path: Path, raw: readonly unknown[]): CheckConfig[] {
   const site: CheckSite = {
     file: y.file,
     line: (p) => y.line([...path, ...p]),
@@ -333,6 +339,8 @@ interface SteerContext {
   dir: string;
   /** The one tenants file of the server, once a hostname names it. */
   tenantSource: { path: string; name: string; where: { file: string; line: number } } | null;
+  /** Endpoint checks of every file, interned so identical ones are probed once. */
+  endpointChecks: EndpointCheckSet;
 }
 
 function loadSteerFile(y: YamlFile, ctx: SteerContext, out: Map<string, HostnamePolicy>): void {
@@ -392,6 +400,10 @@ function loadHostname(y: YamlFile, key: string, ctx: SteerContext): HostnamePoli
   }
 
   const pools = loadPools(y, [...path, 'pools'], h.pools, ctx);
+  const minHealthy = h['min-healthy'] ?? 1;
+  if (!Number.isInteger(minHealthy) || minHealthy < 1) {
+    y.error(SteerError.MIN_HEALTHY_RANGE, [...path, 'min-healthy'], `min-healthy ${minHealthy} must be a whole number of endpoints, 1 or more`);
+  }
   const sets = h.split ? loadSplit(y, [...path, 'split'], h.split, pools, ctx) : [{ name: 'all', weight: 100, regions: [...pools.keys()] }];
   const whenAllDown = parseWhenAllDown(y, [...path, 'when-all-down'], h['when-all-down'] ?? 'fail-open', pools, ctx);
   const tenants = h.tenants ? loadTenantPolicy(y, [...path, 'tenants'], h.tenants, fqdn, pools, ctx) : undefined;
@@ -399,7 +411,8 @@ function loadHostname(y: YamlFile, key: string, ctx: SteerContext): HostnamePoli
   if (y.errors.length > before || fqdn === null || whenAllDown === null) return null;
   return {
     fqdn, zone: ctx.origin, ttl, answers, pools, sets, weights: sets.map((s) => s.weight),
-    sticky: h.sticky ?? 'none', whenAllDown, ...(tenants ? { tenants } : {}), file: y.file, line,
+    sticky: h.sticky ?? 'none', minHealthy, endpointChecks: [...pools.values()].some((e) => e.list!.some((x) => x.checks.length > 0)),
+    whenAllDown, ...(tenants ? { tenants } : {}), file: y.file, line,
   };
 }
 
@@ -487,26 +500,45 @@ function loadPools(y: YamlFile, path: Path, raw: Record<string, unknown[]>, ctx:
       y.error(SteerError.EMPTY_POOL, poolPath, `pool of region "${region}" has no endpoints`);
       continue;
     }
-    const e: Endpoints = { v4: [], v6: [], v4Text: [], v6Text: [] };
+    const e: Endpoints = { v4: [], v6: [], v4Text: [], v6Text: [], list: [] };
     const seen = new Set<string>();
     list.forEach((item, i) => {
-      const address = typeof item === 'string' ? parseEndpoint(item) : null;
+      const itemPath = [...poolPath, i];
+      const written = endpointEntry(y, itemPath, item);
+      if (!written) return;
+      const address = parseEndpoint(written.address);
+      const where = [...itemPath, ...(typeof item === 'string' ? [] : ['address'])];
       if (!address) {
-        y.error(SteerError.BAD_ADDRESS, [...poolPath, i], `${describeValue(item)} in the pool of "${region}" is not an IPv4 or IPv6 address`);
+        y.error(SteerError.BAD_ADDRESS, where, `${describeValue(written.address)} in the pool of "${region}" is not an IPv4 or IPv6 address`);
         return;
       }
       const text = address.text;
       if (seen.has(text)) {
-        y.error(SteerError.DUPLICATE_ADDRESS, [...poolPath, i], `${text} is listed twice in the pool of "${region}"`);
+        y.error(SteerError.DUPLICATE_ADDRESS, where, `${text} is listed twice in the pool of "${region}"`);
         return;
       }
       seen.add(text);
-      if (address.bytes.length === 4) { e.v4.push(address.bytes); e.v4Text.push(text); }
+      const checks = written.checks.length === 0 ? [] : loadChecks(y, region, [...itemPath, 'checks'], written.checks).map((c) => ctx.endpointChecks.intern(c));
+      const family = address.bytes.length === 4 ? 4 : 6;
+      const endpoint: Endpoint = { text, bytes: address.bytes, family, checks, line: y.line(itemPath) };
+      e.list!.push(endpoint);
+      if (family === 4) { e.v4.push(address.bytes); e.v4Text.push(text); }
       else { e.v6.push(address.bytes); e.v6Text.push(text); }
     });
     pools.set(region, e);
   }
   return pools;
+}
+
+/** A pool entry: a bare address, or `{ address, checks }`; null (error recorded) when it is neither. */
+function endpointEntry(y: YamlFile, path: Path, item: unknown): { address: string; checks: readonly unknown[] } | null {
+  if (typeof item === 'string') return { address: item, checks: [] };
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+    y.error(SteerError.BAD_ADDRESS, path, `${describeValue(item)} is not a pool endpoint: write an address, or { address: ..., checks: [...] }`);
+    return null;
+  }
+  const shaped = y.check(EndpointSchema, path);
+  return shaped ? { address: shaped.address, checks: shaped.checks ?? [] } : null;
 }
 
 /** An endpoint address (no prefix length); text is the canonical form (RFC 5952 for IPv6). */
@@ -606,7 +638,7 @@ export function loadSteering(
 
   const origins = zoneOrigins.map((o) => canonicalName(o));
   const seen = new Map<string, string>();
-  const shared = { seen, dir, tenantSource: null as SteerContext['tenantSource'] };
+  const shared = { seen, dir, tenantSource: null as SteerContext['tenantSource'], endpointChecks: new EndpointCheckSet() };
   for (const name of entries) {
     if (!name.endsWith(STEER_SUFFIX)) continue;
     const file = join(dir, name);
@@ -639,6 +671,7 @@ export function loadSteering(
       shared.tenantSource = ctx.tenantSource;
     }
   }
+  if (shared.endpointChecks.size > 0) config.endpointChecks = shared.endpointChecks.all();
   const t = shared.tenantSource;
   if (t && declared !== null) {
     const loaded = loadTenantFile(t.path, t.name, t.where, config);

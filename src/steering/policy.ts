@@ -26,12 +26,25 @@ export interface RecordSet {
 
 export type WhenAllDown = { kind: 'fail-open' } | { kind: 'servfail' } | { kind: 'region'; region: RegionId };
 
+/** One address of a pool, with the checks that decide whether it is answered (none: always). */
+export interface Endpoint {
+  /** Canonical text (RFC 5952 for IPv6): the key of endpoint drains. */
+  text: string;
+  bytes: Uint8Array;
+  family: 4 | 6;
+  /** Shared between every pool that names an identical check (see health/endpoint-checks.ts). */
+  checks: readonly CheckConfig[];
+  line: number;
+}
+
 /** A region's endpoints, as wire bytes (4 or 16 octets) for the encoder and as text for explain. */
 export interface Endpoints {
   v4: Uint8Array[];
   v6: Uint8Array[];
   v4Text: string[];
   v6Text: string[];
+  /** Every endpoint in the order written; v4 and v6 above are its two families in the same order. */
+  list?: Endpoint[];
 }
 
 export type Sticky = 'none' | 'subnet';
@@ -70,6 +83,10 @@ export interface HostnamePolicy {
   /** `sets[i].weight`, precomputed so the query path does not allocate it. */
   weights: readonly number[];
   sticky: Sticky;
+  /** A region answers a family (A or AAAA) when at least this many of its endpoints of it are healthy. */
+  minHealthy?: number;
+  /** Some endpoint of some pool has checks. */
+  endpointChecks?: boolean;
   whenAllDown: WhenAllDown;
   /** Set on a wildcard hostname with `tenants:`: tenants' subdomains go to their home region. */
   tenants?: TenantPolicy;
@@ -84,6 +101,8 @@ export interface SteeringConfig {
   hostnames: Map<string, HostnamePolicy>;
   /** Absent or empty when no hostname names a tenants file. */
   tenants?: TenantFile;
+  /** Every distinct endpoint check of every pool, by id: each is probed once however many pools name it. */
+  endpointChecks?: ReadonlyMap<string, CheckConfig>;
 }
 
 export function emptySteeringConfig(): SteeringConfig {

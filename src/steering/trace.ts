@@ -42,6 +42,17 @@ export interface TraceHealth {
   reason: string;
 }
 
+/** A pool endpoint of the asked family in a region the pipeline weighed. */
+export interface TraceEndpoint {
+  region: RegionId;
+  address: string;
+  /** Answered (when its region is). */
+  up: boolean;
+  drained: boolean;
+  /** Why it is in or out: "up (no checks)", "down: check tcp 10.1.0.2:443 [..]: connection refused (1 of 1 probers)", "drained by …". */
+  reason: string;
+}
+
 export interface TraceAllDown {
   /** The policy as written: "fail-open", "servfail", "region:<id>". */
   policy: string;
@@ -96,6 +107,8 @@ export interface Trace {
   location: TraceLocation | 'unknown' | null;
   draw: TraceDraw | null;
   health: TraceHealth[] | null;
+  /** Endpoints of the asked family, per region weighed. */
+  endpoints: TraceEndpoint[] | null;
   allDown: TraceAllDown | null;
   sort: TraceSort | null;
   answer: TraceAnswer[] | null;
@@ -107,7 +120,7 @@ export interface Trace {
 
 export function createTrace(): Trace {
   return {
-    hostname: null, tenant: null, client: null, location: null, draw: null, health: null, allDown: null,
+    hostname: null, tenant: null, client: null, location: null, draw: null, health: null, endpoints: null, allDown: null,
     sort: null, answer: null, outcome: null, ttl: null, ecsScope: null, ecsScopeWhy: null,
   };
 }
@@ -138,6 +151,14 @@ export function formatTrace(t: Trace): string {
     const w = Math.max('REGION'.length, ...t.health.map((h) => h.region.length));
     out.push(`  ${'REGION'.padEnd(w)}  STATE  WHY`);
     for (const h of t.health) out.push(`  ${h.region.padEnd(w)}  ${h.up ? 'up   ' : 'DOWN '}  ${h.reason}`);
+  }
+  if (t.endpoints && t.endpoints.length > 0) {
+    out.push('endpoints:');
+    const w = Math.max(...t.endpoints.map((e) => e.region.length + 1 + e.address.length));
+    for (const e of t.endpoints) {
+      const state = e.drained ? 'DRAINED' : e.up ? 'up     ' : 'DOWN   ';
+      out.push(`  ${`${e.region} ${e.address}`.padEnd(w)}  ${state}  ${e.drained ? e.reason : e.up ? e.reason : `${e.reason} (dropped)`}`);
+    }
   }
   if (t.allDown) out.push(`all regions down: when-all-down ${t.allDown.policy}: ${t.allDown.action}`);
   if (t.sort) {

@@ -31,11 +31,26 @@ async function ctl(args: string[], env: Record<string, string> = {}) {
 
 /** Clears every override between tests through the store (the server is shared). */
 beforeEach(async () => {
-  const changes = (['drain', 'weights', 'ramp'] as const).flatMap((ns) => [...fleet.store.get(ns).keys()].map((key) => ({ ns, key, value: null })));
+  const changes = (['drain', 'weights', 'ramp', 'endpoint'] as const).flatMap((ns) => [...fleet.store.get(ns).keys()].map((key) => ({ ns, key, value: null })));
   if (changes.length) await fleet.store.write(changes, { actor: 'test', action: 'reset', target: '*', reason: null, before: null, after: null });
 });
 
 describe('ctl', () => {
+  it('drain-endpoint, state, undrain-endpoint', async () => {
+    const d = await ctl(['drain-endpoint', '192.0.2.10', '--reason', 'lb swap', '--hostname', 'api.gslb.example.com']);
+    expect(d).toMatchObject({ code: 0, out: `192.0.2.10 drained for ${API}` });
+    const s = await ctl(['state']);
+    expect(s.out).toMatch(/ENDPOINT\s+DRAIN\n192\.0\.2\.10\s+drained by alice \d+s ago: lb swap \(only api\.gslb\.example\.com\.\)/);
+    expect(await ctl(['undrain-endpoint', '192.0.2.10'])).toMatchObject({ code: 0, out: '192.0.2.10 is no longer drained' });
+    const stranding = await ctl(['drain-endpoint', '198.51.100.30', '--reason', 'x']);
+    expect(stranding.code).toBe(1);
+    expect(stranding.err).toMatch(/REGIONDNS_ERR_LAST_REGION/);
+    expect((await ctl(['drain-endpoint', '198.51.100.30', '--reason', 'x', '--force'])).code).toBe(0);
+    const usage = await ctl(['drain-endpoint', '192.0.2.10']);
+    expect(usage.code).toBe(2);
+    expect(usage.err).toMatch(/ctl drain-endpoint needs --reason TEXT/);
+  });
+
   it('drain, state, undrain', async () => {
     const d = await ctl(['drain', 'us-east', '--reason', 'db failover', '--hostname', 'web.gslb.example.com']);
     expect(d).toMatchObject({ code: 0, err: '' });

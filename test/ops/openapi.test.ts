@@ -110,7 +110,7 @@ describe('openapi.yaml', () => {
 
     // Operations that act on something another operation creates first (with that one's example).
     const prerequisite: Record<string, string> = {
-      undrainRegion: 'drainRegion', clearSplit: 'setSplit', getRamp: 'startRamp', stopRamp: 'startRamp', getTenant: 'setTenant', deleteTenant: 'setTenant',
+      undrainRegion: 'drainRegion', undrainEndpoint: 'drainEndpoint', clearSplit: 'setSplit', getRamp: 'startRamp', stopRamp: 'startRamp', getTenant: 'setTenant', deleteTenant: 'setTenant',
     };
     const byId = new Map(specOps.map((o) => [o.op.operationId, o]));
 

@@ -6,7 +6,7 @@ import { parseWorkerMessage } from '../../src/server/worker-messages.js';
 import { EntryGate } from '../../src/state/schemas.js';
 
 const drain = { region: 'eu-central', reason: 'x', hostnames: null, by: 'a', at: 1 };
-const state = { type: 'state', version: 3, regionHealth: [['us-east', { up: false, reason: 'HTTP 500' }]], drains: [['eu-central', drain]], weightOverrides: [['api.example.', [99, 1]]] };
+const state = { type: 'state', version: 3, regionHealth: [['us-east', { up: false, reason: 'HTTP 500' }]], drains: [['eu-central', drain]], weightOverrides: [['api.example.', [99, 1]]], endpointHealth: [['192.0.2.1', { up: false, reason: 'HTTP 500' }]], endpointDrains: [['192.0.2.2', { address: '192.0.2.2', reason: 'maintenance', hostnames: null, by: 'alice', at: 1 }]] };
 const tenants = { type: 'tenants', seq: 2, full: false, set: [['acme', 'eu-central'], ['gone', null]], removed: ['old'] };
 
 async function badWorker(): Promise<number> {

@@ -164,19 +164,20 @@ describe('RedisStore', () => {
 
   it('the write script refuses to run after its deadline (on the Redis clock), under another epoch, or below the writer\'s version', async () => {
     const p = newPrefix();
-    const keys = ['version', 'audit', 'ns:drain', 'ns:weights', 'ns:ramp', 'ns:tenant', 'epoch', 'write:w1'].map((k) => p + k);
+    const keys = ['version', 'audit', 'epoch', 'write:w1', 'ns:drain', 'ns:weights', 'ns:ramp', 'ns:tenant', 'ns:endpoint'].map((k) => p + k);
     await raw.set(`${p}epoch`, 'E1');
     const [sec] = (await raw.time()) as [number | string, number | string];
     const past = Number(sec) * 1000 - 1;
     const args = (deadline: number, epoch = 'E1', expect: number | '' = '', floor = 0) =>
-      [`${p}changes`, deadline, 10, '"actor":"x","at":1}', '[]', JSON.stringify([3, 'S', 'eu-west', '{"x":1}']), epoch, expect, floor, '"w1"', 60_000];
+      [`${p}changes`, deadline, 10, '"actor":"x","at":1}', '[]', JSON.stringify([5, 'S', 'eu-west', '{"x":1}']), epoch, expect, floor, '"w1"', 60_000];
     await expect(raw.eval(WRITE_SCRIPT.lua, keys.length, ...keys, ...args(past))).rejects.toThrow(/REGIONDNS_DEADLINE/);
     await expect(raw.eval(WRITE_SCRIPT.lua, keys.length, ...keys, ...args(past + 60_000, 'E0'))).rejects.toThrow(/REGIONDNS_EPOCH E1/);
     await expect(raw.eval(WRITE_SCRIPT.lua, keys.length, ...keys, ...args(past + 60_000, 'E1', '', 3))).rejects.toThrow(/REGIONDNS_BEHIND 0/);
     await expect(raw.eval(WRITE_SCRIPT.lua, keys.length, ...keys, ...args(past + 60_000, 'E1', 2))).rejects.toThrow(/REGIONDNS_CONFLICT 0/);
-    expect(await raw.exists(keys[0], keys[1], keys[2], keys[7])).toBe(0);
+    // Nothing was written: no version, no audit, no drain, no write id.
+    expect(await raw.exists(keys[0], keys[1], keys[3], keys[4])).toBe(0);
     expect(await raw.eval(WRITE_SCRIPT.lua, keys.length, ...keys, ...args(past + 60_000, 'E1', 0))).toBe(1);
-    expect(await raw.hget(keys[2], 'eu-west')).toBe('{"x":1}');
+    expect(await raw.hget(keys[4], 'eu-west')).toBe('{"x":1}');
     expect(JSON.parse((await raw.lindex(keys[1], 0))!)).toEqual({ id: 1, version: 1, writeId: 'w1', actor: 'x', at: 1 });
     // The same write id again (a retry): answered with the version it committed as, applied once.
     expect(await raw.eval(WRITE_SCRIPT.lua, keys.length, ...keys, ...args(past + 60_000, 'E1', 0))).toBe(1);
