@@ -53,6 +53,7 @@ serve options:
   --reuse-port           each worker binds its own UDP/TCP sockets (SO_REUSEPORT) instead of sharing
   --nsid ID|auto         answer NSID requests (RFC 5001) with ID, or "auto": instance id and worker
   --tcp-message-timeout MS  a TCP message must arrive whole within this time (default 10000)
+  --max-file-size SIZE   largest file read from the zones folder, bytes or with K/M/G (default 512M)
 
 Signals: SIGHUP reloads the zones folder (a broken file keeps the previous version serving);
 SIGTERM and SIGINT shut down gracefully.`;
@@ -101,6 +102,7 @@ async function cmdServe(argv: string[]): Promise<number> {
       'reuse-port': { type: 'boolean', default: false },
       nsid: { type: 'string' },
       'tcp-message-timeout': { type: 'string' },
+      'max-file-size': { type: 'string' },
     },
     strict: true,
   });
@@ -133,6 +135,7 @@ async function cmdServe(argv: string[]): Promise<number> {
       opsOpenReads: values['ops-open-reads'],
       probe: !values['no-probe'],
       quorum,
+      maxFileBytes: values['max-file-size'] ? parseByteSize('--max-file-size', values['max-file-size']) : undefined,
       rampTickMs: values['ramp-tick'] ? intOption('--ramp-tick', values['ramp-tick'], 10, 60_000) : undefined,
   };
   if (workers > 1 && cluster.isWorker) return runWorker(options, log);
@@ -148,7 +151,7 @@ async function cmdServe(argv: string[]): Promise<number> {
     throw err;
   }
   const running = server;
-  process.on('SIGHUP', () => { running.reload(); });
+  process.on('SIGHUP', () => { void running.reload(); });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'shutting down');
@@ -262,5 +265,13 @@ async function cmdExplain(argv: string[]): Promise<number> {
 function intOption(name: string, text: string, min: number, max: number): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} takes an integer from ${min} to ${max}`);
+  return n;
+}
+
+/** "512M", "64k", "1G" (powers of 1024) or plain bytes. */
+function parseByteSize(name: string, text: string): number {
+  const m = /^(\d+)\s*([kKmMgG]?)i?[bB]?$/.exec(text.trim());
+  const n = m ? Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase()) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} takes a size in bytes, or with K, M or G (e.g. 512M); got "${text}"`);
   return n;
 }

@@ -2,8 +2,6 @@
 // This is the edge where I/O lives; the query path only ever reads `current`.
 
 import type { AddressInfo } from 'node:net';
-import { formatConfigError } from '../config/errors.js';
-import { loadConfig, type LoadedConfig } from '../config/load-config.js';
 import { configureNsid, SERVER_UDP_PAYLOAD } from '../dns/encode-response.js';
 import { formatListenAddress, type ListenAddress } from '../dns/listen-address.js';
 import { DEFAULT_TCP_OPTIONS, type TcpOptions } from '../dns/tcp.js';
@@ -15,7 +13,7 @@ import type { Quorum } from '../health/quorum.js';
 import { HealthTracker } from '../health/tracker.js';
 import { buildHttpApp, type Readiness } from '../http/app.js';
 import type { Logger } from '../obs/logger.js';
-import { registry, zoneRecords, zoneReloads } from '../obs/metrics.js';
+import { registry, zoneRecords } from '../obs/metrics.js';
 import { HOW_TO_CONFIGURE_TOKENS, loadTokens } from '../ops/auth.js';
 import { RampController } from '../ops/ramp.js';
 import { registerOpsRoutes } from '../ops/routes.js';
@@ -27,6 +25,10 @@ import type { Snapshot } from '../state/snapshot.js';
 import { mathRandom } from '../steering/rng.js';
 import { startDnsListeners, type DnsListeners } from './dns-listeners.js';
 import { QueryHandler } from './query-handler.js';
+import type { PreparedConfig } from './reload/prepare.js';
+import { Reloader } from './reload/reloader.js';
+
+export { ConfigLoadError } from './reload/reloader.js';
 
 export interface ServeOptions {
   zonesDir: string;
@@ -54,6 +56,8 @@ export interface ServeOptions {
   rampTickMs?: number;
   /** NSID to answer (RFC 5001): a string, "auto" (the instance id), or null/undefined (none). */
   nsid?: string | null;
+  /** Bound on the size of any one file of the zones folder (`--max-file-size`). */
+  maxFileBytes?: number;
   /** Set by a multi-core primary: /metrics from every worker, and whether the workers are serving. */
   cluster?: { metrics(): Promise<string>; readiness(): { ready: boolean; status: string } };
 }
@@ -74,24 +78,26 @@ export interface RunningServer {
   snapshot(): Snapshot;
   coordinator: Coordinator;
   store: FleetStore;
-  /** Re-reads the zones folder; on any error keeps serving the previous snapshot. */
-  reload(): { ok: boolean; errors: string[] };
+  /** Re-reads the zones folder off the serving thread; on any error keeps serving the previous snapshot. */
+  reload(): Promise<{ ok: boolean; errors: string[] }>;
   /** Actual bound addresses (useful with port 0). */
   dnsAddresses(): { udp: AddressInfo[]; tcp: AddressInfo[] };
   httpAddress(): AddressInfo | null;
   close(): Promise<void>;
 }
 
-export class ConfigLoadError extends Error {
-  constructor(readonly errors: string[]) {
-    super(`the zones folder has errors:\n${errors.join('\n')}`);
-  }
-}
-
 export async function serve(opts: ServeOptions, log: Logger): Promise<RunningServer> {
   const geo = openGeo(opts.geoip, log);
-  const first = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable });
-  if (first.errors.length) throw new ConfigLoadError(first.errors.map(formatConfigError));
+  // Parsed and validated in the reload thread; each reload swaps its result in through `applyConfig`.
+  let applyConfig: (c: PreparedConfig) => void = () => undefined;
+  const reloader = new Reloader({ zonesDir: opts.zonesDir, latencyTablePath: opts.latencyTable, maxFileBytes: opts.maxFileBytes, log }, (c) => applyConfig(c));
+  let first: PreparedConfig;
+  try {
+    first = await reloader.initial();
+  } catch (err) {
+    await reloader.close();
+    throw err;
+  }
 
   const instanceId = opts.instanceId ?? defaultInstanceId();
   configureNsid(opts.nsid === 'auto' ? instanceId : opts.nsid ?? null);
@@ -105,7 +111,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   prober?.update(first.steering.regions);
   const health = new HealthTracker(store, { quorum: opts.quorum, prober, proberId: instanceId });
   const coordinator = new Coordinator(
-    { zones: first.zones, steering: first.steering, geo, latencyTable: first.latencyTable },
+    { zones: [], builtZones: first.zones, steering: first.steering, geo, latencyTable: first.latencyTable },
     { store, log, health: health.source },
   );
   coordinator.start();
@@ -120,7 +126,15 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     queryLogSample: opts.queryLogSample ?? 0,
   });
   const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };
+  applyConfig = (next) => {
+    // Overrides live in the store, so they survive the reload; checks added or removed start or stop.
+    const snap = coordinator.replaceConfig({ zones: [], builtZones: next.zones, steering: next.steering, geo, latencyTable: next.latencyTable });
+    prober?.update(next.steering.regions);
+    publishSnapshotMetrics(next);
+    logSummary(log, 'zones reloaded', snap, next);
+  };
   const stopState = async () => {
+    await reloader.close();
     prober?.stop();
     coordinator.stop();
     await store.close();
@@ -139,7 +153,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
 
   const readiness = (): Readiness => {
     const st = store.status();
-    const detail = { snapshotVersion: current().version, zones: current().zoneList.length, store: st.detail };
+    const detail = { snapshotVersion: current().version, zones: current().zoneList.length, store: st.detail, reload: reloader.status() };
     // Redis down: DNS keeps answering from the last state, so the instance stays in rotation,
     // but says it is degraded (overrides cannot change until it reconnects).
     const workers = opts.cluster?.readiness();
@@ -172,22 +186,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     snapshot: current,
     coordinator,
     store,
-    reload() {
-      const next = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable });
-      if (next.errors.length) {
-        zoneReloads.labels('error').inc();
-        const errors = next.errors.map(formatConfigError);
-        for (const e of errors) log.error({ error: e }, 'reload failed: keeping the previous zones');
-        return { ok: false, errors };
-      }
-      // Overrides live in the store, so they survive the reload; checks added or removed start or stop.
-      const snap = coordinator.replaceConfig({ zones: next.zones, steering: next.steering, geo, latencyTable: next.latencyTable });
-      prober?.update(next.steering.regions);
-      zoneReloads.labels('ok').inc();
-      publishSnapshotMetrics(next);
-      logSummary(log, 'zones reloaded', snap, next);
-      return { ok: true, errors: [] };
-    },
+    reload: () => reloader.reload(),
     dnsAddresses: () => dns.addresses(),
     httpAddress: () => (http ? (http.server.address() as AddressInfo) : null),
     async close() {
@@ -210,15 +209,18 @@ export function openGeo(paths: string[] | null | undefined, log: Logger, quiet =
   return geo;
 }
 
-function publishSnapshotMetrics(cfg: LoadedConfig): void {
+function publishSnapshotMetrics(cfg: PreparedConfig): void {
   zoneRecords.reset();
-  for (const z of cfg.zones) zoneRecords.labels(z.origin).set(z.records.length);
+  for (const z of cfg.zones) zoneRecords.labels(z.origin).set(z.recordCount);
 }
 
-function logSummary(log: Logger, msg: string, snap: Snapshot, cfg: LoadedConfig): void {
+function logSummary(log: Logger, msg: string, snap: Snapshot, cfg: PreparedConfig): void {
   log.info({
     version: snap.version,
-    zones: cfg.zones.map((z) => ({ origin: z.origin, records: z.records.length })),
+    zones: cfg.summary.map((z) => ({ origin: z.origin, records: z.records, serial: z.serial })),
+    unchanged: cfg.unchanged,
+    loadMs: Math.round(cfg.loadMs),
+    buildMs: Math.round(cfg.buildMs),
     regions: [...cfg.steering.regions.keys()],
     steered: [...cfg.steering.hostnames.keys()],
     ...(cfg.steering.tenants?.file ? { tenants: { file: cfg.steering.tenants.file, entries: cfg.steering.tenants.entries.size } } : {}),

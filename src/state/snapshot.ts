@@ -99,6 +99,8 @@ function operationalFns(
 export interface SnapshotInputs {
   version: number;
   zones: readonly LoadedZone[];
+  /** Zones already built (a reload builds them in slices, src/server/reload/): used instead of `zones`. */
+  builtZones?: readonly Zone[];
   steering: SteeringConfig;
   geo: GeoLocator | null;
   latencyTable: LatencyTable | null;
@@ -116,7 +118,7 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
     list.push(p.fqdn);
     steeredByZone.set(p.zone, list);
   }
-  const zoneList = inputs.zones.map((z) => buildZone(z.origin, z.file, z.records, steeredByZone.get(z.origin) ?? []));
+  const zoneList = inputs.builtZones ?? inputs.zones.map((z) => buildZone(z.origin, z.file, z.records, steeredByZone.get(z.origin) ?? []));
   const steered = new Map<string, SteeredName>();
   for (const p of inputs.steering.hostnames.values()) steered.set(p.fqdn, preEncode(p));
   return {

@@ -3,11 +3,12 @@
 // Two passes: a zod schema checks each value's shape and types, then plain code checks ranges and
 // references (regions, pools, zones) with the YAML nodes at hand for line numbers.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import * as z from 'zod';
 import type { ConfigError } from '../config/errors.js';
+import { readConfigFile } from '../config/read-file.js';
 import { addressToString, parseSubnet } from '../dns/ecs.js';
 import { canonicalName, isSubdomain } from '../dns/name.js';
 import { CheckError, parseChecks, type CheckConfig, type CheckSite } from '../health/check-config.js';
@@ -252,7 +253,7 @@ function describeValue(v: unknown): string {
 function readYaml(file: string, errors: ConfigError[]): YamlFile | null {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigFile(file);
   } catch (e) {
     errors.push({ code: SteerError.READ, file, line: 0, message: `cannot read: ${(e as Error).message}` });
     return null;
@@ -567,7 +568,7 @@ export function loadSteering(
   dir: string,
   zoneOrigins: readonly string[],
   staticAddressNames: (fqdn: string) => boolean,
-): { config: SteeringConfig; errors: ConfigError[] } {
+): { config: SteeringConfig; errors: ConfigError[]; /** The tenants file, when its content was unchanged (not parsed again). */ unchanged?: string[] } {
   const errors: ConfigError[] = [];
   const config: SteeringConfig = { regions: new Map(), hostnames: new Map() };
   let entries: string[];
@@ -629,6 +630,7 @@ export function loadSteering(
     const loaded = loadTenantFile(t.path, t.name, t.where, config);
     config.tenants = loaded.file;
     errors.push(...loaded.errors);
+    if (loaded.unchanged) return { config, errors, unchanged: [t.path] };
   }
   return { config, errors };
 }

@@ -1,0 +1,40 @@
+// What the serving thread asks the reload thread, and what comes back. Everything here crosses a
+// thread boundary by structured clone (zones by transfer): plain data only.
+
+import type { ConfigError } from '../../config/errors.js';
+import type { SteeringConfig, TenantFile } from '../../steering/policy.js';
+import type { TenantTableParts } from '../../steering/tenant-table.js';
+import type { EncodedZone } from './zone-codec.js';
+
+export interface LoadRequest {
+  id: number;
+  zonesDir: string;
+  maxFileBytes: number;
+  /** Keys of the zones the serving side holds built: those are not sent again. */
+  have: string[];
+}
+
+export interface PreparedZone {
+  origin: string;
+  file: string;
+  /** Content hash of the file and its $INCLUDEs. */
+  hash: string;
+  /** The content hash and the steered names in the zone: equal keys, equal built Zone. */
+  key: string;
+  records: number;
+  /** Absent when the serving side has this key already. */
+  encoded?: EncodedZone;
+}
+
+export interface LoadResponse {
+  id: number;
+  zones: PreparedZone[];
+  steering: Omit<SteeringConfig, 'tenants'> & { tenants?: Omit<TenantFile, 'entries'> & { entries: TenantTableParts } };
+  errors: ConfigError[];
+  warnings: ConfigError[];
+  unchanged: string[];
+  /** How long the load took in the reload thread. */
+  loadMs: number;
+  /** Set when the load itself threw (a bug, out of memory): nothing else is meaningful. */
+  crash?: string;
+}
