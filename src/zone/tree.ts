@@ -22,10 +22,15 @@ export interface ZoneNode {
   wildcard?: ZoneNode;
 }
 
+/** Name → node: a Map, or a compact index that makes nodes on first use (flat-zone.ts, for reloads). */
+export interface NodeIndex {
+  get(name: string): ZoneNode | undefined;
+}
+
 export interface Zone {
   origin: string;
   file: string;
-  nodes: Map<string, ZoneNode>;
+  nodes: NodeIndex;
   soa: WireRR;
   /** SOA as sent in negative answers: TTL = min(SOA TTL, SOA MINIMUM) (RFC 2308 §3, §5). */
   negativeSoa: WireRR;
@@ -41,7 +46,7 @@ export interface Zone {
  * question instead (the encoder compresses an owner equal to the query name), so a million-record zone
  * would otherwise build a million buffers that are never read.
  */
-class ZoneRR implements WireRR {
+export class ZoneRR implements WireRR {
   private wire: Uint8Array | null = null;
   constructor(readonly owner: string, readonly type: number, readonly klass: number, readonly ttl: number, readonly rdata: Uint8Array) {}
   get ownerWire(): Uint8Array {
@@ -54,73 +59,54 @@ class ZoneRR implements WireRR {
  * other types at them are NODATA, not NXDOMAIN, and their ancestors become empty non-terminals.
  */
 export function buildZone(origin: string, file: string, records: readonly ZoneRecord[], extraNames: Iterable<string> = []): Zone {
-  const b = new ZoneBuilder(origin);
-  for (const r of records) b.add(r.owner, r.type, r.klass, r.ttl, r.rdata, r.target, r.soaMinimum);
-  return b.finish(file, extraNames);
-}
+  const nodes = new Map<string, ZoneNode>();
+  let soa: WireRR | null = null;
+  let soaMinimum = 0;
+  let hasCuts = false;
+  let hasWildcards = false;
 
-/**
- * Builds a Zone one record at a time, so a reload can build a large zone in slices between queries
- * (src/server/reload/). Not a Zone until finish(); nothing reads it before.
- */
-export class ZoneBuilder {
-  private readonly nodes = new Map<string, ZoneNode>();
-  private soa: WireRR | null = null;
-  private soaMinimum = 0;
-  private hasCuts = false;
-  private hasWildcards = false;
-  private count = 0;
-
-  constructor(readonly origin: string) {
-    this.nodeFor(origin);
-  }
-
-  private nodeFor(name: string): ZoneNode {
-    let node = this.nodes.get(name);
+  const nodeFor = (name: string): ZoneNode => {
+    let node = nodes.get(name);
     if (!node) {
       node = { name, rrsets: new Map() };
-      this.nodes.set(name, node);
+      nodes.set(name, node);
       // Every ancestor up to the apex exists, if only as an empty non-terminal.
-      if (name !== this.origin) {
-        const parent = this.nodeFor(parentName(name));
+      if (name !== origin) {
+        const parent = nodeFor(parentName(name));
         if (name.startsWith('*.')) parent.wildcard = node;
       }
     }
     return node;
-  }
+  };
+  nodeFor(origin);
 
-  add(owner: string, type: number, klass: number, ttl: number, rdata: Uint8Array, target: string | undefined, soaMinimum: number | undefined): void {
-    const rr: WireRR = new ZoneRR(owner, type, klass, ttl, rdata);
-    const node = this.nodeFor(owner);
-    let set = node.rrsets.get(type);
+  for (const r of records) {
+    const rr: WireRR = new ZoneRR(r.owner, r.type, r.klass, r.ttl, r.rdata);
+    const node = nodeFor(r.owner);
+    let set = node.rrsets.get(r.type);
     if (!set) {
-      set = { type, ttl, records: [], targets: [] };
-      node.rrsets.set(type, set);
+      set = { type: r.type, ttl: r.ttl, records: [], targets: [] };
+      node.rrsets.set(r.type, set);
     }
     set.records.push(rr);
-    if (target !== undefined) set.targets.push(target);
-    if (type === RRType.SOA && owner === this.origin) {
-      this.soa = rr;
-      this.soaMinimum = soaMinimum ?? ttl;
+    if (r.target !== undefined) set.targets.push(r.target);
+    if (r.type === RRType.SOA && r.owner === origin) {
+      soa = rr;
+      soaMinimum = r.soaMinimum ?? r.ttl;
     }
-    if (type === RRType.NS && owner !== this.origin) this.hasCuts = true;
-    if (owner.startsWith('*.')) this.hasWildcards = true;
-    this.count++;
+    if (r.type === RRType.NS && r.owner !== origin) hasCuts = true;
+    if (r.owner.startsWith('*.')) hasWildcards = true;
   }
-
-  finish(file: string, extraNames: Iterable<string> = []): Zone {
-    const origin = this.origin;
-    for (const name of extraNames) {
-      if (!isSubdomain(name, origin)) continue;
-      this.nodeFor(name);
-      if (name.startsWith('*.')) this.hasWildcards = true; // a steered wildcard (tenant subdomains)
-    }
-    if (!this.soa) throw new Error(`zone ${origin} has no SOA at the apex`);
-    const s0 = this.soa;
-    // A new record, not a spread: a spread would drop ZoneRR's ownerWire getter.
-    const negativeSoa: WireRR = new ZoneRR(s0.owner, s0.type, s0.klass, Math.min(s0.ttl, this.soaMinimum), s0.rdata);
-    return { origin, file, nodes: this.nodes, soa: s0, negativeSoa, hasCuts: this.hasCuts, hasWildcards: this.hasWildcards, recordCount: this.count };
+  for (const name of extraNames) {
+    if (!isSubdomain(name, origin)) continue;
+    nodeFor(name);
+    if (name.startsWith('*.')) hasWildcards = true; // a steered wildcard (tenant subdomains)
   }
+  if (!soa) throw new Error(`zone ${origin} has no SOA at the apex`);
+  const s0 = soa as WireRR;
+  // A new record, not a spread: a spread would drop ZoneRR's ownerWire getter.
+  const negativeSoa: WireRR = new ZoneRR(s0.owner, s0.type, s0.klass, Math.min(s0.ttl, soaMinimum), s0.rdata);
+  return { origin, file, nodes, soa, negativeSoa, hasCuts, hasWildcards, recordCount: records.length };
 }
 
 /** The zones a server is authoritative for, matched longest-suffix first. */

@@ -19,7 +19,7 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startServer(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<ServerProcess> {
+export async function startServer(args: string[], opts: { env?: NodeJS.ProcessEnv; startTimeoutMs?: number } = {}): Promise<ServerProcess> {
   const port = await freePort();
   const httpPort = await freePort();
   // Each server gets its own state file unless the test chooses one (or Redis).
@@ -58,7 +58,7 @@ export async function startServer(args: string[], opts: { env?: NodeJS.ProcessEn
       waiters.push({ pred, from: logs.length, resolve: (l) => { clearTimeout(timer); resolve(l); } });
     });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const started = waitForLog((l) => l.msg === 'listening', 15_000);
+  const started = waitForLog((l) => l.msg === 'listening', opts.startTimeoutMs ?? 15_000);
   const early = exited.then((code) => { throw new Error(`server exited with ${code}: ${stderr.join('')}`); });
   try {
     await Promise.race([started, early]);

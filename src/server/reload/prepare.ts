@@ -1,21 +1,17 @@
-// Prepares a new configuration aside while the old one serves: the reload thread reads and
-// validates the files; this side builds each changed zone in slices between queries and reuses the
-// built zones whose content (and steered names) did not change. Nothing is swapped here: the caller
-// swaps the result in one step, or keeps the old snapshot when it failed.
+// Prepares a new configuration aside while the old one serves: the reload thread reads, validates
+// and builds (zones in their flat form); this side wraps what it sent, and keeps the zones whose
+// content (and steered names) did not change. Nothing is swapped here: the caller swaps the result
+// in one step, or keeps the old snapshot when it failed.
 
 import type { ConfigError } from '../../config/errors.js';
 import { maxConfigFileBytes, readConfigFile } from '../../config/read-file.js';
 import { parseLatencyTable, type LatencyTable } from '../../geo/latency-table.js';
 import type { SteeringConfig } from '../../steering/policy.js';
 import { TenantTable } from '../../steering/tenant-table.js';
-import { ZoneBuilder, type Zone } from '../../zone/tree.js';
+import { flatZone } from '../../zone/flat-zone.js';
+import type { Zone } from '../../zone/tree.js';
 import { ConfigThread } from './config-thread.js';
 import type { LoadResponse, PreparedZone } from './protocol.js';
-import { runSliced } from './sliced.js';
-import { ZoneDecoder } from './zone-codec.js';
-
-/** Records added per step; a step is checked against the slice's deadline. */
-const RECORDS_PER_STEP = 256;
 
 export interface ZoneSummary {
   origin: string;
@@ -74,7 +70,7 @@ export class ConfigPreparer {
     const built = new Map<string, Zone>();
     const zones: Zone[] = [];
     for (const p of res.zones) {
-      const zone = this.built.get(p.key) ?? (await this.build(p, steering));
+      const zone = this.built.get(p.key) ?? build(p);
       built.set(p.key, zone);
       zones.push(zone);
     }
@@ -94,16 +90,6 @@ export class ConfigPreparer {
     };
   }
 
-  private async build(p: PreparedZone, steering: SteeringConfig): Promise<Zone> {
-    if (!p.encoded) throw new Error(`zone ${p.origin} was not sent and is not held`);
-    const builder = new ZoneBuilder(p.origin);
-    const decoder = new ZoneDecoder(p.encoded, builder);
-    await runSliced(() => decoder.step(RECORDS_PER_STEP));
-    const steered: string[] = [];
-    for (const h of steering.hostnames.values()) if (h.zone === p.origin) steered.push(h.fqdn);
-    return builder.finish(p.file, steered);
-  }
-
   /** The latency table (`--latency-table`, a small CSV outside the zones folder) is read here. */
   private latencyTable(errors: ConfigError[]): LatencyTable | null {
     const file = this.opts.latencyTablePath;
@@ -121,6 +107,11 @@ export class ConfigPreparer {
   close(): Promise<void> {
     return this.thread.close();
   }
+}
+
+function build(p: PreparedZone): Zone {
+  if (!p.data) throw new Error(`zone ${p.origin} was not sent and is not held`);
+  return flatZone(p.data);
 }
 
 function crashError(dir: string, why: string): ConfigError {

@@ -4,7 +4,7 @@
 import type { ConfigError } from '../../config/errors.js';
 import type { SteeringConfig, TenantFile } from '../../steering/policy.js';
 import type { TenantTableParts } from '../../steering/tenant-table.js';
-import type { EncodedZone } from './zone-codec.js';
+import type { FlatZoneData } from '../../zone/flat-zone.js';
 
 export interface LoadRequest {
   id: number;
@@ -22,8 +22,8 @@ export interface PreparedZone {
   /** The content hash and the steered names in the zone: equal keys, equal built Zone. */
   key: string;
   records: number;
-  /** Absent when the serving side has this key already. */
-  encoded?: EncodedZone;
+  /** The built zone; absent when the serving side has this key already. */
+  data?: FlatZoneData;
 }
 
 export interface LoadResponse {
