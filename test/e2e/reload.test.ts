@@ -124,7 +124,7 @@ describe('reload of a large zone under a query stream', () => {
     sock.close();
     expect(answers.length).toBeGreaterThan(100);
     expect(answers.filter((ok) => !ok).length).toBe(0);
-    expect(dig(server.port, ['big.test', 'SOA']).answer[0][4]).toMatch(/ 3 3600 600 86400 60$/);
+    expect(dig(server.port, ['big.test', 'SOA']).answer[0].slice(4).join(' ')).toMatch(/ 3 3600 600 86400 60$/);
   }, 300_000);
 });
 
