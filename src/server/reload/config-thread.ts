@@ -11,11 +11,11 @@ export class ConfigThread {
 
   private start(): Worker {
     const w = new Worker(new URL('./load-thread.js', import.meta.url));
-    // The reload thread never keeps the process alive: serving does.
+    // An idle reload thread never keeps the process alive: serving does (a load in flight does).
     w.unref();
     w.on('message', (res: LoadResponse) => {
       const p = this.pending;
-      if (p && p.id === res.id) { this.pending = null; p.resolve(res); }
+      if (p && p.id === res.id) { this.pending = null; w.unref(); p.resolve(res); }
     });
     const fail = (err: Error) => {
       if (this.worker === w) this.worker = null;
@@ -34,6 +34,7 @@ export class ConfigThread {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending = { id, resolve, reject };
+      this.worker!.ref();
       this.worker!.postMessage({ ...req, id } satisfies LoadRequest);
     });
   }
