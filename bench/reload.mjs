@@ -121,6 +121,7 @@ try {
   await new Promise((r) => setTimeout(r, 5000));
   const reloadsFrom = Date.now();
   const durations = [];
+  const stalls = []; // the server's own figure: longest event-loop delay during each reload
   for (let i = 0; i < RELOADS; i++) {
     const serial = i + 2;
     writeZone(dir, serial);
@@ -132,6 +133,9 @@ try {
     proc.kill('SIGHUP');
     await done;
     durations.push((Date.now() - start) / 1000);
+    if (values.workers === '1') await waitLog((j) => j.msg === 'reload done' && j.time >= start, 10_000).catch(() => undefined);
+    const costs = lines.filter((j) => j.msg === 'reload done' && j.time >= start && typeof j.eventLoopDelayMaxMs === 'number');
+    if (costs.length) stalls.push(Math.max(...costs.map((j) => j.eventLoopDelayMaxMs)));
   }
   const reloadsTo = Date.now();
   await new Promise((r) => setTimeout(r, 1000));
@@ -148,6 +152,7 @@ try {
   show('before reloads', lat.filter(([t]) => t < reloadsFrom).map(([, ms]) => ms));
   show('during reloads', lat.filter(([t]) => t >= reloadsFrom && t <= reloadsTo).map(([, ms]) => ms));
   console.log(`reload s (SIGHUP to new serial in force): ${durations.map((d) => d.toFixed(1)).join(' ')}`);
+  if (stalls.length) console.log(`server event-loop delay max per reload, ms: ${stalls.join(' ')}`);
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }

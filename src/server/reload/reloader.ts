@@ -2,6 +2,7 @@
 // hand the result to `apply`, which swaps it in one step. A failed reload keeps the old snapshot,
 // logs every problem as file:line, and is what /readyz shows until the next reload.
 
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { formatConfigError, type ConfigError } from '../../config/errors.js';
 import type { Logger } from '../../obs/logger.js';
 import { zoneFilesUnchanged, zoneReloadLastFailure, zoneReloadLastSuccess, zoneReloads } from '../../obs/metrics.js';
@@ -16,6 +17,8 @@ export interface ReloadReport {
   at: string;
   ok: boolean;
   durationMs: number;
+  /** The longest the serving thread's event loop was held up while this reload ran (what it cost queries, at worst). */
+  eventLoopDelayMaxMs: number;
   /** file:line: message [code], the first few. */
   errors: string[];
   errorCount: number;
@@ -78,28 +81,35 @@ export class Reloader {
 
   private async run(): Promise<{ ok: boolean; errors: string[] }> {
     const t0 = performance.now();
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    const timing = () => {
+      delay.disable();
+      return { durationMs: Math.round(performance.now() - t0), eventLoopDelayMaxMs: Math.round(delay.max / 1e6) };
+    };
     const r = await this.preparer.prepare();
-    const durationMs = Math.round(performance.now() - t0);
-    if (!r.ok) return this.failed(r.errors, durationMs);
+    if (!r.ok) return this.failed(r.errors, timing());
     try {
       this.apply(r.config);
     } catch (err) {
-      return this.failed([{ code: 'REGIONDNS_ERR_RELOAD_APPLY', file: this.opts.zonesDir, line: 0, message: `the new configuration could not be put in force: ${(err as Error).message}` }], durationMs);
+      return this.failed([{ code: 'REGIONDNS_ERR_RELOAD_APPLY', file: this.opts.zonesDir, line: 0, message: `the new configuration could not be put in force: ${(err as Error).message}` }], timing());
     }
+    const t = timing();
     this.succeeded(r.config);
     if (this.opts.metrics !== false) zoneReloads.labels('ok').inc();
-    this.last = { at: new Date().toISOString(), ok: true, durationMs, errors: [], errorCount: 0, zones: this.zones, unchanged: r.config.unchanged };
+    this.last = { at: new Date().toISOString(), ok: true, ...t, errors: [], errorCount: 0, zones: this.zones, unchanged: r.config.unchanged };
+    this.opts.log.info({ ...t, loadMs: Math.round(r.config.loadMs) }, 'reload done');
     return { ok: true, errors: [] };
   }
 
-  private failed(problems: ConfigError[], durationMs: number): { ok: false; errors: string[] } {
+  private failed(problems: ConfigError[], t: { durationMs: number; eventLoopDelayMaxMs: number }): { ok: false; errors: string[] } {
     const errors = problems.map(formatConfigError);
     for (const e of errors) this.opts.log.error({ error: e }, 'reload failed: keeping the previous zones');
     if (this.opts.metrics !== false) {
       zoneReloads.labels('error').inc();
       zoneReloadLastFailure.set(Date.now() / 1000);
     }
-    this.last = { at: new Date().toISOString(), ok: false, durationMs, errors: errors.slice(0, LISTED_ERRORS), errorCount: errors.length, zones: this.zones, unchanged: [] };
+    this.last = { at: new Date().toISOString(), ok: false, ...t, errors: errors.slice(0, LISTED_ERRORS), errorCount: errors.length, zones: this.zones, unchanged: [] };
     return { ok: false, errors };
   }
 
