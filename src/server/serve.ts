@@ -88,7 +88,7 @@ export interface RunningServer {
 
 export async function serve(opts: ServeOptions, log: Logger): Promise<RunningServer> {
   const geo = openGeo(opts.geoip, log);
-  // Parsed and validated in the reload thread; each reload swaps its result in through `applyConfig`.
+  // Parsed and validated by the reload process; each reload swaps its result in through `applyConfig`.
   let applyConfig: (c: PreparedConfig) => void = () => undefined;
   const reloader = new Reloader({ zonesDir: opts.zonesDir, latencyTablePath: opts.latencyTable, maxFileBytes: opts.maxFileBytes, log }, (c) => applyConfig(c));
   let first: PreparedConfig;

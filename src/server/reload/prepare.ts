@@ -1,4 +1,4 @@
-// Prepares a new configuration aside while the old one serves: the reload thread reads, validates
+// Prepares a new configuration aside while the old one serves: the reload process reads, validates
 // and builds (zones in their flat form); this side wraps what it sent, and keeps the zones whose
 // content (and steered names) did not change. Nothing is swapped here: the caller swaps the result
 // in one step, or keeps the old snapshot when it failed.
@@ -10,7 +10,8 @@ import type { SteeringConfig } from '../../steering/policy.js';
 import { TenantTable } from '../../steering/tenant-table.js';
 import { flatZone } from '../../zone/flat-zone.js';
 import type { Zone } from '../../zone/tree.js';
-import { ConfigThread } from './config-thread.js';
+import { ConfigProcess } from './config-process.js';
+import { readFlatZone } from './flat-file.js';
 import type { LoadResponse, PreparedZone } from './protocol.js';
 
 export interface ZoneSummary {
@@ -43,7 +44,7 @@ export interface PrepareOptions {
 }
 
 export class ConfigPreparer {
-  private readonly thread = new ConfigThread();
+  private readonly thread = new ConfigProcess();
   /** The built zones of the last good result, by key. */
   private built = new Map<string, Zone>();
 
@@ -70,7 +71,7 @@ export class ConfigPreparer {
     const built = new Map<string, Zone>();
     const zones: Zone[] = [];
     for (const p of res.zones) {
-      const zone = this.built.get(p.key) ?? build(p);
+      const zone = this.built.get(p.key) ?? (await build(p));
       built.set(p.key, zone);
       zones.push(zone);
     }
@@ -109,9 +110,9 @@ export class ConfigPreparer {
   }
 }
 
-function build(p: PreparedZone): Zone {
+async function build(p: PreparedZone): Promise<Zone> {
   if (!p.data) throw new Error(`zone ${p.origin} was not sent and is not held`);
-  return flatZone(p.data);
+  return flatZone(await readFlatZone(p.data));
 }
 
 function crashError(dir: string, why: string): ConfigError {

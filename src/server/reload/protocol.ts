@@ -1,10 +1,10 @@
-// What the serving thread asks the reload thread, and what comes back. Everything here crosses a
-// thread boundary by structured clone (zones by transfer): plain data only.
+// What the serving side asks the reload process, and what comes back. Everything here crosses the
+// IPC channel by structured clone (zones as files, see flat-file.ts): plain data only.
 
 import type { ConfigError } from '../../config/errors.js';
 import type { SteeringConfig, TenantFile } from '../../steering/policy.js';
 import type { TenantTableParts } from '../../steering/tenant-table.js';
-import type { FlatZoneData } from '../../zone/flat-zone.js';
+import type { FlatZoneFile } from './flat-file.js';
 
 export interface LoadRequest {
   id: number;
@@ -23,7 +23,7 @@ export interface PreparedZone {
   key: string;
   records: number;
   /** The built zone; absent when the serving side has this key already. */
-  data?: FlatZoneData;
+  data?: FlatZoneFile;
 }
 
 export interface LoadResponse {
@@ -33,7 +33,7 @@ export interface LoadResponse {
   errors: ConfigError[];
   warnings: ConfigError[];
   unchanged: string[];
-  /** How long the load took in the reload thread. */
+  /** How long the load took in the reload process. */
   loadMs: number;
   /** Set when the load itself threw (a bug, out of memory): nothing else is meaningful. */
   crash?: string;

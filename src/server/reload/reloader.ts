@@ -1,4 +1,4 @@
-// Reloads of the zones folder for one process: prepare aside (reload thread, sliced build), then
+// Reloads of the zones folder for one process: prepare aside (the reload process), then
 // hand the result to `apply`, which swaps it in one step. A failed reload keeps the old snapshot,
 // logs every problem as file:line, and is what /readyz shows until the next reload.
 
