@@ -99,7 +99,7 @@ function operationalFns(
 export interface SnapshotInputs {
   version: number;
   zones: readonly LoadedZone[];
-  /** Zones already built (a reload builds them in slices, src/server/reload/): used instead of `zones`. */
+  /** Zones already built (a reload gets them built, src/server/reload/): used instead of `zones`. */
   builtZones?: readonly Zone[];
   steering: SteeringConfig;
   geo: GeoLocator | null;

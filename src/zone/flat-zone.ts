@@ -1,4 +1,4 @@
-// A zone in a few typed arrays instead of millions of objects. The reload thread builds it from the
+// A zone in a few typed arrays instead of millions of objects. The reload process builds it from the
 // parsed records (names, empty non-terminals, wildcards, RRsets grouped as buildZone groups them);
 // the arrays are transferred to the serving thread without a copy and put in force as they are.
 // So a reload of a million records costs the serving thread no build and its collector no new
@@ -52,7 +52,7 @@ export function flatZoneBuffers(d: FlatZoneData): ArrayBuffer[] {
 }
 
 /**
- * Builds the flat form of a validated zone (the reload thread does this). `extraNames` are the
+ * Builds the flat form of a validated zone (the reload process does this). `extraNames` are the
  * steered names, which exist without static data, as in buildZone.
  */
 export function encodeFlatZone(origin: string, file: string, records: readonly ZoneRecord[], extraNames: Iterable<string> = []): FlatZoneData {

@@ -32,7 +32,7 @@ type FileResult = { zone?: LoadedZone; errors: ConfigError[]; warnings: ConfigEr
 
 /**
  * What the last load of each zone file found, by content hash, so a reload parses only the files
- * that changed. One per long-lived loader (the reload thread); a load keeps only the files it saw.
+ * that changed. One per long-lived loader (the reload process); a load keeps only the files it saw.
  */
 export class ZoneFileCache {
   private entries = new Map<string, { hash: string; includes: { path: string; hash: string }[]; result: FileResult }>();

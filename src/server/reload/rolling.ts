@@ -1,6 +1,6 @@
 // A multi-core reload: the primary prepares and validates first; only a good configuration goes to
 // the workers, and to one worker at a time, each answering when its new snapshot is in force. A
-// worker builds in slices and keeps answering anyway; one at a time bounds the CPU a reload takes
+// worker prepares aside and keeps answering anyway; one at a time bounds the CPU a reload takes
 // from serving to one core's worth and keeps a bad surprise in one worker from reaching all.
 
 /** How long one worker may take before the next one is told anyway. */
