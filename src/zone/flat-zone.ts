@@ -1,6 +1,6 @@
 // A zone in a few typed arrays instead of millions of objects. The reload process builds it from the
 // parsed records (names, empty non-terminals, wildcards, RRsets grouped as buildZone groups them);
-// the arrays are transferred to the serving thread without a copy and put in force as they are.
+// the arrays reach the serving process as one file (src/server/reload/flat-file.ts) and are put in force as they are.
 // So a reload of a million records costs the serving thread no build and its collector no new
 // objects; a node becomes objects only when a query first reaches it, like TenantTable's layout.
 //
