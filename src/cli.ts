@@ -55,6 +55,7 @@ Options (default in parentheses):
   --listen ADDR:PORT     UDP and TCP; repeatable; IPv6 as [::1]:5353 (default 127.0.0.1:5353)
   --http ADDR:PORT       metrics, /healthz, /readyz (default 127.0.0.1:8053); "off" disables
   --udp-size N           largest UDP reply, bytes (default 1232)
+  --max-file-size SIZE   largest file read from the zones folder, bytes or with K/M/G (default 512M)
   --udp-engine E         auto|batch|dgram: batch reads and writes UDP in batches (recvmmsg/sendmmsg,
                          the udp-batch addon built at install, Linux); auto (default) uses it when built
   --geoip FILE           MMDB city database (GeoIP2 or DB-IP layout); repeatable (IPv4 + IPv6 files);
@@ -180,6 +181,7 @@ export const SERVE_OPTIONS = {
   listen: { type: 'string', multiple: true },
   http: { type: 'string', default: '127.0.0.1:8053' },
   'udp-size': { type: 'string' },
+  'max-file-size': { type: 'string' },
   'udp-engine': { type: 'string', default: 'auto' },
   geoip: { type: 'string', multiple: true },
   'no-geoip': { type: 'boolean', default: false },
@@ -258,6 +260,7 @@ async function cmdServe(argv: string[]): Promise<number> {
       listen: (values.listen ?? ['127.0.0.1:5353']).map(parseListenAddress),
       http: values.http === 'off' ? null : parseListenAddress(values.http!),
       udpLimit,
+      maxFileBytes: values['max-file-size'] ? parseByteSize('--max-file-size', values['max-file-size']) : undefined,
       udpEngine: parseUdpEngine(values['udp-engine']!),
       geoip: values['no-geoip'] ? null : values.geoip,
       latencyTable: values['latency-table'] ?? null,
@@ -313,7 +316,7 @@ async function cmdServe(argv: string[]): Promise<number> {
     throw err;
   }
   const running = server;
-  process.on('SIGHUP', () => { running.reload(); });
+  process.on('SIGHUP', () => { void running.reload(); });
   const failure = await new Promise<Error | null>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'shutting down');
@@ -477,6 +480,14 @@ function stateDirOption(dir: string | undefined, oldFile: string | undefined): s
 
 function dropUndefined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+}
+
+/** "512M", "64k", "1G" (powers of 1024) or plain bytes. */
+function parseByteSize(name: string, text: string): number {
+  const m = /^(\d+)\s*([kKmMgG]?)i?[bB]?$/.exec(text.trim());
+  const n = m ? Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase()) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${name} takes a size in bytes, or with K, M or G (e.g. 512M); got "${text}"`, 'regiondns serve --max-file-size SIZE');
+  return n;
 }
 
 function intOption(name: string, text: string, min: number, max: number): number {

@@ -1,13 +1,11 @@
 // What an instance serves, in a form instances can compare: a content hash of its zones, steering
 // policies and tenants file as loaded, and each zone's SOA serial. Two instances with the same hash
 // answer alike (given the same fleet state); `ctl drift` flags one that differs. Computed once per
-// load, over the parsed content, so formatting and comments do not count.
+// load, from the zones' content hashes (as the reload process read them) and the parsed policies.
 
 import { createHash } from 'node:crypto';
 import { checkTarget } from '../health/check-config.js';
 import type { SteeringConfig } from '../steering/policy.js';
-import type { LoadedZone } from '../zone/load.js';
-import { zoneSerial } from '../zone/serial.js';
 
 export interface ConfigIdentity {
   /** sha256 of the content served, hex, first 16 characters. */
@@ -16,19 +14,19 @@ export interface ConfigIdentity {
   serials: Record<string, number | null>;
 }
 
-export function configIdentity(zones: readonly LoadedZone[], steering: SteeringConfig): ConfigIdentity {
+/** A loaded zone as the identity sees it: its content hash (file and $INCLUDEs) and serial. */
+export interface ZoneIdentity {
+  origin: string;
+  hash: string;
+  serial: number | null;
+}
+
+export function configIdentity(zones: readonly ZoneIdentity[], steering: SteeringConfig): ConfigIdentity {
   const h = createHash('sha256');
   const serials: Record<string, number | null> = {};
   for (const z of [...zones].sort((a, b) => (a.origin < b.origin ? -1 : 1))) {
-    serials[z.origin] = zoneSerial(z.records);
-    h.update(`zone ${z.origin}\n`);
-    // The signing keys are part of what is served: a fleet half on new keys answers differently.
-    if (z.dnssec) h.update(`keys ${[...z.dnssec.keys].map((k) => k.tag).sort().join(',')}\n`);
-    for (const r of z.records) {
-      h.update(`${r.owner} ${r.type} ${r.ttl} `);
-      h.update(r.rdata);
-      h.update('\n');
-    }
+    serials[z.origin] = z.serial;
+    h.update(`zone ${z.origin} ${z.hash}\n`);
   }
   for (const [id, r] of steering.regions) {
     h.update(`region ${id} ${r.location.lat} ${r.location.lon}\n`);

@@ -7,8 +7,9 @@ import { attachKeys, defaultKeysDir } from '../dnssec/load.js';
 import { parseLatencyTable, type LatencyTable } from '../geo/latency-table.js';
 import { loadSteering } from '../steering/load-policy.js';
 import type { SteeringConfig } from '../steering/policy.js';
-import { loadZoneDir, type LoadedZone } from '../zone/load.js';
+import { loadZoneDir, type LoadedZone, type ZoneFileCache } from '../zone/load.js';
 import type { ConfigError } from './errors.js';
+import { readConfigFile, setMaxConfigFileBytes } from './read-file.js';
 
 export interface LoadedConfig {
   zones: LoadedZone[];
@@ -17,22 +18,41 @@ export interface LoadedConfig {
   errors: ConfigError[];
   /** Not fatal: the zone loads (e.g. TTLs of one RRset evened out, RFC 2181 §5.2). */
   warnings: ConfigError[];
+  /** Files not parsed again: their content was unchanged since the last load with the same cache. */
+  unchanged: string[];
 }
 
-export function loadConfig(zonesDir: string, opts: { latencyTablePath?: string | null; keysDir?: string | null } = {}): LoadedConfig {
+export interface LoadConfigOptions {
+  latencyTablePath?: string | null;
+  /** DNSSEC keys folder (default: keys/ in the zones folder). */
+  keysDir?: string | null;
+  /**
+   * Give signed zones their signer and sign their static RRsets (default true). The reload process
+   * adds the key records only: signers live on the serving side (src/server/reload/prepare.ts).
+   */
+  signing?: boolean;
+  /** Keeps what the last load parsed, so unchanged zone files are skipped (see ZoneFileCache). */
+  cache?: ZoneFileCache;
+  /** Bound on the size of any one file read (`--max-file-size`). */
+  maxFileBytes?: number;
+}
+
+export function loadConfig(zonesDir: string, opts: LoadConfigOptions = {}): LoadedConfig {
+  if (opts.maxFileBytes !== undefined) setMaxConfigFileBytes(opts.maxFileBytes);
   if (!fs.existsSync(zonesDir) || !fs.statSync(zonesDir).isDirectory()) {
-    return { zones: [], steering: { regions: new Map(), hostnames: new Map() }, latencyTable: null, warnings: [], errors: [{ code: 'REGIONDNS_ERR_ZONES_DIR', file: zonesDir, line: 0, message: 'zones folder not found: pass --zones DIR' }] };
+    return { zones: [], steering: { regions: new Map(), hostnames: new Map() }, latencyTable: null, warnings: [], unchanged: [], errors: [{ code: 'REGIONDNS_ERR_ZONES_DIR', file: zonesDir, line: 0, message: 'zones folder not found: pass --zones DIR' }] };
   }
-  const { zones, errors, warnings, failedOrigins } = loadZoneDir(zonesDir);
-  attachKeys(zones, opts.keysDir ?? defaultKeysDir(zonesDir), errors);
+  const { zones, errors, warnings, unchanged, failedOrigins } = loadZoneDir(zonesDir, opts.cache);
+  attachKeys(zones, opts.keysDir ?? defaultKeysDir(zonesDir), errors, {}, Date.now(), opts.signing !== false);
   const addressOwners = new Set<string>();
   for (const z of zones) for (const r of z.records) if (r.type === RRType.A || r.type === RRType.AAAA) addressOwners.add(r.owner);
   const steering = loadSteering(zonesDir, zones.map((z) => z.origin), (fqdn) => addressOwners.has(fqdn), failedOrigins);
   errors.push(...steering.errors);
+  unchanged.push(...(steering.unchanged ?? []));
   let latencyTable: LatencyTable | null = null;
   if (opts.latencyTablePath) {
     try {
-      const parsed = parseLatencyTable(fs.readFileSync(opts.latencyTablePath, 'utf8'), opts.latencyTablePath);
+      const parsed = parseLatencyTable(readConfigFile(opts.latencyTablePath), opts.latencyTablePath);
       latencyTable = parsed.table;
       errors.push(...parsed.errors);
     } catch (err) {
@@ -42,5 +62,5 @@ export function loadConfig(zonesDir: string, opts: { latencyTablePath?: string |
   if (zones.length === 0 && errors.length === 0) {
     errors.push({ code: 'REGIONDNS_ERR_NO_ZONES', file: zonesDir, line: 0, message: 'no zone files (*.zone) in the zones folder' });
   }
-  return { zones, steering: steering.config, latencyTable, errors, warnings };
+  return { zones, steering: steering.config, latencyTable, errors, warnings, unchanged };
 }

@@ -1,6 +1,7 @@
 // At load: a zone with keys in the keys folder becomes signed. Its apex gains the DNSKEY set and, for
 // the KSKs (or CSK), CDS and CDNSKEY (RFC 7344, RFC 8078: the parent can pick up the DS from them),
-// and every static RRset is signed before the zone serves. Zones without keys are left as they are.
+// and a signer that signs each RRset when first answered (load-time signing is kept for
+// `regiondns check` and tests). Zones without keys are left as they are.
 
 import path from 'node:path';
 import type { ConfigError } from '../config/errors.js';
@@ -32,27 +33,56 @@ function keySetId(keys: readonly DnssecKey[]): string {
   return keys.map((k) => Buffer.from(k.dnskey).toString('base64')).sort().join(' ');
 }
 
+/** A zone's keys in force now: the published ones (in the DNSKEY set) and the active ones (signing). */
+function keysInForce(origin: string, keysDir: string, errors: ConfigError[], now: number): { published: DnssecKey[]; active: DnssecKey[] } | null {
+  let keys: DnssecKey[];
+  try {
+    keys = readZoneKeys(keysDir, origin);
+  } catch (e) {
+    if (!(e instanceof KeyFileError)) throw e;
+    errors.push({ code: 'REGIONDNS_ERR_DNSSEC_KEY', file: e.file, line: e.line, message: e.message });
+    return null;
+  }
+  // BIND's timing metadata, read at each load: a published key is in the DNSKEY set, an active
+  // one signs. Reload (SIGHUP) to apply a time that has passed.
+  const published = keys.filter((k) => isPublished(k, now));
+  const active = published.filter((k) => isActive(k, now));
+  if (active.length === 0) {
+    if (keys.length > 0) errors.push({ code: 'REGIONDNS_ERR_DNSSEC_KEY', file: keys[0].file, line: 0, message: `zone ${origin} has key files but no key that is active now (see their Publish/Activate/Inactive/Delete times)` });
+    return null;
+  }
+  return { published, active };
+}
+
 /**
- * Adds keys to the zones that have them (in place) and signs their static RRsets. A key file that
- * cannot be read is an error naming it: the zone is not served half-signed.
+ * The signer of a zone with keys, or null. Same keys as at the zone's last load in this process:
+ * the same signer, so RRsets that did not change keep their signatures and only new content is signed.
  */
-export function attachKeys(zones: SignableZone[], keysDir: string, errors: ConfigError[], opts: SignerOptions = {}, now = Date.now()): void {
+export function zoneSigner(origin: string, keysDir: string, errors: ConfigError[], opts: SignerOptions = {}, now = Date.now()): ZoneSigner | null {
+  const keys = keysInForce(origin, keysDir, errors, now);
+  if (keys === null) {
+    lastSigners.delete(origin);
+    return null;
+  }
+  const id = keySetId(keys.active);
+  const before = lastSigners.get(origin);
+  const signer = before !== undefined && before.id === id && Object.keys(opts).length === 0 ? before.signer : new ZoneSigner(origin, keys.active, opts);
+  lastSigners.set(origin, { id, signer });
+  return signer;
+}
+
+/**
+ * Adds keys to the zones that have them (in place): the DNSKEY set and, for the KSKs (or CSK), CDS
+ * and CDNSKEY at the apex. With `sign` (the default) the zone also gets its signer and its static
+ * RRsets are signed now; without (the reload process, which holds no signer for the serving side)
+ * only the records are added, and the serving side attaches the signer (zoneSigner). A key file
+ * that cannot be read is an error naming it: the zone is not served half-signed.
+ */
+export function attachKeys(zones: SignableZone[], keysDir: string, errors: ConfigError[], opts: SignerOptions = {}, now = Date.now(), sign = true): void {
   for (const zone of zones) {
-    let keys: DnssecKey[];
-    try {
-      keys = readZoneKeys(keysDir, zone.origin);
-    } catch (e) {
-      if (!(e instanceof KeyFileError)) throw e;
-      errors.push({ code: 'REGIONDNS_ERR_DNSSEC_KEY', file: e.file, line: e.line, message: e.message });
-      continue;
-    }
-    // BIND's timing metadata, read at each load: a published key is in the DNSKEY set, an active
-    // one signs. Reload (SIGHUP) to apply a time that has passed.
-    const published = keys.filter((k) => isPublished(k, now));
-    const active = published.filter((k) => isActive(k, now));
-    if (active.length === 0) {
+    const keys = keysInForce(zone.origin, keysDir, errors, now);
+    if (keys === null) {
       lastSigners.delete(zone.origin);
-      if (keys.length > 0) errors.push({ code: 'REGIONDNS_ERR_DNSSEC_KEY', file: keys[0].file, line: 0, message: `zone ${zone.origin} has key files but no key that is active now (see their Publish/Activate/Inactive/Delete times)` });
       continue;
     }
     const soa = zone.records.find((r) => r.type === RRType.SOA && r.owner === zone.origin);
@@ -61,23 +91,19 @@ export function attachKeys(zones: SignableZone[], keysDir: string, errors: Confi
       ({ owner: zone.origin, type, klass: RRClass.IN, ttl, rdata, file: key.file, line: 1 });
     // Records of these types in the zone file would clash with the ones made here.
     zone.records = zone.records.filter((r) => ![DNSKEY, CDS, CDNSKEY, RRSIG, NSEC].includes(r.type));
-    for (const k of published) zone.records.push(rec(DNSKEY, k.dnskey, k));
-    // Same keys as the zone had before this reload: keep its signer, so that RRsets that did not
-    // change keep their signatures and only new content is signed.
-    const id = keySetId(active);
-    const before = lastSigners.get(zone.origin);
-    const signer = before !== undefined && before.id === id && Object.keys(opts).length === 0 ? before.signer : new ZoneSigner(zone.origin, active, opts);
-    lastSigners.set(zone.origin, { id, signer });
-    for (const k of signer.ksks) {
+    for (const k of keys.published) zone.records.push(rec(DNSKEY, k.dnskey, k));
+    const ksks = keys.active.filter((k) => (k.flags & 1) !== 0);
+    for (const k of ksks.length > 0 ? ksks : keys.active) {
       zone.records.push(rec(CDNSKEY, k.dnskey, k));
       zone.records.push(rec(CDS, dsRdata(zone.origin, k), k));
     }
+    if (!sign) continue;
+    const signer = zoneSigner(zone.origin, keysDir, errors, opts, now)!;
     presign(signer, zone, now);
     zone.dnssec = signer;
   }
 }
 
-/** Signs every authoritative static RRset (not delegation NS or glue: RFC 4035 §2.2). */
 function presign(signer: ZoneSigner, zone: SignableZone, now: number): void {
   const sets = new Map<string, WireRR[]>();
   const cuts = new Set<string>();

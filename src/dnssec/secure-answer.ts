@@ -39,7 +39,7 @@ export function secureAnswer(
     const owner = first.owner === QUESTION_NAME ? qname : first.owner;
     let signedOwner = owner;
     let labels = labelCount(owner) - (owner.startsWith('*.') ? 1 : 0);
-    if (!zone.nodes.has(owner)) {
+    if (zone.nodes.get(owner) === undefined) {
       // Synthesized from a wildcard (RFC 4592): signed as the wildcard, Labels without the `*`.
       const wc = wildcardFor(zone, owner);
       if (wc !== undefined) {

@@ -448,3 +448,26 @@ export const endpointProbes = new client.Counter({
   labelNames: ['result'] as const,
   registers: [registry],
 });
+
+// Reloads (src/server/reload/): recorded by the process that owns the config (the primary of a
+// multi-core server), so a stale configuration shows: an old last success, failures counted in
+// regiondns_zone_reloads_total{result="error"}.
+export const zoneReloadLastSuccess = new client.Gauge({
+  name: 'regiondns_zone_reload_last_success_timestamp_seconds',
+  help: 'Unix time of the last load of the zones folder that succeeded (start-up or reload)',
+  aggregator: 'max',
+  registers: [registry],
+});
+
+export const zoneReloadLastFailure = new client.Gauge({
+  name: 'regiondns_zone_reload_last_failure_timestamp_seconds',
+  help: 'Unix time of the last reload that failed and kept the previous configuration (0: none)',
+  aggregator: 'max',
+  registers: [registry],
+});
+
+export const zoneFilesUnchanged = new client.Counter({
+  name: 'regiondns_zone_files_unchanged_total',
+  help: 'Files (zone files, tenants file) a reload skipped because their content was unchanged',
+  registers: [registry],
+});

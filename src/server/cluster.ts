@@ -2,15 +2,14 @@
 // coordinator, ops API, /metrics) and no DNS; each worker loads the zones itself, serves UDP and TCP,
 // and answers from its own Snapshot. Every change of state reaches the workers as a small message
 // (health, drains, weights: not the zones), which each applies with withState(): one swap per change,
-// as in a single process. A zone reload is a message too: each worker re-reads the folder.
+// as in a single process. A zone reload is a message too, sent to one worker at a time once the
+// primary's own reload succeeded; each worker prepares aside and swaps (src/server/reload/).
 // Tenants: each worker loads the tenants file with the zones, and holds its own copy of the API's
 // tenant overrides: all of them when it starts, then only the slugs that changed (never the whole
 // map per change: it can hold a million entries).
 
 import cluster, { type Worker } from 'node:cluster';
 import client from 'prom-client';
-import { formatConfigError } from '../config/errors.js';
-import { loadConfig } from '../config/load-config.js';
 import { configureNsid, SERVER_UDP_PAYLOAD } from '../dns/encode-response.js';
 import { formatListenAddress } from '../dns/listen-address.js';
 import { DEFAULT_TCP_OPTIONS, type TcpOptions } from '../dns/tcp.js';
@@ -28,6 +27,10 @@ import { BindError } from './bind-error.js';
 import { startDnsListeners, type DnsListeners } from './dns-listeners.js';
 import { initialSecrets, setUpGuard, workerSecretEnv } from './guard-setup.js';
 import { QueryHandler } from './query-handler.js';
+import { coalesce } from './reload/coalesce.js';
+import type { PreparedConfig } from './reload/prepare.js';
+import { Reloader } from './reload/reloader.js';
+import { RollingReload } from './reload/rolling.js';
 import { defaultInstanceId, openGeo, serve, type RunningServer, type ServeOptions } from './serve.js';
 
 type MetricsJson = Awaited<ReturnType<typeof registry.getMetricsAsJSON>>;
@@ -99,8 +102,8 @@ export const MAX_START_FAILURES = 3;
 
 export interface RunningCluster {
   server: RunningServer;
-  /** Reloads in the primary, and when the files are good, in every worker. */
-  reload(): { ok: boolean; errors: string[] };
+  /** Reloads in the primary, and when the files are good, in every worker, one after the other. */
+  reload(): Promise<{ ok: boolean; errors: string[] }>;
   workers(): Worker[];
   /** Settles when the instance cannot serve and must exit: a worker's listener cannot bind, or workers keep dying at start-up. */
   failed: Promise<Error>;
@@ -123,6 +126,7 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
   const failed = new Promise<Error>((resolve) => {
     fail = (err) => { if (!shuttingDown) { shuttingDown = true; resolve(err); } };
   });
+  const rolling = new RollingReload();
 
   const send = (w: Worker, m: ToWorker) => { if (w.isConnected()) w.send(m); };
   const broadcast = (m: ToWorker) => { for (const w of Object.values(cluster.workers ?? {})) if (w) send(w, m); };
@@ -181,12 +185,14 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
         send(w, tenantsFull());
       } else if (m.type === 'start-failed') {
         fail(BindError.fromJSON(m.bind));
-      } else if (m.type === 'reloaded' && !m.ok) {
-        log.error({ worker: index }, 'worker could not reload the zones: it keeps serving the previous version');
+      } else if (m.type === 'reloaded') {
+        rolling.done(w.id, m.ok);
+        if (!m.ok) log.error({ worker: index }, 'worker could not reload the zones: it keeps serving the previous version');
       }
     });
     w.on('exit', (code, signal) => {
       ready.delete(w.id);
+      rolling.gone(w.id);
       if (shuttingDown) return;
       if (!everReady.has(w.id) && ++startFailures >= MAX_START_FAILURES) {
         fail(new Error(`worker ${index} died ${startFailures} times in a row before serving (last exit: ${signal ?? `code ${code}`}): giving up`));
@@ -235,11 +241,15 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
 
   return {
     server: running,
-    reload() {
-      const r = running.reload();
-      if (r.ok) broadcast({ type: 'reload' });
+    reload: coalesce(async () => {
+      const r = await running.reload();
+      if (!r.ok) return r;
+      const targets = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && ready.has(w.id))
+        .map((w) => ({ id: w.id, send: () => { if (!w.isConnected()) return false; w.send({ type: 'reload' } satisfies ToWorker); return true; } }));
+      const done = await rolling.run(targets);
+      log.info({ workers: done.ok, failed: done.failed }, 'workers reloaded');
       return r;
-    },
+    }),
     workers: () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w),
     failed,
     async close() {
@@ -265,9 +275,10 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
   configureNsid(opts.nsid === 'auto' ? `${instanceId}/w${index}` : opts.nsid ?? null);
   // Workers do not report what the primary reports (GeoIP banner, zone summary).
   const geo = openGeo(opts.geoip, wlog.child({ component: 'geo' }), true);
-  const first = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable, keysDir: opts.keysDir });
-  if (first.errors.length) throw new Error(`worker ${index}: ${first.errors.map(formatConfigError).join('\n')}`);
-  let base = buildSnapshot({ version: 0, zones: first.zones, steering: first.steering, geo, latencyTable: first.latencyTable });
+  let applyConfig: (c: PreparedConfig) => void = () => undefined;
+  const reloader = new Reloader({ zonesDir: opts.zonesDir, latencyTablePath: opts.latencyTable, keysDir: opts.keysDir, maxFileBytes: opts.maxFileBytes, log: wlog, metrics: false }, (c) => applyConfig(c));
+  const first = await reloader.initial();
+  let base = buildSnapshot({ version: 0, zones: [], builtZones: first.zones, steering: first.steering, geo, latencyTable: first.latencyTable });
   let state: StateMessage | null = null;
   let tenantOverrides = OverrideMap.EMPTY;
   let tenantSeq = -1; // no full copy yet
@@ -308,6 +319,10 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
     guard: guard.guard,
   });
   const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };
+  applyConfig = (next) => {
+    base = buildSnapshot({ version: current.version, zones: [], builtZones: next.zones, steering: next.steering, geo, latencyTable: next.latencyTable });
+    apply();
+  };
   let dns: DnsListeners;
   try {
     dns = await startDnsListeners(opts.listen, handler, tcpOpts, wlog, { reusePort: opts.reusePort, udpEngine: opts.udpEngine, worker: true });
@@ -331,19 +346,11 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
       applyTenants(m);
     } else if (m.type === 'reload') {
       guard.reloadSecrets();
-      const next = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable, keysDir: opts.keysDir });
-      const ok = next.errors.length === 0;
-      if (ok) {
-        base = buildSnapshot({ version: current.version, zones: next.zones, steering: next.steering, geo, latencyTable: next.latencyTable });
-        apply();
-      } else {
-        for (const e of next.errors) wlog.error({ error: formatConfigError(e) }, 'reload failed: keeping the previous zones');
-      }
-      process.send?.({ type: 'reloaded', ok, version: current.version } satisfies ToPrimary);
+      void reloader.reload().then((r) => process.send?.({ type: 'reloaded', ok: r.ok, version: current.version } satisfies ToPrimary));
     } else if (m.type === 'metrics') {
       registry.getMetricsAsJSON().then((data) => process.send?.({ type: 'metrics', id: m.id, data } satisfies ToPrimary));
     }
   });
   process.send?.({ type: 'ready' } satisfies ToPrimary);
-  return { close: async () => { await dns.close(); await guard.close(); } };
+  return { close: async () => { await dns.close(); await guard.close(); await reloader.close(); } };
 }

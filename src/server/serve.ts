@@ -2,9 +2,7 @@
 // This is the edge where I/O lives; the query path only ever reads `current`.
 
 import type { AddressInfo } from 'node:net';
-import { formatConfigError } from '../config/errors.js';
 import { configIdentity } from '../config/identity.js';
-import { loadConfig, type LoadedConfig } from '../config/load-config.js';
 import { configureNsid, SERVER_UDP_PAYLOAD } from '../dns/encode-response.js';
 import { formatListenAddress, type ListenAddress } from '../dns/listen-address.js';
 import { DEFAULT_TCP_OPTIONS, type TcpOptions } from '../dns/tcp.js';
@@ -19,7 +17,7 @@ import { buildHttpApp, type HttpLimits, type Readiness } from '../http/app.js';
 import { registerConsole } from '../http/console.js';
 import type { Logger } from '../obs/logger.js';
 import { fleetMetricsSource } from '../obs/fleet-source.js';
-import { registry, setFleetMetricsSource, zoneRecords, zoneReloads } from '../obs/metrics.js';
+import { registry, setFleetMetricsSource, zoneRecords } from '../obs/metrics.js';
 import { HOW_TO_CONFIGURE_TOKENS, loadTokens } from '../ops/auth.js';
 import { RampController } from '../ops/ramp.js';
 import { registerOpsRoutes } from '../ops/routes.js';
@@ -35,6 +33,10 @@ import { bindError } from './bind-error.js';
 import { startDnsListeners, type DnsListeners } from './dns-listeners.js';
 import { setUpGuard, type CookieOptions } from './guard-setup.js';
 import { QueryHandler } from './query-handler.js';
+import type { PreparedConfig } from './reload/prepare.js';
+import { Reloader } from './reload/reloader.js';
+
+export { ConfigLoadError } from './reload/reloader.js';
 
 export interface ServeOptions {
   zonesDir: string;
@@ -74,6 +76,8 @@ export interface ServeOptions {
   cookies?: CookieOptions | null;
   /** Response rate limiting; null/undefined (or rate 0): off. */
   rrl?: RrlOptions | null;
+  /** Bound on the size of any one file of the zones folder (`--max-file-size`). */
+  maxFileBytes?: number;
   /** Set by a multi-core primary: /metrics from every worker, and whether the workers are serving. */
   cluster?: { metrics(): Promise<string>; readiness(): { ready: boolean; status: string; serving: boolean } };
 }
@@ -92,25 +96,27 @@ export interface RunningServer {
   snapshot(): Snapshot;
   coordinator: Coordinator;
   store: FleetStore;
-  /** Re-reads the zones folder; on any error keeps serving the previous snapshot. */
-  reload(): { ok: boolean; errors: string[] };
+  /** Re-reads the zones folder off the serving thread; on any error keeps serving the previous snapshot. */
+  reload(): Promise<{ ok: boolean; errors: string[] }>;
   /** Actual bound addresses (useful with port 0). */
   dnsAddresses(): { udp: AddressInfo[]; tcp: AddressInfo[] };
   httpAddress(): AddressInfo | null;
   close(): Promise<void>;
 }
 
-export class ConfigLoadError extends Error {
-  constructor(readonly errors: string[]) {
-    super(`the zones folder has errors:\n${errors.join('\n')}`);
-  }
-}
-
 export async function serve(opts: ServeOptions, log: Logger): Promise<RunningServer> {
   const geo = openGeo(opts.geoip, log);
-  const first = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable, keysDir: opts.keysDir });
-  if (first.errors.length) throw new ConfigLoadError(first.errors.map(formatConfigError));
-  let identity = configIdentity(first.zones, first.steering);
+  // Parsed and validated by the reload process; each reload swaps its result in through `applyConfig`.
+  let applyConfig: (c: PreparedConfig) => void = () => undefined;
+  const reloader = new Reloader({ zonesDir: opts.zonesDir, latencyTablePath: opts.latencyTable, keysDir: opts.keysDir, maxFileBytes: opts.maxFileBytes, log }, (c) => applyConfig(c));
+  let first: PreparedConfig;
+  try {
+    first = await reloader.initial();
+  } catch (err) {
+    await reloader.close();
+    throw err;
+  }
+  let identity = configIdentity(first.summary, first.steering);
 
   const instanceId = opts.instanceId ?? defaultInstanceId();
   configureNsid(opts.nsid === 'auto' ? instanceId : opts.nsid ?? null);
@@ -131,7 +137,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   prober?.update(first.steering.regions, first.steering.endpointChecks?.values());
   const health = new HealthTracker(store, { quorum: opts.quorum, prober, proberId: instanceId, endpointMetricsLimit: opts.endpointMetricsLimit });
   const coordinator = new Coordinator(
-    { zones: first.zones, steering: first.steering, geo, latencyTable: first.latencyTable },
+    { zones: [], builtZones: first.zones, steering: first.steering, geo, latencyTable: first.latencyTable },
     { store, log, health: health.source, endpointHealth: health.endpointSource },
   );
   coordinator.start();
@@ -147,8 +153,17 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     guard: guard.guard,
   });
   const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };
+  applyConfig = (next) => {
+    // Overrides live in the store, so they survive the reload; checks added or removed start or stop.
+    const snap = coordinator.replaceConfig({ zones: [], builtZones: next.zones, steering: next.steering, geo, latencyTable: next.latencyTable });
+    identity = configIdentity(next.summary, next.steering);
+    prober?.update(next.steering.regions, next.steering.endpointChecks?.values());
+    publishSnapshotMetrics(next);
+    logSummary(log, 'zones reloaded', snap, next);
+  };
   const stopState = async () => {
     setFleetMetricsSource(null);
+    await reloader.close();
     prober?.stop();
     coordinator.stop();
     await store.close();
@@ -168,7 +183,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
 
   const readiness = (): Readiness => {
     const st = store.status();
-    const detail = { snapshotVersion: current().version, zones: current().zoneList.length, store: st.detail };
+    const detail = { snapshotVersion: current().version, zones: current().zoneList.length, store: st.detail, reload: reloader.status() };
     // Redis down: DNS keeps answering from the last state, so the instance stays in rotation,
     // but says it is degraded (overrides cannot change until it reconnects).
     const workers = opts.cluster?.readiness();
@@ -211,23 +226,9 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     snapshot: current,
     coordinator,
     store,
-    reload() {
+    reload: () => {
       guard.reloadSecrets(); // a rotated fleet secret, with the zones (SIGHUP)
-      const next = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable, keysDir: opts.keysDir });
-      if (next.errors.length) {
-        zoneReloads.labels('error').inc();
-        const errors = next.errors.map(formatConfigError);
-        for (const e of errors) log.error({ error: e }, 'reload failed: keeping the previous zones');
-        return { ok: false, errors };
-      }
-      // Overrides live in the store, so they survive the reload; checks added or removed start or stop.
-      const snap = coordinator.replaceConfig({ zones: next.zones, steering: next.steering, geo, latencyTable: next.latencyTable });
-      identity = configIdentity(next.zones, next.steering);
-      prober?.update(next.steering.regions, next.steering.endpointChecks?.values());
-      zoneReloads.labels('ok').inc();
-      publishSnapshotMetrics(next);
-      logSummary(log, 'zones reloaded', snap, next);
-      return { ok: true, errors: [] };
+      return reloader.reload();
     },
     dnsAddresses: () => dns.addresses(),
     httpAddress: () => (http ? (http.server.address() as AddressInfo) : null),
@@ -251,15 +252,18 @@ export function openGeo(paths: string[] | null | undefined, log: Logger, quiet =
   return geo;
 }
 
-function publishSnapshotMetrics(cfg: LoadedConfig): void {
+function publishSnapshotMetrics(cfg: PreparedConfig): void {
   zoneRecords.reset();
-  for (const z of cfg.zones) zoneRecords.labels(z.origin).set(z.records.length);
+  for (const z of cfg.zones) zoneRecords.labels(z.origin).set(z.recordCount);
 }
 
-function logSummary(log: Logger, msg: string, snap: Snapshot, cfg: LoadedConfig): void {
+function logSummary(log: Logger, msg: string, snap: Snapshot, cfg: PreparedConfig): void {
   log.info({
     version: snap.version,
-    zones: cfg.zones.map((z) => ({ origin: z.origin, records: z.records.length })),
+    zones: cfg.summary.map((z) => ({ origin: z.origin, records: z.records, serial: z.serial })),
+    unchanged: cfg.unchanged,
+    loadMs: Math.round(cfg.loadMs),
+    buildMs: Math.round(cfg.buildMs),
     regions: [...cfg.steering.regions.keys()],
     steered: [...cfg.steering.hostnames.keys()],
     ...(cfg.steering.tenants?.file ? { tenants: { file: cfg.steering.tenants.file, entries: cfg.steering.tenants.entries.size } } : {}),

@@ -152,6 +152,8 @@ const foldedIn = new WeakMap<object, ReadonlySet<string>>();
 export interface SnapshotInputs {
   version: number;
   zones: readonly LoadedZone[];
+  /** Zones already built (a reload gets them built, src/server/reload/): used instead of `zones`. */
+  builtZones?: readonly Zone[];
   steering: SteeringConfig;
   geo: GeoLocator | null;
   latencyTable: LatencyTable | null;
@@ -171,7 +173,8 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
     list.push(p.fqdn);
     steeredByZone.set(p.zone, list);
   }
-  const zoneList = inputs.zones.map((z) => Object.assign(buildZone(z.origin, z.file, z.records, steeredByZone.get(z.origin) ?? []), { dnssec: z.dnssec }));
+  // Zones built aside (the reload process) come ready; loaded ones are built here.
+  const zoneList = inputs.builtZones ?? inputs.zones.map((z) => Object.assign(buildZone(z.origin, z.file, z.records, steeredByZone.get(z.origin) ?? []), { dnssec: z.dnssec }));
   const encoded = new Map<string, SteeredName>();
   for (const p of inputs.steering.hostnames.values()) encoded.set(p.fqdn, preEncode(p));
   const endpointHealth = inputs.endpointHealth ?? new Map();

@@ -4,11 +4,12 @@
 // references (regions, pools, zones) with the YAML nodes at hand for line numbers.
 
 import { parseDuration } from '../config/duration.js';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import * as z from 'zod';
 import type { ConfigError } from '../config/errors.js';
+import { readConfigFile } from '../config/read-file.js';
 import { addressToString, parseSubnet } from '../dns/ecs.js';
 import { canonicalName, isSubdomain } from '../dns/name.js';
 import { CheckError, parseChecks, type CheckConfig, type CheckSite } from '../health/check-config.js';
@@ -259,7 +260,7 @@ function describeValue(v: unknown): string {
 function readYaml(file: string, errors: ConfigError[]): YamlFile | null {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigFile(file);
   } catch (e) {
     errors.push({ code: SteerError.READ, file, line: 0, message: `cannot read: ${(e as Error).message}` });
     return null;
@@ -613,7 +614,7 @@ export function loadSteering(
   staticAddressNames: (fqdn: string) => boolean,
   /** Zones whose file has errors: their steer files wait until the zone loads (its errors say why). */
   failedOrigins: readonly string[] = [],
-): { config: SteeringConfig; errors: ConfigError[] } {
+): { config: SteeringConfig; errors: ConfigError[]; /** The tenants file, when its content was unchanged (not parsed again). */ unchanged?: string[] } {
   const errors: ConfigError[] = [];
   const config: SteeringConfig = { regions: new Map(), hostnames: new Map() };
   let entries: string[];
@@ -677,6 +678,7 @@ export function loadSteering(
     const loaded = loadTenantFile(t.path, t.name, t.where, config);
     config.tenants = loaded.file;
     errors.push(...loaded.errors);
+    if (loaded.unchanged) return { config, errors, unchanged: [t.path] };
   }
   return { config, errors };
 }

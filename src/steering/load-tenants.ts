@@ -1,9 +1,10 @@
 // Loads the tenants file (`tenants.source` of a tenant hostname): `slug,region` per line. Every
-// problem is a ConfigError naming file:line. A reload re-reads the file only when it changed (or the
-// regions did): a million lines cost about a second, a SIGHUP for a zone edit should not.
+// problem is a ConfigError naming file:line. A reload parses the file again only when its content
+// changed (or the regions did): a million lines cost about a second, a SIGHUP for a zone edit should not.
 
-import { statSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import type { ConfigError } from '../config/errors.js';
+import { readConfigBytes } from '../config/read-file.js';
 import type { SteeringConfig, TenantFile } from './policy.js';
 import { NO_TENANT_FILE } from './tenant-table.js';
 import { parseTenants, tenantHostnames, type TenantProblemKind } from './tenants.js';
@@ -43,21 +44,16 @@ let cache: { key: string; file: TenantFile; errors: ConfigError[] } | null = nul
  */
 export function loadTenantFile(
   path: string, shown: string, where: { file: string; line: number }, steering: Pick<SteeringConfig, 'regions' | 'hostnames'>,
-): { file: TenantFile; errors: ConfigError[] } {
-  let key: string;
+): { file: TenantFile; errors: ConfigError[]; unchanged?: boolean } {
+  let bytes: Buffer;
   try {
-    const st = statSync(path, { bigint: true });
-    key = `${path}|${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}|${regionsSignature(steering)}`;
+    bytes = readConfigBytes(path);
   } catch (err) {
     return failed(where, `cannot read tenants file ${shown}: ${(err as Error).message}`);
   }
-  if (cache?.key === key) return cache;
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    return failed(where, `cannot read tenants file ${shown}: ${(err as Error).message}`);
-  }
+  const key = `${path}|${createHash('sha256').update(bytes).digest('hex')}|${regionsSignature(steering)}`;
+  if (cache?.key === key) return { ...cache, unchanged: true };
+  const text = bytes.toString('utf8');
   const parsed = parseTenants(text, 'csv', steering, MAX_LISTED);
   const errors: ConfigError[] = parsed.problems.map((p) => ({ code: CODE[p.kind], file: shown, line: p.line, message: p.message }));
   if (parsed.problemCount > parsed.problems.length) {

@@ -21,6 +21,13 @@ function hashOf(text: string, start: number, end: number): number {
   return h | 0;
 }
 
+export interface TenantTableParts {
+  regions: RegionId[];
+  slots: Int32Array;
+  arena: Uint8Array;
+  count: number;
+}
+
 export class TenantTable implements Iterable<[string, RegionId]> {
   /** Pairs: [hash, record offset + 1]; offset + 1 = 0 marks an empty slot. */
   private slots: Int32Array;
@@ -99,6 +106,22 @@ export class TenantTable implements Iterable<[string, RegionId]> {
 
   [Symbol.iterator](): IterableIterator<[string, RegionId]> {
     return this.entries();
+  }
+
+  /** The table as typed arrays and plain values, to cross a thread boundary (structured clone copies them flat). */
+  toParts(): TenantTableParts {
+    return { regions: [...this.regions], slots: this.slots, arena: this.arena.subarray(0, this.used), count: this.count };
+  }
+
+  /** The table toParts() described, without re-hashing a slug. */
+  static fromParts(p: TenantTableParts): TenantTable {
+    const t = new TenantTable(p.regions);
+    t.slots = p.slots;
+    t.mask = p.slots.length / 2 - 1;
+    t.arena = p.arena;
+    t.used = p.arena.length;
+    t.count = p.count;
+    return t;
   }
 
   /** The slot holding the slug, or ~slot of the empty slot where it would go. */

@@ -1,9 +1,11 @@
 // Loads every `*.zone` file of a folder: parse, make RRsets sound (RFC 2181 §5), validate.
 // A zone with any error is left out; the caller decides whether to keep its previous snapshot.
 
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ConfigError } from '../config/errors.js';
+import { notRegular, readConfigBytes } from '../config/read-file.js';
 import type { ZoneSigner } from '../dnssec/signer.js';
 import { typeName } from '../dns/constants.js';
 import { parseMasterFile, ZoneErrorCode, type ZoneRecord } from './masterfile.js';
@@ -16,6 +18,8 @@ export interface LoadedZone {
   records: ZoneRecord[];
   /** Set when the zone has DNSSEC keys (src/dnssec/load.ts): the zone is signed. */
   dnssec?: ZoneSigner;
+  /** Content hash of the file and its $INCLUDEs (hex): equal hashes, equal zone. */
+  hash?: string;
 }
 
 export interface LoadResult {
@@ -25,6 +29,48 @@ export interface LoadResult {
   warnings: ConfigError[];
   /** Origins of zone files that did not load: what depends on them is judged once they load. */
   failedOrigins: string[];
+  /** Files whose content (with their $INCLUDEs) was unchanged since the last load with the same cache: not parsed again. */
+  unchanged: string[];
+}
+
+type FileResult = { zone?: LoadedZone; errors: ConfigError[]; warnings: ConfigError[] };
+
+/**
+ * What the last load of each zone file found, by content hash, so a reload parses only the files
+ * that changed. One per long-lived loader (the reload process); a load keeps only the files it saw.
+ */
+export class ZoneFileCache {
+  private entries = new Map<string, { hash: string; includes: { path: string; hash: string }[]; result: FileResult }>();
+  private seen = new Map<string, { hash: string; includes: { path: string; hash: string }[]; result: FileResult }>();
+
+  /** The previous result when the file and every file it included still hash the same. */
+  lookup(file: string, hash: string): FileResult | null {
+    const e = this.entries.get(file);
+    if (!e || e.hash !== hash) return null;
+    for (const inc of e.includes) {
+      try {
+        if (sha256(readConfigBytes(inc.path)) !== inc.hash) return null;
+      } catch {
+        return null; // parse again: it reports why the include cannot be read
+      }
+    }
+    this.seen.set(file, e);
+    return e.result;
+  }
+
+  store(file: string, hash: string, includes: { path: string; hash: string }[], result: FileResult): void {
+    this.seen.set(file, { hash, includes, result });
+  }
+
+  /** Ends one load: forget files that are gone. */
+  commit(): void {
+    this.entries = this.seen;
+    this.seen = new Map();
+  }
+}
+
+function sha256(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
 }
 
 export const ZoneWarningCode = {
@@ -33,8 +79,8 @@ export const ZoneWarningCode = {
 
 const ZONE_SUFFIX = '.zone';
 
-export function loadZoneDir(dir: string): LoadResult {
-  const out: LoadResult = { zones: [], errors: [], warnings: [], failedOrigins: [] };
+export function loadZoneDir(dir: string, cache?: ZoneFileCache): LoadResult {
+  const out: LoadResult = { zones: [], errors: [], warnings: [], unchanged: [], failedOrigins: [] };
   let names: string[];
   try {
     names = fs.readdirSync(dir).filter((n) => n.endsWith(ZONE_SUFFIX) && n.length > ZONE_SUFFIX.length).sort();
@@ -54,7 +100,8 @@ export function loadZoneDir(dir: string): LoadResult {
       out.errors.push({ code: ZoneErrorCode.FILE_READ, file, line: 0, message: `cannot read zone file: ${kind}` });
       continue;
     }
-    const r = loadZoneFile(file, name.slice(0, -ZONE_SUFFIX.length), dir);
+    const r = loadZoneFile(file, name.slice(0, -ZONE_SUFFIX.length), dir, cache);
+    if (r.unchanged) out.unchanged.push(file);
     out.errors.push(...r.errors);
     out.warnings.push(...r.warnings);
     if (!r.zone) continue;
@@ -71,6 +118,7 @@ export function loadZoneDir(dir: string): LoadResult {
   }
   out.zones = loaded.filter((z) => !duplicated.has(z.origin));
   out.failedOrigins.push(...duplicated);
+  cache?.commit();
   return out;
 }
 
@@ -79,13 +127,30 @@ export function loadZoneDir(dir: string): LoadResult {
  * the file starts with $ORIGIN. `zone` is set even when there are errors (so duplicate origins
  * can be detected); callers serve it only when `errors` is empty.
  */
-export function loadZoneFile(file: string, baseName: string, includeRoot: string): { zone?: LoadedZone; errors: ConfigError[]; warnings: ConfigError[] } {
-  let text: string;
+export function loadZoneFile(file: string, baseName: string, includeRoot: string, cache?: ZoneFileCache): FileResult & { unchanged?: boolean } {
+  let bytes: Buffer;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    bytes = readConfigBytes(file);
   } catch (e) {
     return { errors: [{ code: ZoneErrorCode.FILE_READ, file, line: 0, message: `cannot read zone file: ${(e as Error).message}` }], warnings: [] };
   }
+  const fileHash = cache ? sha256(bytes) : '';
+  const before = cache?.lookup(file, fileHash);
+  if (before) return { ...before, unchanged: true };
+  const includes: { path: string; hash: string }[] = [];
+  const result = parseZoneText(bytes.toString('utf8'), file, baseName, includeRoot, (abs) => {
+    const b = readConfigBytes(abs);
+    if (cache) includes.push({ path: abs, hash: sha256(b) });
+    return b.toString('utf8');
+  });
+  if (cache) {
+    if (result.zone) result.zone.hash = includes.length === 0 ? fileHash : sha256(Buffer.from([fileHash, ...includes.map((i) => i.hash)].join(',')));
+    cache.store(file, fileHash, includes, result);
+  }
+  return result;
+}
+
+function parseZoneText(text: string, file: string, baseName: string, includeRoot: string, readInclude: (abs: string) => string): FileResult {
   let nameOrigin: string | undefined;
   let nameProblem = '';
   try {
@@ -93,7 +158,7 @@ export function loadZoneFile(file: string, baseName: string, includeRoot: string
   } catch (e) {
     nameProblem = (e as Error).message;
   }
-  const parsed = parseMasterFile(text, { file, origin: nameOrigin ?? '.', includeRoot });
+  const parsed = parseMasterFile(text, { file, origin: nameOrigin ?? '.', includeRoot, readInclude });
   const errors = parsed.errors;
   if (nameOrigin === undefined && !parsed.originFromFile) {
     errors.unshift({ code: ZoneErrorCode.BAD_FILENAME, file, line: 0, message: `file name does not give a zone name (${nameProblem}): name the file <zone>.zone, e.g. example.com.zone, or start it with $ORIGIN` });
@@ -179,10 +244,16 @@ export function normalizeRRsets(records: ZoneRecord[]): { records: ZoneRecord[];
   return { records: kept, warnings };
 }
 
-/** 'file', 'other' (a folder named *.zone: ignored) or why it cannot be read (a broken symlink). */
+/**
+ * 'file', 'other' (a folder named *.zone: ignored) or why it cannot be read (a broken symlink, a
+ * FIFO, socket or device: never opened, so it cannot block the process).
+ */
 function fileKind(p: string): string {
   try {
-    return fs.statSync(p).isFile() ? 'file' : 'other';
+    const st = fs.statSync(p);
+    if (st.isDirectory()) return 'other';
+    const kind = notRegular(st);
+    return kind ? `${kind}, not a regular file: only regular files are read from the zones folder` : 'file';
   } catch (e) {
     return (e as Error).message;
   }

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ConfigError } from '../config/errors.js';
+import { readConfigFile } from '../config/read-file.js';
 import { RRType } from '../dns/constants.js';
 import { absoluteName, parseRdata, parseTtl, parseUint, RdataError, type Fields, type ParsedRdata } from './rdata.js';
 
@@ -39,7 +40,7 @@ export interface ParseOptions {
   defaultTtl?: number;
   /** $INCLUDE may only read files under this folder (default: the directory of `file`). */
   includeRoot?: string;
-  /** Reads an included file (default: fs.readFileSync utf8). */
+  /** Reads an included file (default: readConfigFile: regular files only, size bounded). */
   readInclude?: (absPath: string) => string;
 }
 
@@ -279,7 +280,7 @@ function addError(sh: Shared, code: string, file: string, line: number, message:
 }
 
 function readFileUtf8(absPath: string): string {
-  return fs.readFileSync(absPath, 'utf8');
+  return readConfigFile(absPath);
 }
 
 function realOrResolved(p: string): string {

@@ -23,10 +23,15 @@ export interface ZoneNode {
   wildcard?: ZoneNode;
 }
 
+/** Name → node: a Map, or a compact index that makes nodes on first use (flat-zone.ts, for reloads). */
+export interface NodeIndex {
+  get(name: string): ZoneNode | undefined;
+}
+
 export interface Zone {
   origin: string;
   file: string;
-  nodes: Map<string, ZoneNode>;
+  nodes: NodeIndex;
   soa: WireRR;
   /** SOA as sent in negative answers: TTL = min(SOA TTL, SOA MINIMUM) (RFC 2308 §3, §5). */
   negativeSoa: WireRR;
@@ -44,7 +49,7 @@ export interface Zone {
  * question instead (the encoder compresses an owner equal to the query name), so a million-record zone
  * would otherwise build a million buffers that are never read.
  */
-class ZoneRR implements WireRR {
+export class ZoneRR implements WireRR {
   private wire: Uint8Array | null = null;
   constructor(readonly owner: string, readonly type: number, readonly klass: number, readonly ttl: number, readonly rdata: Uint8Array) {}
   get ownerWire(): Uint8Array {

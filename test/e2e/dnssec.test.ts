@@ -231,15 +231,17 @@ describe('reload', () => {
     await server.waitForLog((l) => l.msg === 'zones reloaded' && server.logs.indexOf(l) >= seen, 15_000);
   };
 
-  it('keeps the signatures of unchanged RRsets and signs only what is new', async () => {
+  it('keeps the signatures of unchanged RRsets and signs only what is new, on first use', async () => {
     const before = await signaturesMade();
     await reload();
     expect(await signaturesMade()).toBe(before);
     fs.appendFileSync(path.join(zonesDir, 'signed.test.zone'), 'fresh    IN A   192.0.2.77\n');
     await reload();
-    expect(await signaturesMade()).toBe(before + 1);
+    // The new RRset is signed on first use (the reload process holds no keys), the rest keep theirs.
+    expect(await signaturesMade()).toBe(before);
     const out = delv(['fresh.signed.test', 'A']);
     expect(out).toContain('; fully validated');
     expect(records(out, 'A').map((r) => r[4])).toEqual(['192.0.2.77']);
+    expect(await signaturesMade()).toBe(before + 1);
   });
 });

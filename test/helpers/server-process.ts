@@ -29,6 +29,8 @@ export interface StartOptions {
   defaultStateDir?: boolean;
   /** Run under `ulimit -n N` (through sh), to meet EMFILE for real. */
   ulimitNofile?: number;
+  /** How long to wait for the 'listening' line (default 15 s; a million-record zone takes longer). */
+  startTimeoutMs?: number;
 }
 
 export async function startServer(args: string[], opts: StartOptions = {}): Promise<ServerProcess> {
@@ -76,7 +78,7 @@ export async function startServer(args: string[], opts: StartOptions = {}): Prom
       waiters.push({ pred, from: logs.length, resolve: (l) => { clearTimeout(timer); resolve(l); } });
     });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const started = waitForLog((l) => l.msg === 'listening', 15_000);
+  const started = waitForLog((l) => l.msg === 'listening', opts.startTimeoutMs ?? 15_000);
   const early = exited.then((code) => { throw new Error(`server exited with ${code}: ${stderr.join('')}`); });
   try {
     await Promise.race([started, early]);
