@@ -13,6 +13,11 @@ export interface Edns {
   version: number;
   udpSize: number;
   dnssecOk: boolean;
+  /**
+   * "Compact Answers OK" (CO, RFC 9824 §5.1): the querier takes a compact denial for a name that does
+   * not exist with rcode NXDOMAIN. Only acted on with DO=1.
+   */
+  compactOk: boolean;
   ecs: ClientSubnet | null;
   /** The query asked for the server's NSID (RFC 5001): an empty option 3. */
   nsid: boolean;

@@ -22,6 +22,11 @@ function delv(args: string[], source?: string): string {
   return `${r.stdout}${r.stderr}`;
 }
 
+/** dig, for what kdig cannot ask: the CO flag (+coflag, RFC 9824 §5.1). */
+function dig(args: string[]): string {
+  return execFileSync('dig', ['@127.0.0.1', '-p', String(server.port), '+time=3', '+tries=2', '+norec', ...args], { encoding: 'utf8' });
+}
+
 function kdig(args: string[]): string {
   return execFileSync('kdig', ['@127.0.0.1', '-p', String(server.port), '+time=3', '+retry=1', ...args], { encoding: 'utf8' });
 }
@@ -207,6 +212,95 @@ describe('kdig +dnssec end to end', () => {
       expect(records(again, 'RRSIG')).toEqual(records(first, 'RRSIG'));
     }
     expect(await signaturesMade()).toBe(before);
+  });
+});
+
+describe('compact answers OK (CO, RFC 9824 §5.1), with dig +coflag', () => {
+  const status = (out: string) => /status: (\w+)/.exec(out)?.[1];
+  const ednsFlags = (out: string) => /; EDNS: version: 0, flags:([^;]*);/.exec(out)?.[1].trim();
+
+  it('DO=1 CO=1: a name that does not exist is NXDOMAIN, with the same NXNAME NSEC, and CO is echoed', () => {
+    const co = dig(['+dnssec', '+coflag', 'nope.signed.test', 'A']);
+    expect(status(co)).toBe('NXDOMAIN');
+    expect(ednsFlags(co)).toBe('do co');
+    const plain = dig(['+dnssec', 'nope.signed.test', 'A']);
+    expect(status(plain)).toBe('NOERROR');
+    expect(ednsFlags(plain)).toBe('do');
+    // The proof is the one delv validates above: same NSEC, same signature.
+    expect(records(co, 'NSEC')).toEqual(records(plain, 'NSEC'));
+    expect(records(co, 'NSEC')[0].slice(4)).toEqual(['\\000.nope.signed.test.', 'RRSIG', 'NSEC', 'TYPE128']);
+    expect(records(co, 'RRSIG')).toEqual(records(plain, 'RRSIG'));
+  });
+
+  it('NODATA stays NOERROR with CO; a CNAME to a name that does not exist is NXDOMAIN (RFC 6604)', () => {
+    const nodata = dig(['+dnssec', '+coflag', 'www.signed.test', 'MX']);
+    expect(status(nodata)).toBe('NOERROR');
+    expect(ednsFlags(nodata)).toBe('do co');
+    const chain = dig(['+dnssec', '+coflag', 'x.gone.signed.test', 'A']);
+    expect(status(chain)).toBe('NXDOMAIN');
+    expect(records(chain, 'CNAME').map((r) => r[4])).toEqual(['nowhere.signed.test.']);
+    expect(records(chain, 'NSEC').find((r) => r[0] === 'nowhere.signed.test.')?.slice(5)).toEqual(['RRSIG', 'NSEC', 'TYPE128']);
+  });
+
+  it('CO without DO: the plain NXDOMAIN, and no CO in the reply', () => {
+    const out = dig(['+coflag', 'nope.signed.test', 'A']);
+    expect(status(out)).toBe('NXDOMAIN');
+    expect(ednsFlags(out)).toBe('');
+  });
+
+  it('an unsigned zone echoes CO with DO and answers NXDOMAIN as always', () => {
+    const out = dig(['+dnssec', '+coflag', 'nope.e2e.test', 'A']);
+    expect(status(out)).toBe('NXDOMAIN');
+    expect(ednsFlags(out)).toBe('do co');
+  });
+
+  it('a question for NXNAME itself is FORMERR (RFC 9824 §3.5)', () => {
+    expect(status(dig(['+dnssec', 'www.signed.test', 'TYPE128']))).toBe('FORMERR');
+  });
+});
+
+describe('questions for type RRSIG (DO=1)', () => {
+  // delv cannot ask for RRSIG (BIND's resolver gives up on the fetch), and RRSIGs are not signed:
+  // each one served here is checked to be the very signature a validated answer carries.
+  const sigsFor = (out: string, covered: string) => records(out, 'RRSIG').filter((r) => r[4] === covered);
+
+  it('the signatures of every RRset at the name, as served with the validated answers', () => {
+    const out = kdig(['+dnssec', 'www.signed.test', 'RRSIG']);
+    expect(out).toContain('status: NOERROR');
+    expect(records(out, 'RRSIG').map((r) => r[4]).sort()).toEqual(['A', 'AAAA']);
+    expect(records(out, 'NSEC')).toHaveLength(0);
+    expect(delv(['www.signed.test', 'A'])).toContain('; fully validated');
+    expect(sigsFor(out, 'A')).toEqual(sigsFor(kdig(['+dnssec', 'www.signed.test', 'A']), 'A'));
+    expect(sigsFor(out, 'AAAA')).toEqual(sigsFor(kdig(['+dnssec', 'www.signed.test', 'AAAA']), 'AAAA'));
+  });
+
+  it('the apex: SOA, NS, DNSKEY (by the KSK), CDS, CDNSKEY', () => {
+    const out = kdig(['+dnssec', 'signed.test', 'RRSIG']);
+    expect(records(out, 'RRSIG').map((r) => r[4]).sort()).toEqual(['CDNSKEY', 'CDS', 'DNSKEY', 'NS', 'SOA']);
+    expect(Number(sigsFor(out, 'DNSKEY')[0][10])).toBe(kskTag);
+  });
+
+  it('a wildcard: its signatures under the name asked, Labels without the `*`', () => {
+    const out = kdig(['+dnssec', 'x.wild.signed.test', 'RRSIG']);
+    const sigs = records(out, 'RRSIG');
+    expect(sigs.map((r) => r[4]).sort()).toEqual(['A', 'TXT']);
+    for (const r of sigs) expect([r[0], r[6]]).toEqual(['x.wild.signed.test.', '3']);
+    expect(sigsFor(out, 'A')).toEqual(sigsFor(kdig(['+dnssec', 'x.wild.signed.test', 'A']), 'A'));
+  });
+
+  it('a name that does not exist: the signature of its compact-denial NSEC, not a NODATA that lists RRSIG', () => {
+    const out = kdig(['+dnssec', 'nope.signed.test', 'RRSIG']);
+    expect(out).toContain('status: NOERROR');
+    expect(records(out, 'NSEC')).toHaveLength(0);
+    expect(records(out, 'SOA')).toHaveLength(0);
+    expect(sigsFor(out, 'NSEC')).toEqual(sigsFor(kdig(['+dnssec', 'nope.signed.test', 'A']), 'NSEC'));
+  });
+
+  it('below a delegation: the referral, with its NSEC proving no DS', () => {
+    const out = kdig(['+dnssec', 'host.sub.signed.test', 'RRSIG']);
+    expect(out).not.toMatch(/Flags:[^;]* aa/);
+    expect(records(out, 'NS').map((r) => r[0])).toEqual(['sub.signed.test.']);
+    expect(records(out, 'NSEC')[0][0]).toBe('sub.signed.test.');
   });
 });
 
