@@ -67,4 +67,6 @@ export interface Answer {
   additional: readonly WireRR[];
   /** ECS scope prefix to echo (RFC 7871 §7.2.1); ignored when the query carried no ECS. */
   ecsScope: number;
+  /** Set when the answer was synthesised from a wildcard (RFC 4592): its owner (`*.…`), for the rate limiter. */
+  wildcard?: string;
 }
