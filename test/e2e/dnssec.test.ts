@@ -6,6 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RRType } from '../../src/dns/constants.js';
+import { parseMasterFile } from '../../src/zone/masterfile.js';
 import { BIN, REPO, startServer, type ServerProcess } from '../helpers/server-process.js';
 
 const FIXTURE = path.resolve(import.meta.dirname, 'dnssec-zones');
@@ -301,6 +303,54 @@ describe('questions for type RRSIG (DO=1)', () => {
     expect(out).not.toMatch(/Flags:[^;]* aa/);
     expect(records(out, 'NS').map((r) => r[0])).toEqual(['sub.signed.test.']);
     expect(records(out, 'NSEC')[0][0]).toBe('sub.signed.test.');
+  });
+});
+
+describe('the whole zone, as served, checked by BIND\'s dnssec-signzone and dnssec-verify', () => {
+  // Zonemaster cannot be pointed at a port other than 53. Instead: every RRset of the zone and its
+  // RRSIGs, fetched over TCP as a resolver would get them, go into a zone file. dnssec-signzone,
+  // given the same keys, keeps a signature only if it verifies (it drops and remakes any other) and
+  // adds the NSEC chain an online signer never makes; dnssec-verify then checks the whole zone.
+  it('keeps every signature the server made, adds none for our RRsets, and finds the zone fully signed', () => {
+    const zoneFile = path.join(zonesDir, 'signed.test.zone');
+    const { records: zoneRecords } = parseMasterFile(fs.readFileSync(zoneFile, 'utf8'), { file: zoneFile, origin: 'signed.test.' });
+    const cuts = zoneRecords.filter((r) => r.type === RRType.NS && r.owner !== 'signed.test.').map((r) => r.owner);
+    const inZone = (owner: string) => !cuts.some((c) => owner === c || owner.endsWith(`.${c}`));
+    const asked = new Set<string>();
+    for (const r of zoneRecords) if (inZone(r.owner)) asked.add(`${r.owner} TYPE${r.type}`);
+    for (const t of ['DNSKEY', 'CDS', 'CDNSKEY']) asked.add(`signed.test. ${t}`);
+    // A steered name, as one client network is answered.
+    for (const t of ['A', 'AAAA']) asked.add(`api.signed.test. ${t}`);
+    const lines: string[] = [];
+    for (const q of asked) {
+      const [name, type] = q.split(' ');
+      const out = kdig(['+tcp', '+dnssec', '+norec', '+noall', '+answer', '-b', '127.0.0.2', name, type]);
+      // The RRset asked for and its RRSIG: not what a CNAME led to.
+      for (const l of out.split('\n')) if (l.trim() !== '' && l.split(/\s+/)[0] === name) lines.push(l);
+    }
+    for (const cut of cuts) lines.push(kdig(['+tcp', '+norec', '+noall', '+authority', '+additional', cut, 'NS']));
+    const dump = path.join(work, 'served.zone');
+    fs.writeFileSync(dump, `${lines.join('\n')}\n`);
+    const signed = path.join(work, 'served.zone.signed');
+    const run = (cmd: string, args: string[]) => {
+      const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, `${cmd}: ${r.stdout}${r.stderr}`).toBe(0);
+      return `${r.stdout}${r.stderr}`;
+    };
+    // -x: the DNSKEY set signed by the KSK only, as the server does.
+    run('dnssec-signzone', ['-S', '-x', '-K', path.join(zonesDir, 'keys'), '-o', 'signed.test', '-f', signed, dump]);
+    const normal = path.join(work, 'served.zone.normal');
+    run('named-compilezone', ['-q', '-s', 'full', '-o', normal, 'signed.test', signed]);
+    // owner, type covered, key tag, signature: one line per RRSIG, whatever the presentation.
+    const sigs = (file: string) => new Set(fs.readFileSync(file, 'utf8').split('\n').map((l) => l.trim().split(/\s+/))
+      .filter((f) => f[3] === 'RRSIG').map((f) => `${f[0]} ${f[4]} ${f[10]} ${f.slice(12).join('')}`));
+    const served = sigs(dump);
+    const kept = sigs(normal);
+    expect(served.size).toBeGreaterThanOrEqual(15);
+    expect([...served].filter((s) => !kept.has(s))).toEqual([]);
+    // Nothing of ours needed a signature added: only the NSEC chain is signed by dnssec-signzone.
+    expect([...kept].filter((s) => !served.has(s) && s.split(' ')[1] !== 'NSEC')).toEqual([]);
+    expect(run('dnssec-verify', ['-x', '-o', 'signed.test', signed])).toContain('Zone fully signed');
   });
 });
 
