@@ -1,6 +1,7 @@
 // At load: a zone with keys in the keys folder becomes signed. Its apex gains the DNSKEY set and, for
 // the KSKs (or CSK), CDS and CDNSKEY (RFC 7344, RFC 8078: the parent can pick up the DS from them),
-// and every static RRset is signed before the zone serves. Zones without keys are left as they are.
+// and its static RRsets are signed before the zone serves (up to PRESIGN_LIMIT of them: the rest of
+// a large zone is signed on first use, like steered RRsets). Zones without keys are left as they are.
 
 import path from 'node:path';
 import type { ConfigError } from '../config/errors.js';
@@ -25,6 +26,13 @@ export interface SignableZone {
   dnssec?: ZoneSigner;
 }
 
+/**
+ * RRsets signed at load, per zone, apex first. Every worker loads every zone, and a 100,000-record
+ * zone took 10 s and 200 MB more per worker to sign whole; beyond this many RRsets, signing on
+ * first use costs each new RRset about 0.1 ms once, and the signature cache holds only what is asked.
+ */
+export const PRESIGN_LIMIT = 10_000;
+
 /** The signer each zone got at its last load in this process, by origin. */
 const lastSigners = new Map<string, { id: string; signer: ZoneSigner }>();
 
@@ -36,7 +44,9 @@ function keySetId(keys: readonly DnssecKey[]): string {
  * Adds keys to the zones that have them (in place) and signs their static RRsets. A key file that
  * cannot be read is an error naming it: the zone is not served half-signed.
  */
-export function attachKeys(zones: SignableZone[], keysDir: string, errors: ConfigError[], opts: SignerOptions = {}, now = Date.now()): void {
+export function attachKeys(
+  zones: SignableZone[], keysDir: string, errors: ConfigError[], opts: SignerOptions = {}, now = Date.now(), presignLimit = PRESIGN_LIMIT,
+): void {
   for (const zone of zones) {
     let keys: DnssecKey[];
     try {
@@ -72,29 +82,37 @@ export function attachKeys(zones: SignableZone[], keysDir: string, errors: Confi
       zone.records.push(rec(CDNSKEY, k.dnskey, k));
       zone.records.push(rec(CDS, dsRdata(zone.origin, k), k));
     }
-    presign(signer, zone, now);
+    presign(signer, zone, now, presignLimit);
     zone.dnssec = signer;
   }
 }
 
-/** Signs every authoritative static RRset (not delegation NS or glue: RFC 4035 §2.2). */
-function presign(signer: ZoneSigner, zone: SignableZone, now: number): void {
-  const sets = new Map<string, WireRR[]>();
+/** Signs the authoritative static RRsets (not delegation NS or glue: RFC 4035 §2.2), at most `limit`, apex first. */
+function presign(signer: ZoneSigner, zone: SignableZone, now: number, limit: number): void {
+  const sets = new Map<string, ZoneRecord[]>();
   const cuts = new Set<string>();
   for (const r of zone.records) if (r.type === RRType.NS && r.owner !== zone.origin) cuts.add(r.owner);
-  for (const r of zone.records) {
-    if (belowCut(r.owner, cuts)) continue;
-    const key = `${r.owner}|${r.type}`;
-    let list = sets.get(key);
-    if (!list) sets.set(key, (list = []));
-    list.push({ owner: r.owner, ownerWire: nameToWire(r.owner), type: r.type, klass: r.klass, ttl: r.ttl, rdata: r.rdata });
+  // Grouped without wire forms, apex first, and no new RRset once `limit` are held.
+  for (const apex of [true, false]) {
+    for (const r of zone.records) {
+      if ((r.owner === zone.origin) !== apex || belowCut(r.owner, cuts)) continue;
+      const key = `${r.owner}|${r.type}`;
+      let list = sets.get(key);
+      if (!list) {
+        if (sets.size >= limit) continue;
+        sets.set(key, (list = []));
+      }
+      list.push(r);
+    }
   }
   for (const list of sets.values()) {
-    const first = list[0];
+    const ownerWire = nameToWire(list[0].owner);
+    const records: WireRR[] = list.map((r) => ({ owner: r.owner, ownerWire, type: r.type, klass: r.klass, ttl: r.ttl, rdata: r.rdata }));
+    const first = records[0];
     const wildcard = first.owner.startsWith('*.');
     signer.sign({
-      owner: first.owner, ownerWire: first.ownerWire, signedOwner: first.owner, signedOwnerWire: first.ownerWire,
-      labels: labelCount(first.owner) - (wildcard ? 1 : 0), type: first.type, ttl: first.ttl, records: list,
+      owner: first.owner, ownerWire, signedOwner: first.owner, signedOwnerWire: ownerWire,
+      labels: labelCount(first.owner) - (wildcard ? 1 : 0), type: first.type, ttl: first.ttl, records,
     }, now);
   }
 }

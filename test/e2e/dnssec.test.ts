@@ -338,7 +338,7 @@ describe('the whole zone, as served, checked by BIND\'s dnssec-signzone and dnss
       return `${r.stdout}${r.stderr}`;
     };
     // -x: the DNSKEY set signed by the KSK only, as the server does.
-    run('dnssec-signzone', ['-S', '-x', '-K', path.join(zonesDir, 'keys'), '-o', 'signed.test', '-f', signed, dump]);
+    run('dnssec-signzone', ['-S', '-x', '-d', work, '-K', path.join(zonesDir, 'keys'), '-o', 'signed.test', '-f', signed, dump]);
     const normal = path.join(work, 'served.zone.normal');
     run('named-compilezone', ['-q', '-s', 'full', '-o', normal, 'signed.test', signed]);
     // owner, type covered, key tag, signature: one line per RRSIG, whatever the presentation.
