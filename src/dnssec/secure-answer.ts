@@ -104,11 +104,11 @@ function isReferral(ans: Answer, zone: Zone): boolean {
 }
 
 /**
- * A question for type RRSIG (DO=1): the signatures of every RRset at the name, as BIND and Knot
- * answer it (RFC 4035 §3.1.5 has them returned like ANY's records). A NODATA cannot be proven for
- * it: the NSEC that would prove it is itself signed, so its bitmap always has RRSIG. A name with no
- * RRset of its own (one that does not exist, or an empty non-terminal) owns, as compact denial
- * presents it, its NSEC: the answer is that NSEC's signature. Steered A/AAAA sets differ per client
+ * A question for type RRSIG (DO=1): the RRSIGs at the name, the signatures of each of its RRsets
+ * (RFC 3225 §3: security records matching an explicit query for them are returned). A NODATA cannot
+ * be proven for it: the NSEC that would prove it is itself signed, so its bitmap always has RRSIG.
+ * A name with no RRset of its own (one that does not exist, or an empty non-terminal) owns, as
+ * compact denial presents it, its NSEC: the answer is that NSEC's signature. Steered A/AAAA sets differ per client
  * and are left out; RRSIGs are never signed (RFC 4035 §2.2), and no resolver validates this answer.
  */
 function rrsigAnswer(ans: Answer, qname: string, zone: Zone, signer: ZoneSigner, steered: ReadonlyMap<string, SteeredName>, now: number): Answer {
