@@ -27,7 +27,7 @@ import { formatTrace } from './steering/trace.js';
 import { runCtl } from './ctl/ctl.js';
 import { runDnssec } from './dnssec/cli.js';
 import { CookieSecretError } from './cookies/secret.js';
-import { DEFAULT_RRL, type RrlOptions } from './rrl/limiter.js';
+import { DEFAULT_RRL, rrlEnabled, type RrlOptions } from './rrl/limiter.js';
 import { closestOption, parseCommand, UsageError, type OptionSpec, type Parsed } from './cli/options.js';
 import { cmdPlan } from './plan/command.js';
 import { zoneSerial } from './zone/serial.js';
@@ -99,6 +99,9 @@ Options (default in parentheses):
   --no-cookies           ignore DNS cookies (RFC 7873) instead of answering them
   --rrl-rate N           response rate limiting: responses per second per client prefix, kind and
                          name (default 0: off; over TCP and with a valid cookie never limited)
+  --rrl-nxdomain-rate N  --rrl-nodata-rate N  --rrl-referral-rate N  --rrl-error-rate N
+                         the rate of one kind of response (BIND's nxdomains-per-second, …);
+                         default --rrl-rate; 0: that kind is not limited
   --rrl-slip N           every Nth limited reply goes out truncated (TC=1); 0 drops all (default 2)
   --rrl-window S         seconds over which the rate is averaged (default 15)
   --rrl-ipv4-prefix N    --rrl-ipv6-prefix N   client prefixes sharing a limit (default 24, 56)
@@ -213,6 +216,10 @@ export const SERVE_OPTIONS = {
   'cookie-secret': { type: 'string' },
   'no-cookies': { type: 'boolean', default: false },
   'rrl-rate': { type: 'string' },
+  'rrl-nxdomain-rate': { type: 'string' },
+  'rrl-nodata-rate': { type: 'string' },
+  'rrl-referral-rate': { type: 'string' },
+  'rrl-error-rate': { type: 'string' },
   'rrl-slip': { type: 'string' },
   'rrl-window': { type: 'string' },
   'rrl-ipv4-prefix': { type: 'string' },
@@ -458,13 +465,17 @@ function rrlOptions(values: Record<string, string | boolean | string[] | undefin
   const rate = int('rrl-rate', 0, 1_000_000, DEFAULT_RRL.rate);
   const opts: RrlOptions = {
     rate,
+    nxdomainRate: int('rrl-nxdomain-rate', 0, 1_000_000, rate),
+    nodataRate: int('rrl-nodata-rate', 0, 1_000_000, rate),
+    referralRate: int('rrl-referral-rate', 0, 1_000_000, rate),
+    errorRate: int('rrl-error-rate', 0, 1_000_000, rate),
     slip: int('rrl-slip', 0, 10, DEFAULT_RRL.slip),
     window: int('rrl-window', 1, 3600, DEFAULT_RRL.window),
     ipv4Prefix: int('rrl-ipv4-prefix', 1, 32, DEFAULT_RRL.ipv4Prefix),
     ipv6Prefix: int('rrl-ipv6-prefix', 1, 128, DEFAULT_RRL.ipv6Prefix),
     tableSize: int('rrl-table-size', 1024, 1 << 24, DEFAULT_RRL.tableSize),
   };
-  return rate > 0 ? opts : null;
+  return rrlEnabled(opts) ? opts : null;
 }
 
 /** --state-dir; the --state-file of earlier versions gets an error that says what replaced it. */

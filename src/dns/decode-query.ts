@@ -146,8 +146,9 @@ function parseAdditional(buf: Uint8Array, p: number, len: number, count: number)
     if (type !== RRType.OPT) continue; // TSIG, SIG(0), …: not supported, skipped
     if (addEdns !== null) { addReason = 'two_opt'; return; } // RFC 6891 §6.1.1
     const version = ttlHi & 0xff;
-    // RFC 6891 §6.1.2: values below 512 are treated as 512. TTL: ext-rcode(8) version(8) DO(1) Z(15).
-    addEdns = { version, udpSize: klass < 512 ? 512 : klass, dnssecOk: (ttlLo & 0x8000) !== 0, ecs: null, nsid: false, cookie: null };
+    // RFC 6891 §6.1.2: values below 512 are treated as 512. TTL: ext-rcode(8) version(8) DO(1) CO(1) Z(14)
+    // (CO: RFC 9824 §5.1).
+    addEdns = { version, udpSize: klass < 512 ? 512 : klass, dnssecOk: (ttlLo & 0x8000) !== 0, compactOk: (ttlLo & 0x4000) !== 0, ecs: null, nsid: false, cookie: null };
     if (ownerStart + 1 !== rd - 10 || buf[ownerStart] !== 0) { addReason = 'bad_edns'; return; } // owner must be root
     if (version > 0) { badvers = true; continue; } // a later version's options may not parse as ours
     let ecs: ClientSubnet | null = null;
@@ -180,7 +181,7 @@ function errorResult(
   reason: MalformedKind, rcode: number, id: number, flags: number, questionEnd: number, edns: Edns | null,
 ): DecodeResult {
   // Error replies never echo ECS: the option was invalid or the answer is not address-specific.
-  const e = edns === null ? null : { version: edns.version, udpSize: edns.udpSize, dnssecOk: edns.dnssecOk, ecs: null, nsid: edns.nsid, cookie: edns.cookie };
+  const e = edns === null ? null : { version: edns.version, udpSize: edns.udpSize, dnssecOk: edns.dnssecOk, compactOk: edns.compactOk, ecs: null, nsid: edns.nsid, cookie: edns.cookie };
   return { kind: 'error', reason, rcode, id, flags, opcode: (flags >> 11) & 0xf, questionEnd, edns: e };
 }
 

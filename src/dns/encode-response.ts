@@ -149,10 +149,11 @@ function writeOpt(out: Uint8Array, o: number, rcode: number, edns: Edns, ecs: Cl
   out[o++] = SERVER_UDP_PAYLOAD >> 8;
   out[o++] = SERVER_UDP_PAYLOAD & 0xff;
   // TTL: extended rcode (high 8 of 12 bits), version 0, then DO copied from the query
-  // (RFC 3225 §3: a reply to DO=1 has DO=1; RFC 6891 §6.1.4), Z 0.
+  // (RFC 3225 §3: a reply to DO=1 has DO=1; RFC 6891 §6.1.4), CO set in reply to DO=1 with CO=1
+  // (RFC 9824 §5.1: we give compact answers and restore NXDOMAIN for them), Z 0.
   out[o++] = (rcode >> 4) & 0xff;
   out[o++] = 0;
-  out[o++] = edns.dnssecOk ? 0x80 : 0;
+  out[o++] = edns.dnssecOk ? (edns.compactOk ? 0xc0 : 0x80) : 0;
   out[o++] = 0;
   out[o++] = rdlen >> 8;
   out[o++] = rdlen & 0xff;

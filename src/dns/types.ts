@@ -13,6 +13,11 @@ export interface Edns {
   version: number;
   udpSize: number;
   dnssecOk: boolean;
+  /**
+   * "Compact Answers OK" (CO, RFC 9824 §5.1): the querier takes a compact denial for a name that does
+   * not exist with rcode NXDOMAIN. Only acted on with DO=1.
+   */
+  compactOk: boolean;
   ecs: ClientSubnet | null;
   /** The query asked for the server's NSID (RFC 5001): an empty option 3. */
   nsid: boolean;
@@ -62,4 +67,6 @@ export interface Answer {
   additional: readonly WireRR[];
   /** ECS scope prefix to echo (RFC 7871 §7.2.1); ignored when the query carried no ECS. */
   ecsScope: number;
+  /** Set when the answer was synthesised from a wildcard (RFC 4592): its owner (`*.…`), for the rate limiter. */
+  wildcard?: string;
 }

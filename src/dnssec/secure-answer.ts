@@ -15,17 +15,22 @@ import type { ZoneSigner } from './signer.js';
 const DS = 43;
 const NONE: readonly WireRR[] = Object.freeze([]);
 
-/** The answer to a DO=1 query: signed when its zone is, else as it was. `now` in ms. */
-export function withDnssec(ans: Answer, qname: string, qtype: number, snap: Snapshot, now: number): Answer {
+/**
+ * The answer to a DO=1 query: signed when its zone is, else as it was. `now` in ms. `compactOk`: the
+ * query set CO (RFC 9824 §5.1), so a name that does not exist keeps its NXDOMAIN rcode.
+ */
+export function withDnssec(ans: Answer, qname: string, qtype: number, snap: Snapshot, now: number, compactOk = false): Answer {
   const zone = findZone(snap.zones, qname);
   const signer = zone?.dnssec;
-  return zone === null || signer === undefined ? ans : secureAnswer(ans, qname, qtype, zone, signer, snap.steered, now);
+  return zone === null || signer === undefined ? ans : secureAnswer(ans, qname, qtype, zone, signer, snap.steered, now, compactOk);
 }
 
 export function secureAnswer(
   ans: Answer, qname: string, qtype: number, zone: Zone, signer: ZoneSigner, steered: ReadonlyMap<string, SteeredName>, now: number,
+  compactOk = false,
 ): Answer {
   if (ans.rcode !== Rcode.NOERROR && ans.rcode !== Rcode.NXDOMAIN) return ans;
+  if (qtype === RRSIG && !isReferral(ans, zone)) return rrsigAnswer(ans, qname, zone, signer, steered, now);
   const src = ans.answer;
   const answer: WireRR[] = [];
   const proofs: WireRR[] = [];
@@ -66,18 +71,22 @@ export function secureAnswer(
     // The type asked is never listed: a steered name has AAAA in some regions and not in the one
     // this client was given, and this answer must prove "no AAAA here" for that client.
     const types = ans.rcode === Rcode.NXDOMAIN ? [NXNAME] : typesAt(zone, steered, final).filter((t) => t !== qtype);
-    rcode = Rcode.NOERROR;
+    // RFC 9824 §5.1: a querier that set CO is told NXDOMAIN for a name that does not exist, with the
+    // same NXNAME NSEC; others get NOERROR (§3.1).
+    rcode = compactOk && ans.rcode === Rcode.NXDOMAIN ? Rcode.NXDOMAIN : Rcode.NOERROR;
     if (qtype === NSEC) {
       // The NSEC made for the name is the answer to a question for its NSEC (RFC 9824): a
-      // NODATA listing NSEC in its own bitmap would contradict itself.
+      // NODATA listing NSEC in its own bitmap would contradict itself. Data owned by the name
+      // asked answers it, so the rcode stays NOERROR even with CO.
       pushNsec(answer, signer, final, [...types, RRSIG, NSEC], head.ttl, now);
       authority = NONE;
+      rcode = Rcode.NOERROR;
     } else {
       pushNsec(out, signer, final, [...types, RRSIG, NSEC], head.ttl, now);
       for (const p of proofs) out.push(p); // a wildcard CNAME on the way here still needs its proof
       authority = out;
     }
-  } else if (head !== undefined && head.type === RRType.NS && head.owner !== zone.origin) {
+  } else if (isReferral(ans, zone)) {
     // Referral: the NS set is the child's (not signed, RFC 4035 §2.2); an NSEC at the cut says no DS.
     const out: WireRR[] = [...authority];
     pushNsec(out, signer, head.owner, [RRType.NS, RRSIG, NSEC], zone.negativeSoa.ttl, now);
@@ -87,6 +96,46 @@ export function secureAnswer(
     authority = authority.length === 0 ? proofs : [...authority, ...proofs];
   }
   return { ...ans, rcode, answer, authority };
+}
+
+function isReferral(ans: Answer, zone: Zone): boolean {
+  const head = ans.authority[0];
+  return head !== undefined && head.type === RRType.NS && head.owner !== zone.origin;
+}
+
+/**
+ * A question for type RRSIG (DO=1): the RRSIGs at the name, the signatures of each of its RRsets
+ * (RFC 3225 §3: security records matching an explicit query for them are returned). A NODATA cannot
+ * be proven for it: the NSEC that would prove it is itself signed, so its bitmap always has RRSIG.
+ * A name with no RRset of its own (one that does not exist, or an empty non-terminal) owns, as
+ * compact denial presents it, its NSEC: the answer is that NSEC's signature. Steered A/AAAA sets differ per client
+ * and are left out; RRSIGs are never signed (RFC 4035 §2.2), and no resolver validates this answer.
+ */
+function rrsigAnswer(ans: Answer, qname: string, zone: Zone, signer: ZoneSigner, steered: ReadonlyMap<string, SteeredName>, now: number): Answer {
+  const answer: WireRR[] = [];
+  const exact = zone.nodes.get(qname);
+  const node = exact ?? wildcardFor(zone, qname);
+  if (node !== undefined) {
+    // A wildcard's signatures, under the name asked (RFC 4035 §5.3.2: Labels tells a validator).
+    const ownerWire = exact !== undefined ? null : nameToWire(qname);
+    const labels = exact !== undefined ? labelCount(qname) - (qname.startsWith('*.') ? 1 : 0) : labelCount(node.name) - 1;
+    for (const set of node.rrsets.values()) {
+      const first = set.records[0];
+      if (first === undefined) continue;
+      const sigs = signer.sign({
+        owner: qname, ownerWire: ownerWire ?? first.ownerWire, signedOwner: node.name, signedOwnerWire: first.ownerWire,
+        labels, type: set.type, ttl: first.ttl, records: set.records,
+      }, now);
+      for (const s of sigs) answer.push(s);
+    }
+  }
+  if (answer.length === 0) {
+    const nsec: WireRR[] = [];
+    const types = node === undefined ? [NXNAME] : typesAt(zone, steered, qname);
+    pushNsec(nsec, signer, qname, [...types, RRSIG, NSEC], zone.negativeSoa.ttl, now);
+    for (const rr of nsec) if (rr.type === RRSIG) answer.push(rr);
+  }
+  return { ...ans, rcode: Rcode.NOERROR, aa: true, answer, authority: NONE, additional: NONE };
 }
 
 function signOne(signer: ZoneSigner, rr: WireRR, now: number): readonly WireRR[] {

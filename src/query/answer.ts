@@ -1,7 +1,8 @@
 // answer(): one query, one snapshot, one RNG → one Answer. Pure: no I/O, no clock, no Math.random.
 
-import { RRClass, RRType } from '../dns/constants.js';
+import { Rcode, RRClass, RRType } from '../dns/constants.js';
 import { ipToBytes } from '../dns/ip.js';
+import { NXNAME } from '../dnssec/nsec.js';
 import type { Answer, Query, WireRR } from '../dns/types.js';
 import type { ClientAddress } from '../dns/udp.js';
 import type { RegionRecords } from '../state/endpoint-health.js';
@@ -34,10 +35,16 @@ export function answer(ctx: QueryContext, snap: Snapshot): Answer {
   if (q.qclass !== RRClass.IN && q.qclass !== RRClass.ANY) return refused();
   // No zone transfers: refuse rather than pretend (RFC 5936 §4.2 leaves the policy to the server).
   if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) return refused();
+  // RFC 9824 §3.5: NXNAME is a meta-type that only marks a compact denial; asking for it is FORMERR.
+  if (q.qtype === NXNAME) return formerr();
   return lookup(snap.zones, q.qname, q.qtype, steeredNames(snap, ctx));
 }
 
 const NONE: readonly WireRR[] = Object.freeze([]);
+
+function formerr(): Answer {
+  return { rcode: Rcode.FORMERR, aa: false, answer: NONE, authority: NONE, additional: NONE, ecsScope: 0 };
+}
 
 function steeredNames(snap: Snapshot, ctx: QueryContext): DynamicNames | null {
   if (snap.steered.size === 0) return null;

@@ -26,7 +26,7 @@ export interface Explanation {
 export function explainQuery(snap: Snapshot, fqdn: string, qtype: number, client: ClientSubnet, rng: Rng = mathRandom): Explanation {
   const query: Query = {
     id: 0, flags: 0, opcode: 0, qname: fqdn, qtype, qclass: RRClass.IN, questionEnd: 12,
-    edns: { version: 0, udpSize: 1232, dnssecOk: false, ecs: client, nsid: false, cookie: null },
+    edns: { version: 0, udpSize: 1232, dnssecOk: false, compactOk: false, ecs: client, nsid: false, cookie: null },
   };
   // Steered or not shows once answered: a tenant's subdomain is steered through its wildcard.
   const ctx = newContext(query, addressToString(client.family, client.address), rng, createTrace());

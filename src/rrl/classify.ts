@@ -1,6 +1,7 @@
 // Which rate-limit account a response is charged to (BIND's and Knot's response kinds): the kind of
-// response, and the name it is about. NXDOMAIN and NODATA are charged to the zone, not the query
-// name, so a flood of random names cannot spread over fresh accounts (BIND ARM, "nxdomains-per-second").
+// response, and the name it is about. NXDOMAIN and NODATA are charged to the zone, and wildcard
+// answers to the wildcard, not the query name, so a flood of random names cannot spread over fresh
+// accounts (BIND ARM, "nxdomains-per-second").
 
 import { Rcode, RRType } from '../dns/constants.js';
 import type { Answer, Query } from '../dns/types.js';
@@ -30,7 +31,10 @@ export function classify(query: Query, answer: Answer, out: Account): Account {
     out.name = '';
   } else if (answer.answer.length > 0) {
     out.kind = ResponseKind.ANSWER;
-    out.name = query.qname;
+    // Synthesised from a wildcard: charged to the wildcard, so a flood of random names under it
+    // shares one account (BIND ARM: "responses generated from local wildcards are counted and
+    // limited as if they were for the parent domain name"; the `*` name keeps them apart from it).
+    out.name = answer.wildcard ?? query.qname;
     out.qtype = query.qtype;
   } else if (!answer.aa && ownerOf(answer, RRType.NS) !== null) {
     out.kind = ResponseKind.REFERRAL;

@@ -1,5 +1,5 @@
 // Response rate limiting (RRL) as BIND and Knot define it: each account (client prefix, response
-// kind, name) earns `rate` responses a second, holds at most one second of credit and at most
+// kind, name) earns its kind's rate of responses a second, holds at most one second of credit and at most
 // `window` seconds of debt, so a flood that keeps above the rate keeps being limited until it has
 // been below it for a while. Every `slip`th limited response is sent truncated (TC=1) instead of
 // dropped, so a real resolver behind a spoofed prefix retries over TCP and is answered there.
@@ -10,11 +10,19 @@
 
 import { randomBytes } from 'node:crypto';
 import { clientIntoBytes, ipIntoBytes } from '../dns/ip.js';
-import type { Account } from './classify.js';
+import { ResponseKind, type Account } from './classify.js';
 
 export interface RrlOptions {
-  /** Responses per second per account; 0 turns rate limiting off. */
+  /** Responses per second per account; 0 turns rate limiting off (unless a kind has its own rate). */
   rate: number;
+  /**
+   * BIND's per-kind rates (nxdomains-, nodata-, referrals-, errors-per-second): absent, the kind
+   * earns `rate`; 0, the kind is not limited.
+   */
+  nxdomainRate?: number;
+  nodataRate?: number;
+  referralRate?: number;
+  errorRate?: number;
   /** Every slip-th limited response is sent truncated; 0: drop them all; 1: truncate them all. */
   slip: number;
   /** Seconds of debt an account can run up (BIND's "window"). */
@@ -27,6 +35,22 @@ export interface RrlOptions {
 }
 
 export const DEFAULT_RRL: RrlOptions = { rate: 0, slip: 2, window: 15, ipv4Prefix: 24, ipv6Prefix: 56, tableSize: 1 << 18 };
+
+/** The rate of each response kind, indexed by ResponseKind. */
+export function kindRates(o: RrlOptions): number[] {
+  const rates: number[] = [];
+  rates[ResponseKind.ANSWER] = o.rate;
+  rates[ResponseKind.NODATA] = o.nodataRate ?? o.rate;
+  rates[ResponseKind.NXDOMAIN] = o.nxdomainRate ?? o.rate;
+  rates[ResponseKind.REFERRAL] = o.referralRate ?? o.rate;
+  rates[ResponseKind.ERROR] = o.errorRate ?? o.rate;
+  return rates;
+}
+
+/** True when some kind of response is limited. */
+export function rrlEnabled(o: RrlOptions): boolean {
+  return kindRates(o).some((r) => r > 0);
+}
 
 export const RrlAction = { PASS: 0, DROP: 1, SLIP: 2 } as const;
 export type RrlAction = (typeof RrlAction)[keyof typeof RrlAction];
@@ -53,7 +77,9 @@ export class ResponseRateLimiter {
   /** The address last parsed into addr, and its length. */
   private lastClient = '';
   private lastLen = 0;
-  private readonly maxDebt: number;
+  /** Rate and most debt of each kind, indexed by ResponseKind. */
+  private readonly rates: Int32Array;
+  private readonly maxDebts: Int32Array;
   /** Live accounts taken over because every slot of their key was in use (the table is too small). */
   evictions = 0;
 
@@ -70,12 +96,14 @@ export class ResponseRateLimiter {
     const seed = randomBytes(8);
     this.seedA = seed.readUInt32LE(0);
     this.seedB = seed.readUInt32LE(4);
-    this.maxDebt = opts.rate * opts.window;
+    this.rates = Int32Array.from(kindRates(opts));
+    this.maxDebts = this.rates.map((r) => r * opts.window);
   }
 
   /** Charges one response of `account` to `client` at `nowMs` and says whether it may go out. */
   decide(client: string | Uint8Array, account: Account, nowMs: number): RrlAction {
-    const rate = this.opts.rate;
+    const rate = this.rates[account.kind];
+    if (rate === 0) return RrlAction.PASS; // this kind is not limited: nothing to account
     const now = Math.floor(nowMs / 1000) >>> 0;
     this.hash(client, account);
     const a = this.hashA;
@@ -97,7 +125,8 @@ export class ResponseRateLimiter {
       this.balance[slot] = bal;
       return RrlAction.PASS;
     }
-    this.balance[slot] = bal < -this.maxDebt ? -this.maxDebt : bal;
+    const maxDebt = this.maxDebts[account.kind];
+    this.balance[slot] = bal < -maxDebt ? -maxDebt : bal;
     const n = ++this.limited[slot];
     const slip = this.opts.slip;
     return slip > 0 && n % slip === 0 ? RrlAction.SLIP : RrlAction.DROP;

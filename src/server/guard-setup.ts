@@ -7,7 +7,7 @@ import { CookieSecretError, formatCookieSecrets, parseCookieSecrets, randomCooki
 import { RedisCookieSecret } from '../cookies/redis-secret.js';
 import { CookieJar } from '../cookies/server-cookie.js';
 import type { Logger } from '../obs/logger.js';
-import type { RrlOptions } from '../rrl/limiter.js';
+import { rrlEnabled, type RrlOptions } from '../rrl/limiter.js';
 import { ResponseGuard } from './response-guard.js';
 
 export interface CookieOptions {
@@ -43,7 +43,7 @@ export function workerSecretEnv(cookies: CookieOptions | null | undefined): Reco
 
 /**
  * `cookies`: undefined means on with the default (random) secret; null means off.
- * `rrl`: null or rate 0 means off.
+ * `rrl`: null or every rate 0 means off.
  */
 export async function setUpGuard(cookies: CookieOptions | null | undefined, rrl: RrlOptions | null | undefined, log: Logger): Promise<GuardSetup> {
   const cookieOpts = cookies === undefined ? { secretFile: null } : cookies;
@@ -57,7 +57,7 @@ export async function setUpGuard(cookies: CookieOptions | null | undefined, rrl:
   }
   const guard = new ResponseGuard({ cookies: jar, rrl: rrl ?? null });
   if (jar) log.info({ secret: jar.source }, 'DNS cookies on');
-  if (rrl && rrl.rate > 0) log.info({ rrl }, 'response rate limiting on');
+  if (rrl && rrlEnabled(rrl)) log.info({ rrl }, 'response rate limiting on');
   return {
     guard,
     reloadSecrets() {

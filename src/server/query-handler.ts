@@ -79,9 +79,11 @@ export class QueryHandler {
       const snap = this.snapshot();
       const plain = answer(ctx, snap);
       // RFC 4035 §3.2.1: signatures only for a query with DO=1.
-      const ans = query.edns !== null && query.edns.dnssecOk ? withDnssec(plain, query.qname, query.qtype, snap, now) : plain;
+      const ans = query.edns !== null && query.edns.dnssecOk ? withDnssec(plain, query.qname, query.qtype, snap, now, query.edns.compactOk) : plain;
       rcode = ans.rcode;
-      const action = guard ? guard.limit(query, ans, source, transport, verdict, now) : RrlAction.PASS;
+      // Charged by the plain answer: a name that does not exist is an NXDOMAIN to the rate limiter
+      // whether or not compact denial dressed it as NOERROR for this client.
+      const action = guard ? guard.limit(query, plain, source, transport, verdict, now) : RrlAction.PASS;
       if (action === RrlAction.DROP) return null;
       if (action === RrlAction.SLIP) {
         slipped = true;

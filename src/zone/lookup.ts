@@ -41,6 +41,7 @@ export function lookup(zones: ZoneSet, qname: string, qtype: number, dynamic: Dy
 export function lookupInZone(zone: Zone, qname: string, qtype: number, dynamic: DynamicNames | null): Answer {
   let chain: WireRR[] | null = null; // CNAMEs followed so far
   let name = qname;
+  let wildcard: string | undefined; // the wildcard the question's own name matched, if any
   for (let step = 0; step <= MAX_CNAME_CHAIN; step++) {
     if (zone.hasCuts) {
       const cut = findCut(zone, name);
@@ -53,6 +54,7 @@ export function lookupInZone(zone: Zone, qname: string, qtype: number, dynamic: 
       node = zone.hasWildcards ? wildcardFor(zone, name) : undefined;
       if (!node) return negative(zone, Rcode.NXDOMAIN, chain); // RFC 6604: rcode of the last name in the chain
       synthesizedOwner = name; // RFC 4592 §3.3.1: the owner of a synthesized RR is the query name
+      if (step === 0) wildcard = node.name;
     }
 
     if (qtype === RRType.A || qtype === RRType.AAAA || qtype === RRType.ANY) {
@@ -63,7 +65,7 @@ export function lookupInZone(zone: Zone, qname: string, qtype: number, dynamic: 
         if (dyn.records.length === 0) return { ...negative(zone, Rcode.NOERROR, chain), ecsScope: dyn.ecsScope };
         // Records owned by "the question" answer the question's name; after a CNAME they need this one.
         const records = name === qname ? dyn.records : ownedBy(dyn.records, name);
-        return { rcode: Rcode.NOERROR, aa: true, answer: join(chain, records), authority: NONE, additional: NONE, ecsScope: dyn.ecsScope };
+        return { rcode: Rcode.NOERROR, aa: true, answer: join(chain, records), authority: NONE, additional: NONE, ecsScope: dyn.ecsScope, wildcard };
       }
     }
 
@@ -73,7 +75,7 @@ export function lookupInZone(zone: Zone, qname: string, qtype: number, dynamic: 
       pushRecords(chain, cname, synthesizedOwner);
       const target = cname.targets[0];
       // Chase only inside this zone (RFC 1034 §4.3.2 step 3.a); the resolver follows the rest.
-      if (target === undefined || !isSubdomain(target, zone.origin)) return positive(chain, NONE);
+      if (target === undefined || !isSubdomain(target, zone.origin)) return positive(chain, NONE, wildcard);
       name = target;
       continue;
     }
@@ -82,14 +84,14 @@ export function lookupInZone(zone: Zone, qname: string, qtype: number, dynamic: 
     if (!set) return negative(zone, Rcode.NOERROR, chain); // NODATA (RFC 2308 §2.2)
     const out = chain ?? [];
     pushRecords(out, set, synthesizedOwner);
-    return positive(out, NONE);
+    return positive(out, NONE, wildcard);
   }
   // A chain longer than we follow: hand back what we have and let the resolver continue.
-  return positive(chain ?? [], NONE);
+  return positive(chain ?? [], NONE, wildcard);
 }
 
-function positive(answer: readonly WireRR[], additional: readonly WireRR[]): Answer {
-  return { rcode: Rcode.NOERROR, aa: true, answer, authority: NONE, additional, ecsScope: 0 };
+function positive(answer: readonly WireRR[], additional: readonly WireRR[], wildcard: string | undefined): Answer {
+  return { rcode: Rcode.NOERROR, aa: true, answer, authority: NONE, additional, ecsScope: 0, wildcard };
 }
 
 /** NXDOMAIN or NODATA: the SOA in authority with the negative TTL (RFC 2308 §3). */

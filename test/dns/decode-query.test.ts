@@ -37,11 +37,11 @@ function ecsOption(family: number, source: number, scope: number, addr: number[]
   return option(8, [...u16(family), source, scope, ...addr]);
 }
 
-function opt(o: { udp?: number; ext?: number; version?: number; dnssecOk?: boolean; options?: number[][]; owner?: number[]; rdlen?: number } = {}): number[] {
+function opt(o: { udp?: number; ext?: number; version?: number; dnssecOk?: boolean; compactOk?: boolean; options?: number[][]; owner?: number[]; rdlen?: number } = {}): number[] {
   const rdata = (o.options ?? []).flat();
   return [
     ...(o.owner ?? [0]), ...u16(41), ...u16(o.udp ?? 1232),
-    o.ext ?? 0, o.version ?? 0, o.dnssecOk ? 0x80 : 0, 0,
+    o.ext ?? 0, o.version ?? 0, (o.dnssecOk ? 0x80 : 0) | (o.compactOk ? 0x40 : 0), 0,
     ...u16(o.rdlen ?? rdata.length), ...rdata,
   ];
 }
@@ -148,7 +148,18 @@ describe('decodeQuery: valid queries dns2 cannot build', () => {
   it('unknown options (padding, private use) are ignored; a client cookie is kept', () => {
     const buf = msg(header({ ar: 1 }), question('a.example'), opt({ options: [option(10, [1, 2, 3, 4, 5, 6, 7, 8]), option(12, [0, 0, 0]), option(65001, [])] }));
     const edns = asQuery(decodeQuery(buf)).edns!;
-    expect({ ...edns, cookie: Array.from(edns.cookie ?? []) }).toEqual({ version: 0, udpSize: 1232, dnssecOk: false, ecs: null, nsid: false, cookie: [1, 2, 3, 4, 5, 6, 7, 8] });
+    expect({ ...edns, cookie: Array.from(edns.cookie ?? []) }).toEqual({ version: 0, udpSize: 1232, dnssecOk: false, compactOk: false, ecs: null, nsid: false, cookie: [1, 2, 3, 4, 5, 6, 7, 8] });
+  });
+
+  it('the CO flag (RFC 9824 §5.1: second bit of the EDNS flags) is read apart from DO', () => {
+    const flags = (o: { dnssecOk?: boolean; compactOk?: boolean }) => {
+      const e = asQuery(decodeQuery(msg(header({ ar: 1 }), question('a.example'), opt(o)))).edns!;
+      return [e.dnssecOk, e.compactOk];
+    };
+    expect(flags({})).toEqual([false, false]);
+    expect(flags({ dnssecOk: true })).toEqual([true, false]);
+    expect(flags({ dnssecOk: true, compactOk: true })).toEqual([true, true]);
+    expect(flags({ compactOk: true })).toEqual([false, true]);
   });
 
   it('an NSID request (option 3, RFC 5001) is noted', () => {

@@ -175,6 +175,19 @@ describe('encodeResponse: EDNS', () => {
     expect(tc[2] & 0x02).toBe(0x02);
   });
 
+  it('sets CO (RFC 9824 §5.1) in replies to DO=1 with CO=1, never without DO', () => {
+    const req = request('www.example.com', { edns: true, dnssecOk: true, udp: 4096 });
+    const q = decoded(req);
+    const thirdOctet = (edns: Query['edns']) => {
+      const out = encodeResponse(req, { ...q, edns }, answer({ answer: [A('www.example.com.', '192.0.2.1')] }), 1232);
+      return out[out.length - 11 + 7];
+    };
+    expect(thirdOctet({ ...q.edns!, compactOk: true })).toBe(0xc0);
+    expect(thirdOctet({ ...q.edns!, compactOk: false })).toBe(0x80);
+    // CO alone asks nothing of a server that sends no DNSSEC records: an unknown flag is not echoed (RFC 6891 §6.1.4).
+    expect(thirdOctet({ ...q.edns!, dnssecOk: false, compactOk: true })).toBe(0);
+  });
+
   it('echoes IPv4 ECS with the answer scope (RFC 7871 §7.2.1)', () => {
     const req = request('www.example.com', { ecs: '192.0.2.0/24' });
     const p = parse(encodeResponse(req, decoded(req), answer({ answer: [A('www.example.com.', '192.0.2.1')], ecsScope: 20 }), 1232));

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Algorithm, dsText, generateKey, keyTag, readZoneKeys, writeKeyFiles } from '../../src/dnssec/keys.js';
 import { attachKeys } from '../../src/dnssec/load.js';
+import { nameToWire } from '../../src/dns/name.js';
+import { parseMasterFile } from '../../src/zone/masterfile.js';
 import type { ConfigError } from '../../src/config/errors.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-keys-'));
@@ -103,6 +105,32 @@ describe('BIND key files', () => {
     expect(published).not.toContain(deleted);
     expect(zone.dnssec!.zsks.map((k) => k.tag)).toEqual([zsk]);
     expect(zone.dnssec!.ksks.map((k) => k.tag)).toEqual([ksk]);
+  });
+
+  it('signs at most `presignLimit` RRsets at load, apex first; the rest on first use', () => {
+    const keysDir = path.join(dir, 'lazy');
+    writeKeyFiles(keysDir, generateKey('lazy.test.', 13, 257));
+    const text = ['$ORIGIN lazy.test.', '$TTL 300', '@ SOA ns1 h 1 3600 600 86400 60', '@ NS ns1',
+      ...Array.from({ length: 50 }, (_, i) => `h${i} A 192.0.2.${i}`)].join('\n');
+    const zone = { origin: 'lazy.test.', records: parseMasterFile(text, { file: 'lazy', origin: 'lazy.test.' }).records } as Parameters<typeof attachKeys>[0][0];
+    const errors: ConfigError[] = [];
+    attachKeys([zone], keysDir, errors, {}, Date.now(), true, 5);
+    expect(errors).toEqual([]);
+    const signer = zone.dnssec!;
+    expect(signer.size).toBe(5);
+    // The apex's SOA, NS, DNSKEY, CDS and CDNSKEY are the five: what every validator asks first.
+    const apex = zone.records.filter((r) => r.owner === 'lazy.test.');
+    for (const type of new Set(apex.map((r) => r.type))) {
+      const rrs = apex.filter((r) => r.type === type).map((r) => ({ owner: r.owner, ownerWire: nameToWire(r.owner), type: r.type, klass: r.klass, ttl: r.ttl, rdata: r.rdata }));
+      signer.sign({ owner: 'lazy.test.', ownerWire: rrs[0].ownerWire, signedOwner: 'lazy.test.', signedOwnerWire: rrs[0].ownerWire, labels: 2, type, ttl: rrs[0].ttl, records: rrs }, Date.now());
+    }
+    // All cache hits: nothing new was signed.
+    expect(signer.size).toBe(5);
+    // A name beyond the limit is signed when first asked for.
+    const h49 = zone.records.find((r) => r.owner === 'h49.lazy.test.')!;
+    const rr = { owner: h49.owner, ownerWire: nameToWire(h49.owner), type: h49.type, klass: h49.klass, ttl: h49.ttl, rdata: h49.rdata };
+    expect(signer.sign({ ...rr, signedOwner: rr.owner, signedOwnerWire: rr.ownerWire, labels: 3, records: [rr] }, Date.now())).toHaveLength(1);
+    expect(signer.size).toBe(6);
   });
 
   it('a private key that does not match its public key is refused', () => {

@@ -6,6 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RRType } from '../../src/dns/constants.js';
+import { parseMasterFile } from '../../src/zone/masterfile.js';
 import { BIN, REPO, startServer, type ServerProcess } from '../helpers/server-process.js';
 
 const FIXTURE = path.resolve(import.meta.dirname, 'dnssec-zones');
@@ -20,6 +22,11 @@ let zonesDir: string;
 function delv(args: string[], source?: string): string {
   const r = spawnSync('delv', ['-a', anchors, '+root=signed.test', '@127.0.0.1', '-p', String(server.port), ...(source ? ['-b', source] : []), ...args], { encoding: 'utf8', timeout: 20_000 });
   return `${r.stdout}${r.stderr}`;
+}
+
+/** dig, for what kdig cannot ask: the CO flag (+coflag, RFC 9824 §5.1). */
+function dig(args: string[]): string {
+  return execFileSync('dig', ['@127.0.0.1', '-p', String(server.port), '+time=3', '+tries=2', '+norec', ...args], { encoding: 'utf8' });
 }
 
 function kdig(args: string[]): string {
@@ -207,6 +214,143 @@ describe('kdig +dnssec end to end', () => {
       expect(records(again, 'RRSIG')).toEqual(records(first, 'RRSIG'));
     }
     expect(await signaturesMade()).toBe(before);
+  });
+});
+
+describe('compact answers OK (CO, RFC 9824 §5.1), with dig +coflag', () => {
+  const status = (out: string) => /status: (\w+)/.exec(out)?.[1];
+  const ednsFlags = (out: string) => /; EDNS: version: 0, flags:([^;]*);/.exec(out)?.[1].trim();
+
+  it('DO=1 CO=1: a name that does not exist is NXDOMAIN, with the same NXNAME NSEC, and CO is echoed', () => {
+    const co = dig(['+dnssec', '+coflag', 'nope.signed.test', 'A']);
+    expect(status(co)).toBe('NXDOMAIN');
+    expect(ednsFlags(co)).toBe('do co');
+    const plain = dig(['+dnssec', 'nope.signed.test', 'A']);
+    expect(status(plain)).toBe('NOERROR');
+    expect(ednsFlags(plain)).toBe('do');
+    // The proof is the one delv validates above: same NSEC, same signature.
+    expect(records(co, 'NSEC')).toEqual(records(plain, 'NSEC'));
+    expect(records(co, 'NSEC')[0].slice(4)).toEqual(['\\000.nope.signed.test.', 'RRSIG', 'NSEC', 'TYPE128']);
+    expect(records(co, 'RRSIG')).toEqual(records(plain, 'RRSIG'));
+  });
+
+  it('NODATA stays NOERROR with CO; a CNAME to a name that does not exist is NXDOMAIN (RFC 6604)', () => {
+    const nodata = dig(['+dnssec', '+coflag', 'www.signed.test', 'MX']);
+    expect(status(nodata)).toBe('NOERROR');
+    expect(ednsFlags(nodata)).toBe('do co');
+    const chain = dig(['+dnssec', '+coflag', 'x.gone.signed.test', 'A']);
+    expect(status(chain)).toBe('NXDOMAIN');
+    expect(records(chain, 'CNAME').map((r) => r[4])).toEqual(['nowhere.signed.test.']);
+    expect(records(chain, 'NSEC').find((r) => r[0] === 'nowhere.signed.test.')?.slice(5)).toEqual(['RRSIG', 'NSEC', 'TYPE128']);
+  });
+
+  it('CO without DO: the plain NXDOMAIN, and no CO in the reply', () => {
+    const out = dig(['+coflag', 'nope.signed.test', 'A']);
+    expect(status(out)).toBe('NXDOMAIN');
+    expect(ednsFlags(out)).toBe('');
+  });
+
+  it('an unsigned zone echoes CO with DO and answers NXDOMAIN as always', () => {
+    const out = dig(['+dnssec', '+coflag', 'nope.e2e.test', 'A']);
+    expect(status(out)).toBe('NXDOMAIN');
+    expect(ednsFlags(out)).toBe('do co');
+  });
+
+  it('a question for NXNAME itself is FORMERR (RFC 9824 §3.5)', () => {
+    expect(status(dig(['+dnssec', 'www.signed.test', 'TYPE128']))).toBe('FORMERR');
+  });
+});
+
+describe('questions for type RRSIG (DO=1)', () => {
+  // delv cannot ask for RRSIG (BIND's resolver gives up on the fetch), and RRSIGs are not signed:
+  // each one served here is checked to be the very signature a validated answer carries.
+  const sigsFor = (out: string, covered: string) => records(out, 'RRSIG').filter((r) => r[4] === covered);
+
+  it('the signatures of every RRset at the name, as served with the validated answers', () => {
+    const out = kdig(['+dnssec', 'www.signed.test', 'RRSIG']);
+    expect(out).toContain('status: NOERROR');
+    expect(records(out, 'RRSIG').map((r) => r[4]).sort()).toEqual(['A', 'AAAA']);
+    expect(records(out, 'NSEC')).toHaveLength(0);
+    expect(delv(['www.signed.test', 'A'])).toContain('; fully validated');
+    expect(sigsFor(out, 'A')).toEqual(sigsFor(kdig(['+dnssec', 'www.signed.test', 'A']), 'A'));
+    expect(sigsFor(out, 'AAAA')).toEqual(sigsFor(kdig(['+dnssec', 'www.signed.test', 'AAAA']), 'AAAA'));
+  });
+
+  it('the apex: SOA, NS, DNSKEY (by the KSK), CDS, CDNSKEY', () => {
+    const out = kdig(['+dnssec', 'signed.test', 'RRSIG']);
+    expect(records(out, 'RRSIG').map((r) => r[4]).sort()).toEqual(['CDNSKEY', 'CDS', 'DNSKEY', 'NS', 'SOA']);
+    expect(Number(sigsFor(out, 'DNSKEY')[0][10])).toBe(kskTag);
+  });
+
+  it('a wildcard: its signatures under the name asked, Labels without the `*`', () => {
+    const out = kdig(['+dnssec', 'x.wild.signed.test', 'RRSIG']);
+    const sigs = records(out, 'RRSIG');
+    expect(sigs.map((r) => r[4]).sort()).toEqual(['A', 'TXT']);
+    for (const r of sigs) expect([r[0], r[6]]).toEqual(['x.wild.signed.test.', '3']);
+    expect(sigsFor(out, 'A')).toEqual(sigsFor(kdig(['+dnssec', 'x.wild.signed.test', 'A']), 'A'));
+  });
+
+  it('a name that does not exist: the signature of its compact-denial NSEC, not a NODATA that lists RRSIG', () => {
+    const out = kdig(['+dnssec', 'nope.signed.test', 'RRSIG']);
+    expect(out).toContain('status: NOERROR');
+    expect(records(out, 'NSEC')).toHaveLength(0);
+    expect(records(out, 'SOA')).toHaveLength(0);
+    expect(sigsFor(out, 'NSEC')).toEqual(sigsFor(kdig(['+dnssec', 'nope.signed.test', 'A']), 'NSEC'));
+  });
+
+  it('below a delegation: the referral, with its NSEC proving no DS', () => {
+    const out = kdig(['+dnssec', 'host.sub.signed.test', 'RRSIG']);
+    expect(out).not.toMatch(/Flags:[^;]* aa/);
+    expect(records(out, 'NS').map((r) => r[0])).toEqual(['sub.signed.test.']);
+    expect(records(out, 'NSEC')[0][0]).toBe('sub.signed.test.');
+  });
+});
+
+describe('the whole zone, as served, checked by BIND\'s dnssec-signzone and dnssec-verify', () => {
+  // Zonemaster cannot be pointed at a port other than 53. Instead: every RRset of the zone and its
+  // RRSIGs, fetched over TCP as a resolver would get them, go into a zone file. dnssec-signzone,
+  // given the same keys, keeps a signature only if it verifies (it drops and remakes any other) and
+  // adds the NSEC chain an online signer never makes; dnssec-verify then checks the whole zone.
+  it('keeps every signature the server made, adds none for our RRsets, and finds the zone fully signed', () => {
+    const zoneFile = path.join(zonesDir, 'signed.test.zone');
+    const { records: zoneRecords } = parseMasterFile(fs.readFileSync(zoneFile, 'utf8'), { file: zoneFile, origin: 'signed.test.' });
+    const cuts = zoneRecords.filter((r) => r.type === RRType.NS && r.owner !== 'signed.test.').map((r) => r.owner);
+    const inZone = (owner: string) => !cuts.some((c) => owner === c || owner.endsWith(`.${c}`));
+    const asked = new Set<string>();
+    for (const r of zoneRecords) if (inZone(r.owner)) asked.add(`${r.owner} TYPE${r.type}`);
+    for (const t of ['DNSKEY', 'CDS', 'CDNSKEY']) asked.add(`signed.test. ${t}`);
+    // A steered name, as one client network is answered.
+    for (const t of ['A', 'AAAA']) asked.add(`api.signed.test. ${t}`);
+    const lines: string[] = [];
+    for (const q of asked) {
+      const [name, type] = q.split(' ');
+      const out = kdig(['+tcp', '+dnssec', '+norec', '+noall', '+answer', '-b', '127.0.0.2', name, type]);
+      // The RRset asked for and its RRSIG: not what a CNAME led to.
+      for (const l of out.split('\n')) if (l.trim() !== '' && l.split(/\s+/)[0] === name) lines.push(l);
+    }
+    for (const cut of cuts) lines.push(kdig(['+tcp', '+norec', '+noall', '+authority', '+additional', cut, 'NS']));
+    const dump = path.join(work, 'served.zone');
+    fs.writeFileSync(dump, `${lines.join('\n')}\n`);
+    const signed = path.join(work, 'served.zone.signed');
+    const run = (cmd: string, args: string[]) => {
+      const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, `${cmd}: ${r.stdout}${r.stderr}`).toBe(0);
+      return `${r.stdout}${r.stderr}`;
+    };
+    // -x: the DNSKEY set signed by the KSK only, as the server does.
+    run('dnssec-signzone', ['-S', '-x', '-d', work, '-K', path.join(zonesDir, 'keys'), '-o', 'signed.test', '-f', signed, dump]);
+    const normal = path.join(work, 'served.zone.normal');
+    run('named-compilezone', ['-q', '-s', 'full', '-o', normal, 'signed.test', signed]);
+    // owner, type covered, key tag, signature: one line per RRSIG, whatever the presentation.
+    const sigs = (file: string) => new Set(fs.readFileSync(file, 'utf8').split('\n').map((l) => l.trim().split(/\s+/))
+      .filter((f) => f[3] === 'RRSIG').map((f) => `${f[0]} ${f[4]} ${f[10]} ${f.slice(12).join('')}`));
+    const served = sigs(dump);
+    const kept = sigs(normal);
+    expect(served.size).toBeGreaterThanOrEqual(15);
+    expect([...served].filter((s) => !kept.has(s))).toEqual([]);
+    // Nothing of ours needed a signature added: only the NSEC chain is signed by dnssec-signzone.
+    expect([...kept].filter((s) => !served.has(s) && s.split(' ')[1] !== 'NSEC')).toEqual([]);
+    expect(run('dnssec-verify', ['-x', '-o', 'signed.test', signed])).toContain('Zone fully signed');
   });
 });
 

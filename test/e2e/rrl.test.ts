@@ -14,17 +14,24 @@ const BURST = 2000;
 const BATCH = 50;
 const TIME_BUDGET_MS = 60_000;
 
+/** Per-kind rates for `perKind` (BIND's nxdomains-, nodata-, referrals-, errors-per-second); answers are not limited there. */
+const KIND_RATES = { nxdomain: 4, nodata: 6, referral: 8, error: 3 } as const;
+
 let limited: ServerProcess;
 let open: ServerProcess;
+let perKind: ServerProcess;
 
 beforeAll(async () => {
-  [limited, open] = await Promise.all([
+  [limited, open, perKind] = await Promise.all([
     startServer(['--zones', ZONES, '--no-geoip', '--rrl-rate', String(RATE), '--rrl-slip', String(SLIP), '--rrl-window', '30']),
     startServer(['--zones', ZONES, '--no-geoip']),
+    startServer(['--zones', ZONES, '--no-geoip', '--rrl-rate', '0', '--rrl-slip', '0',
+      '--rrl-nxdomain-rate', String(KIND_RATES.nxdomain), '--rrl-nodata-rate', String(KIND_RATES.nodata),
+      '--rrl-referral-rate', String(KIND_RATES.referral), '--rrl-error-rate', String(KIND_RATES.error)]),
   ]);
 });
 afterAll(async () => {
-  await Promise.all([limited?.stop(), open?.stop()]);
+  await Promise.all([limited?.stop(), open?.stop(), perKind?.stop()]);
 });
 
 const sum = (m: Map<string, number>, pred: (labels: string) => boolean = () => true) =>
@@ -46,7 +53,7 @@ async function counts(s: ServerProcess): Promise<Counts> {
  * /metrics) until the server has handled all of it, so no socket buffer overflows and nothing is
  * lost to the kernel. Returns the replies.
  */
-async function burst(s: ServerProcess, query: Buffer, total: number): Promise<{ replies: Buffer[]; elapsedMs: number }> {
+async function burst(s: ServerProcess, query: Buffer | ((i: number) => Buffer), total: number): Promise<{ replies: Buffer[]; elapsedMs: number }> {
   const sock = dgram.createSocket('udp4');
   const replies: Buffer[] = [];
   sock.on('message', (m) => replies.push(m));
@@ -56,7 +63,7 @@ async function burst(s: ServerProcess, query: Buffer, total: number): Promise<{ 
   try {
     for (let sent = 0; sent < total; ) {
       const n = Math.min(BATCH, total - sent);
-      for (let i = 0; i < n; i++) sock.send(query, s.port, '127.0.0.1');
+      for (let i = 0; i < n; i++) sock.send(typeof query === 'function' ? query(sent + i) : query, s.port, '127.0.0.1');
       sent += n;
       for (;;) {
         const c = await counts(s);
@@ -139,10 +146,53 @@ describe('response rate limiting', () => {
     expect(series(text, 'regiondns_rrl_suppressed_total').get('{kind="nxdomain"}') ?? 0).toBeGreaterThanOrEqual(n - RATE * 2);
   });
 
+  it('an answer synthesised from a wildcard is charged to the wildcard: random names under it share one account', async () => {
+    const before = await counts(limited);
+    const n = RATE * 4;
+    const tag = Math.random().toString(36).slice(2);
+    const { replies, elapsedMs } = await burst(limited, (i) => buildQuery(`r${i}-${tag}.wild.e2e.test`, 'A', { edns: true }), n);
+    const after = await counts(limited);
+    const full = replies.filter((r) => !flagsOf(r).tc);
+    for (const r of full) expect(parse(r).answers.map((a: { address: string }) => a.address)).toEqual(['192.0.2.99']);
+    // Each name on its own account would have been answered in full.
+    expect(full.length).toBeLessThanOrEqual(RATE * (Math.ceil(elapsedMs / 1000) + 1));
+    expect(after.suppressed - before.suppressed).toBe(n - full.length);
+    expect(after.suppressed - before.suppressed).toBeGreaterThan(0);
+  });
+
   it('is off unless configured: the same burst is answered in full', async () => {
     const { replies } = await burst(open, buildQuery('www.e2e.test', 'A', { edns: true }), 500);
     expect(replies).toHaveLength(500);
     expect(replies.filter((r) => flagsOf(r).tc)).toHaveLength(0);
     expect((await counts(open)).suppressed).toBe(0);
+  });
+});
+
+describe('a rate per kind of response (--rrl-nxdomain-rate, --rrl-nodata-rate, --rrl-referral-rate, --rrl-error-rate)', () => {
+  const N = 60;
+  const tag = Math.random().toString(36).slice(2);
+  const cases: [keyof typeof KIND_RATES, (i: number) => Buffer][] = [
+    ['nxdomain', (i) => buildQuery(`nx${i}-${tag}.e2e.test`, 'A', { edns: true })],
+    ['nodata', () => buildQuery('www.e2e.test', 'MX', { edns: true })],
+    ['referral', () => buildQuery('host.sub.e2e.test', 'A', { edns: true, rd: false })],
+    ['error', () => buildQuery('not-ours.example', 'A', { edns: true })], // REFUSED
+  ];
+  for (const [kind, query] of cases) {
+    it(`${N} ${kind} replies: about ${KIND_RATES[kind]} a second go out, the rest are dropped under "${kind}"`, async () => {
+      const kindSuppressed = async () => series(await scrape(perKind.httpPort), 'regiondns_rrl_suppressed_total').get(`{kind="${kind}"}`) ?? 0;
+      const before = await kindSuppressed();
+      const { replies, elapsedMs } = await burst(perKind, query, N);
+      const rate = KIND_RATES[kind];
+      expect(replies.length).toBeGreaterThanOrEqual(rate);
+      expect(replies.length).toBeLessThanOrEqual(rate * (Math.ceil(elapsedMs / 1000) + 1));
+      expect(replies.filter((r) => flagsOf(r).tc)).toHaveLength(0); // slip 0
+      expect((await kindSuppressed()) - before).toBe(N - replies.length);
+    });
+  }
+
+  it('answers, with the main rate 0, are not limited there', async () => {
+    const { replies } = await burst(perKind, buildQuery('www.e2e.test', 'A', { edns: true }), 200);
+    expect(replies).toHaveLength(200);
+    expect(series(await scrape(perKind.httpPort), 'regiondns_rrl_suppressed_total').get('{kind="answer"}') ?? 0).toBe(0);
   });
 });

@@ -14,6 +14,8 @@ $TTL 3600
 @    NS   ns1
 ns1  A    192.0.2.53
 www  A    192.0.2.1
+*.wild A  192.0.2.99
+alias CNAME x.wild
 sub  NS   ns.sub
 ns.sub A  192.0.2.200
 `;
@@ -29,6 +31,12 @@ describe('classify', () => {
     ['random-1.example.test.', RRType.A, { kind: ResponseKind.NXDOMAIN, name: 'example.test.', qtype: 0 }],
     ['random-2.example.test.', RRType.TXT, { kind: ResponseKind.NXDOMAIN, name: 'example.test.', qtype: 0 }],
     ['host.sub.example.test.', RRType.A, { kind: ResponseKind.REFERRAL, name: 'sub.example.test.', qtype: 0 }],
+    // Synthesised from a wildcard: charged to the wildcard, whatever the random label.
+    ['r1.wild.example.test.', RRType.A, { kind: ResponseKind.ANSWER, name: '*.wild.example.test.', qtype: RRType.A }],
+    ['a.b.wild.example.test.', RRType.A, { kind: ResponseKind.ANSWER, name: '*.wild.example.test.', qtype: RRType.A }],
+    // The name asked exists (a CNAME into the wildcard): charged to it.
+    ['alias.example.test.', RRType.A, { kind: ResponseKind.ANSWER, name: 'alias.example.test.', qtype: RRType.A }],
+    ['r2.wild.example.test.', RRType.MX, { kind: ResponseKind.NODATA, name: 'example.test.', qtype: 0 }],
   ])('%s type %i', (qname, qtype, want) => {
     expect(account(qname, qtype)).toEqual(want);
   });

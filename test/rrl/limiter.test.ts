@@ -1,7 +1,7 @@
 // The rate-limit table alone: credit, debt, slip, prefixes, accounts and bounded memory.
 import { describe, expect, it } from 'vitest';
 import { ResponseKind, type Account } from '../../src/rrl/classify.js';
-import { DEFAULT_RRL, ResponseRateLimiter, RrlAction, type RrlOptions } from '../../src/rrl/limiter.js';
+import { DEFAULT_RRL, ResponseRateLimiter, RrlAction, rrlEnabled, type RrlOptions } from '../../src/rrl/limiter.js';
 
 const T0 = 1_800_000_000_000;
 const www: Account = { kind: ResponseKind.ANSWER, name: 'www.example.', qtype: 1 };
@@ -63,6 +63,30 @@ describe('ResponseRateLimiter', () => {
     expect(burst(rrl, 10, undefined, { ...www, qtype: 28 })[RrlAction.PASS]).toBe(5);
     expect(burst(rrl, 10, undefined, { ...www, name: 'api.example.' })[RrlAction.PASS]).toBe(5);
     expect(burst(rrl, 10, undefined, { kind: ResponseKind.NXDOMAIN, name: 'example.', qtype: 0 })[RrlAction.PASS]).toBe(5);
+  });
+
+  it('each kind earns its own rate (BIND\'s nxdomains-/nodata-/referrals-/errors-per-second), the main rate by default', () => {
+    const rrl = make({ rate: 5, nxdomainRate: 2, referralRate: 7, errorRate: 0 });
+    const of = (kind: ResponseKind, name = 'example.') => ({ kind, name, qtype: 0 });
+    expect(burst(rrl, 20)[RrlAction.PASS]).toBe(5);
+    expect(burst(rrl, 20, undefined, of(ResponseKind.NXDOMAIN))[RrlAction.PASS]).toBe(2);
+    expect(burst(rrl, 20, undefined, of(ResponseKind.NODATA))[RrlAction.PASS]).toBe(5);
+    expect(burst(rrl, 20, undefined, of(ResponseKind.REFERRAL, 'sub.example.'))[RrlAction.PASS]).toBe(7);
+    // 0: that kind is not limited at all.
+    expect(burst(rrl, 200, undefined, of(ResponseKind.ERROR, ''))[RrlAction.PASS]).toBe(200);
+    // Credit and debt are the kind's: window × its rate (here 2), repaid at its rate (1 a second).
+    const slow = make({ rate: 5, nxdomainRate: 1, window: 2, slip: 0 });
+    burst(slow, 50, undefined, of(ResponseKind.NXDOMAIN));
+    expect(burst(slow, 5, undefined, of(ResponseKind.NXDOMAIN), T0 + 1000)[RrlAction.PASS]).toBe(0);
+    expect(burst(slow, 5, undefined, of(ResponseKind.NXDOMAIN), T0 + 4000)[RrlAction.PASS]).toBe(1);
+  });
+
+  it('with the main rate 0, only the kinds given a rate are limited', () => {
+    const rrl = make({ rate: 0, nxdomainRate: 3 });
+    expect(rrlEnabled(rrl.opts)).toBe(true);
+    expect(burst(rrl, 50)[RrlAction.PASS]).toBe(50);
+    expect(burst(rrl, 50, undefined, { kind: ResponseKind.NXDOMAIN, name: 'example.', qtype: 0 })[RrlAction.PASS]).toBe(3);
+    expect(rrlEnabled({ ...DEFAULT_RRL, rate: 0 })).toBe(false);
   });
 
   it('memory is bounded: a flood of distinct accounts takes over the stalest slots', () => {
