@@ -191,6 +191,8 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
     cluster: {
       metrics,
       readiness: () => ({ ready: ready.size >= opts.workers, status: `${ready.size}/${opts.workers} workers serving` }),
+      // Every good reload of the primary (SIGHUP or POST /v1/reload) goes to every worker.
+      reloaded: () => broadcast({ type: 'reload' }),
     },
   }, log);
   const running = server;
@@ -203,11 +205,7 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
 
   return {
     server: running,
-    reload() {
-      const r = running.reload();
-      if (r.ok) broadcast({ type: 'reload' });
-      return r;
-    },
+    reload: () => running.reload(),
     workers: () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w),
     async close() {
       shuttingDown = true;

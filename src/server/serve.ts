@@ -26,6 +26,7 @@ import { Coordinator } from '../state/coordinator.js';
 import type { FleetStore } from '../state/fleet-store.js';
 import { MemoryStore } from '../state/memory-store.js';
 import { RedisStore } from '../state/redis-store.js';
+import { LocalPresence, newReloadId, RedisPresence, reloadErrorText, type FleetPresence } from '../state/fleet-presence.js';
 import type { Snapshot } from '../state/snapshot.js';
 import { mathRandom } from '../steering/rng.js';
 import type { RrlOptions } from '../rrl/limiter.js';
@@ -65,8 +66,10 @@ export interface ServeOptions {
   cookies?: CookieOptions | null;
   /** Response rate limiting; null/undefined (or rate 0): off. */
   rrl?: RrlOptions | null;
-  /** Set by a multi-core primary: /metrics from every worker, and whether the workers are serving. */
-  cluster?: { metrics(): Promise<string>; readiness(): { ready: boolean; status: string } };
+  /** How often this instance refreshes its presence in Redis (default 5 s; it expires after 3). */
+  presenceIntervalMs?: number;
+  /** Set by a multi-core primary: /metrics from every worker, whether they serve, and their reload. */
+  cluster?: { metrics(): Promise<string>; readiness(): { ready: boolean; status: string }; reloaded?(): void };
 }
 
 export const DEFAULT_STATE_FILE = '.regiondns/state.json';
@@ -85,8 +88,8 @@ export interface RunningServer {
   snapshot(): Snapshot;
   coordinator: Coordinator;
   store: FleetStore;
-  /** Re-reads the zones folder; on any error keeps serving the previous snapshot. */
-  reload(): { ok: boolean; errors: string[] };
+  /** Re-reads the zones folder; on any error keeps serving the previous snapshot. `id`: a fleet-wide reload's. */
+  reload(id?: string): { ok: boolean; errors: string[] };
   /** Actual bound addresses (useful with port 0). */
   dnsAddresses(): { udp: AddressInfo[]; tcp: AddressInfo[] };
   httpAddress(): AddressInfo | null;
@@ -120,6 +123,13 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     throw err;
   }
 
+  // What this instance serves, for the fleet (drift, POST /v1/reload); reload is defined below.
+  let running: RunningServer | null = null;
+  const presenceOpts = { instanceId, identity: () => identity, reload: (id: string) => { running?.reload(id); }, log: log.child({ component: 'presence' }) };
+  const presence: FleetPresence = opts.redis
+    ? new RedisPresence({ ...presenceOpts, url: opts.redis, intervalMs: opts.presenceIntervalMs })
+    : new LocalPresence(presenceOpts);
+
   const prober = opts.probe === false ? null : new Prober({ proberId: instanceId, store, log: log.child({ component: 'health' }) });
   prober?.update(first.steering.regions);
   const health = new HealthTracker(store, { quorum: opts.quorum, prober, proberId: instanceId });
@@ -144,6 +154,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     setFleetMetricsSource(null);
     prober?.stop();
     coordinator.stop();
+    await presence.close();
     await store.close();
     await guard.close();
   };
@@ -178,6 +189,11 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
       healthReport: () => health.report(), log: log.child({ component: 'ops' }),
       onSnapshot: (fn) => coordinator.onSwap(fn),
       identity: () => identity,
+      otherInstances: async () => {
+        const list = await presence.instances();
+        return { instances: list.instances.filter((p) => p.id !== instanceId), error: list.error };
+      },
+      reloader: { presence, newId: newReloadId },
     });
     registerConsole(http);
   }
@@ -191,21 +207,28 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
       throw err;
     }
   }
+  await presence.start();
   // A multi-core primary says so once its workers serve DNS (see cluster.ts).
   if (!opts.cluster) log.info({ dns: opts.listen.map(formatListenAddress), http: opts.http ? formatListenAddress(opts.http) : null }, 'listening');
 
-  return {
+  // Reported to the fleet (presence) and, in a multi-core primary, passed on to the workers.
+  const reported = (id: string | undefined, r: { ok: boolean; errors: string[] }) => {
+    if (r.ok) opts.cluster?.reloaded?.();
+    presence.reloaded({ id: id ?? newReloadId(), ok: r.ok, ...(r.ok ? {} : { error: reloadErrorText(r.errors) }), at: Date.now() });
+    return r;
+  };
+  running = {
     snapshot: current,
     coordinator,
     store,
-    reload() {
+    reload(id?: string) {
       guard.reloadSecrets(); // a rotated fleet secret, with the zones (SIGHUP)
       const next = loadConfig(opts.zonesDir, { latencyTablePath: opts.latencyTable, keysDir: opts.keysDir });
       if (next.errors.length) {
         zoneReloads.labels('error').inc();
         const errors = next.errors.map(formatConfigError);
         for (const e of errors) log.error({ error: e }, 'reload failed: keeping the previous zones');
-        return { ok: false, errors };
+        return reported(id, { ok: false, errors });
       }
       // Overrides live in the store, so they survive the reload; checks added or removed start or stop.
       const snap = coordinator.replaceConfig({ zones: next.zones, steering: next.steering, geo, latencyTable: next.latencyTable });
@@ -214,7 +237,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
       zoneReloads.labels('ok').inc();
       publishSnapshotMetrics(next);
       logSummary(log, 'zones reloaded', snap, next);
-      return { ok: true, errors: [] };
+      return reported(id, { ok: true, errors: [] });
     },
     dnsAddresses: () => dns.addresses(),
     httpAddress: () => (http ? (http.server.address() as AddressInfo) : null),
@@ -224,6 +247,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
       await closeAll();
     },
   };
+  return running;
 }
 
 export function openGeo(paths: string[] | null | undefined, log: Logger, quiet = false): GeoLocator | null {
