@@ -234,6 +234,7 @@ export class RedisPresence extends PresenceBase {
 
   async instances(): Promise<InstanceList> {
     const me = this.self();
+    if (this.cmd.status !== 'ready') return { instances: [me], error: `the other instances cannot be listed: redis is not connected (${this.cmd.status})` };
     try {
       const keys = new Set<string>();
       let cursor = '0';

@@ -192,6 +192,8 @@ describe('a fleet of three instances: presence, drift across instances, ctl relo
     // The connections reconnect with a backoff of at most 2 s; then one refresh (300 ms) at most.
     await allListed(servers[0], ['fleet-1', 'fleet-2', 'fleet-3'], 8_000);
     await allListed(servers[2], ['fleet-1', 'fleet-2', 'fleet-3'], 8_000);
+    // Reloads are audited: they work again once the fleet store has restored its state (503 meanwhile).
+    await until('a fleet-wide reload succeeds again', async () => ((await ctl(servers[0], ['reload'])).code === 0 ? true : undefined), 20_000, 200);
   }, 60_000);
 
   it('an instance killed with SIGKILL leaves the list after its TTL, and a reload no longer waits for it', async () => {
