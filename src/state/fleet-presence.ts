@@ -14,11 +14,12 @@
 // parsed; a bad value is skipped and counted (regiondns_fleet_store_bad_entries_total{namespace}).
 
 import { randomUUID } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis } from 'ioredis';
 import * as z from 'zod';
 import type { ConfigIdentity } from '../config/identity.js';
 import type { Logger } from '../obs/logger.js';
 import { fleetStoreBadEntries } from '../obs/metrics.js';
+import { failFastRedisOptions } from './redis-options.js';
 
 export interface ReloadOutcome {
   id: string;
@@ -159,18 +160,8 @@ export class RedisPresence extends PresenceBase {
     this.timeoutMs = ropts.commandTimeoutMs ?? 1_000;
     this.channel = `${this.prefix}reload`;
     const name = `regiondns_${ropts.instanceId}`.replace(/[^\w.:-]/g, '_');
-    const base: RedisOptions = {
-      lazyConnect: true,
-      // As the fleet store: fail fast instead of queueing while offline.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      autoResubscribe: false,
-      connectTimeout: 2_000,
-      disconnectTimeout: 500,
-      disableClientInfo: true,
-      retryStrategy: (times) => Math.min(100 * 2 ** (times - 1), 2_000),
-    };
+    // As the fleet store's connections: fail fast instead of queueing while offline.
+    const base = failFastRedisOptions();
     this.cmd = new Redis(ropts.url, { ...base, connectionName: `${name}:presence` });
     this.sub = new Redis(ropts.url, { ...base, connectionName: `${name}:presence-sub` });
     const log = ropts.log;

@@ -15,7 +15,7 @@ import { dig } from '../helpers/dig.js';
 import { FLEET_ZONES, GEOIP } from '../helpers/fleet-fixture.js';
 import { callApi, until } from '../helpers/ops-api.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
-import { BIN, REPO, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { BIN, REPO, startServer, startServers, type ServerProcess } from '../helpers/server-process.js';
 
 const run = promisify(execFile);
 const WRITE_TOKEN = 'w-7d1c0b2a3f4e5d6c7b8a9f0e1d2c3b4a';
@@ -81,13 +81,10 @@ describe('a fleet of three instances: presence, drift across instances, ctl relo
       cpSync(FLEET_ZONES, dir, { recursive: true });
       dirs.push(dir);
     }
-    const started = await Promise.allSettled([1, 2, 3].map((n) => startServer([
+    servers.push(...await startServers([1, 2, 3].map((n) => [
       '--zones', dirs[n - 1], '--geoip', GEOIP, '--redis', redis!.url, '--instance-id', `fleet-${n}`,
       '--ops-tokens', tokens, '--presence-interval', PRESENCE, '--no-probe',
     ])));
-    for (const r of started) if (r.status === 'fulfilled') servers.push(r.value);
-    const failed = started.find((r) => r.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
   }, 60_000);
 
   afterAll(async () => {
