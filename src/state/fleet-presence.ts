@@ -235,6 +235,8 @@ export class RedisPresence extends PresenceBase {
         cursor = next;
         if (cursor === '0') break;
       }
+      // A keyspace too large to walk within the bound: list what was found, and say so.
+      const partial = cursor !== '0' ? `the fleet list stopped after ${MAX_SCAN_CALLS} SCAN calls (${keys.size} presence keys): more keys under ${this.prefix} than it walks` : null;
       const all = [...keys];
       const out: Presence[] = [me];
       for (let i = 0; i < all.length; i += SCAN_COUNT) {
@@ -248,7 +250,7 @@ export class RedisPresence extends PresenceBase {
         });
       }
       out.splice(1, out.length - 1, ...out.slice(1).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
-      return { instances: out, error: null };
+      return { instances: out, error: partial };
     } catch (err) {
       return { instances: [me], error: `the other instances cannot be listed: redis: ${(err as Error).message}` };
     }

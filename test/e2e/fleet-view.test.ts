@@ -241,6 +241,13 @@ describe('without Redis', () => {
     expect(soaSerial(s.port)).toBe(7);
   }, 30_000);
 
+  it('--presence-interval takes a duration with its unit', async () => {
+    const r = await run(process.execPath, [BIN, 'serve', '--zones', dir, '--presence-interval', '5'], { cwd: REPO, timeout: 20_000 }).then(
+      () => ({ code: 0, err: '' }), (e: { code: number; stderr: string }) => ({ code: e.code, err: e.stderr }));
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('--presence-interval: "5" has no unit: write 5s, 5m or 5ms');
+  });
+
   it('with --workers 2 the primary reloads, and every worker serves the new files', async () => {
     const wdir = path.join(tmp, 'zones-workers');
     cpSync(FLEET_ZONES, wdir, { recursive: true });
