@@ -390,15 +390,15 @@ function rrlOptions(values: Record<string, string | boolean | string[] | undefin
   return rate > 0 ? opts : null;
 }
 
+function intOption(name: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} takes an integer from ${min} to ${max}`);
+  return n;
+}
+
 function durationOption(name: string, text: string, minMs: number, maxMs: number): number {
   const d = parseDuration(text, null);
   if (!d.ok) throw new UsageError(`${name}: ${d.message}`, `regiondns serve ${name} DURATION (e.g. 5s)`);
   if (d.ms < minMs || d.ms > maxMs) throw new UsageError(`${name} takes a duration from ${formatDuration(minMs)} to ${formatDuration(maxMs)}`, `regiondns serve ${name} DURATION (e.g. 5s)`);
   return d.ms;
-}
-
-function intOption(name: string, text: string, min: number, max: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} takes an integer from ${min} to ${max}`);
-  return n;
 }

@@ -185,14 +185,14 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
 
   server = await serve({
     ...opts,
+    // Every good reload of the primary (SIGHUP or POST /v1/reload) goes to every worker.
+    reloadWorkers: () => broadcast({ type: 'reload' }),
     listen: [], // the workers serve DNS
     cookies: null, // the workers answer, so they hold the cookie secret and the rate limiter
     rrl: null,
     cluster: {
       metrics,
       readiness: () => ({ ready: ready.size >= opts.workers, status: `${ready.size}/${opts.workers} workers serving` }),
-      // Every good reload of the primary (SIGHUP or POST /v1/reload) goes to every worker.
-      reloaded: () => broadcast({ type: 'reload' }),
     },
   }, log);
   const running = server;

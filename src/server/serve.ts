@@ -26,9 +26,9 @@ import { Coordinator } from '../state/coordinator.js';
 import type { FleetStore } from '../state/fleet-store.js';
 import { MemoryStore } from '../state/memory-store.js';
 import { RedisStore } from '../state/redis-store.js';
-import { LocalPresence, newReloadId, RedisPresence, reloadErrorText, type FleetPresence } from '../state/fleet-presence.js';
 import type { Snapshot } from '../state/snapshot.js';
 import { mathRandom } from '../steering/rng.js';
+import { LocalPresence, newReloadId, RedisPresence, reloadErrorText, type FleetPresence } from '../state/fleet-presence.js';
 import type { RrlOptions } from '../rrl/limiter.js';
 import { startDnsListeners, type DnsListeners } from './dns-listeners.js';
 import { setUpGuard, type CookieOptions } from './guard-setup.js';
@@ -57,6 +57,10 @@ export interface ServeOptions {
   opsOpenReads?: boolean;
   /** Run the health prober in this process (default true). */
   probe?: boolean;
+  /** How often this instance refreshes its presence in Redis (default 5 s; it expires after 3). */
+  presenceIntervalMs?: number;
+  /** Set by a multi-core primary: called after every good reload, to pass it on to the workers. */
+  reloadWorkers?(): void;
   quorum?: Quorum;
   /** Ramp controller tick (default 1 s). */
   rampTickMs?: number;
@@ -66,10 +70,8 @@ export interface ServeOptions {
   cookies?: CookieOptions | null;
   /** Response rate limiting; null/undefined (or rate 0): off. */
   rrl?: RrlOptions | null;
-  /** How often this instance refreshes its presence in Redis (default 5 s; it expires after 3). */
-  presenceIntervalMs?: number;
-  /** Set by a multi-core primary: /metrics from every worker, whether they serve, and their reload. */
-  cluster?: { metrics(): Promise<string>; readiness(): { ready: boolean; status: string }; reloaded?(): void };
+  /** Set by a multi-core primary: /metrics from every worker, and whether the workers are serving. */
+  cluster?: { metrics(): Promise<string>; readiness(): { ready: boolean; status: string } };
 }
 
 export const DEFAULT_STATE_FILE = '.regiondns/state.json';
@@ -213,7 +215,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
 
   // Reported to the fleet (presence) and, in a multi-core primary, passed on to the workers.
   const reported = (id: string | undefined, r: { ok: boolean; errors: string[] }) => {
-    if (r.ok) opts.cluster?.reloaded?.();
+    if (r.ok) opts.reloadWorkers?.();
     presence.reloaded({ id: id ?? newReloadId(), ok: r.ok, ...(r.ok ? {} : { error: reloadErrorText(r.errors) }), at: Date.now() });
     return r;
   };
