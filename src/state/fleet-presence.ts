@@ -37,14 +37,16 @@ export interface Presence extends ConfigIdentity {
   lastReload: ReloadOutcome | null;
 }
 
-const ReloadOutcomeSchema = z.strictObject({
+// Not strict: an instance of a later version may say more; this one reads what it knows (mid-upgrade
+// fleets list every instance).
+const ReloadOutcomeSchema = z.object({
   id: z.string().min(1).max(200),
   ok: z.boolean(),
   error: z.string().max(20_000).optional(),
   at: z.number().finite(),
 });
 
-export const PresenceSchema = z.strictObject({
+export const PresenceSchema = z.object({
   id: z.string().min(1).max(200),
   hash: z.string().min(1).max(128),
   serials: z.record(z.string(), z.number().int().nonnegative().nullable()),
@@ -52,7 +54,7 @@ export const PresenceSchema = z.strictObject({
   lastReload: ReloadOutcomeSchema.nullable(),
 });
 
-const ReloadMessageSchema = z.strictObject({ id: z.string().min(1).max(200), from: z.string().min(1).max(200), at: z.number().finite() });
+const ReloadMessageSchema = z.object({ id: z.string().min(1).max(200), from: z.string().min(1).max(200), at: z.number().finite() });
 
 export interface InstanceList {
   /** Every live instance, this one first. */

@@ -180,6 +180,14 @@ describe('a fleet of three instances: presence, drift across instances, ctl relo
     // A reload is not held up by them either.
     expect((await ctl(s1, ['reload'])).code).toBe(0);
     await redisCli(redis!, 'DEL', 'regiondns:instance:bogus', 'regiondns:instance:liar', 'regiondns:instance:shape');
+
+    // A later version that says more is still listed (a fleet mid-upgrade), not counted as bad.
+    const counted = await metric(s1, 'regiondns_fleet_store_bad_entries_total{namespace="instance"}');
+    await redisCli(redis!, 'SET', 'regiondns:instance:fleet-9', JSON.stringify({ id: 'fleet-9', hash: 'feedfeedfeedfeed', serials: { [ORIGIN]: 1 }, at: 1, lastReload: null, region: 'later' }), 'PX', '60000');
+    const withLater = await drift(s1);
+    expect(ids(withLater)).toEqual(['fleet-1', 'fleet-2', 'fleet-3', 'fleet-9']);
+    expect(await metric(s1, 'regiondns_fleet_store_bad_entries_total{namespace="instance"}')).toBe(counted);
+    await redisCli(redis!, 'DEL', 'regiondns:instance:fleet-9');
   }, 60_000);
 
   it('Redis restarted empty: every presence is back within a refresh of the reconnect', async () => {
