@@ -53,14 +53,14 @@ export interface ServeOptions {
   stateFile?: string | null;
   /** Names this instance in verdicts, leases and logs (default: host name and pid). */
   instanceId?: string;
-  opsTokensFile?: string | null;
-  opsOpenReads?: boolean;
-  /** Run the health prober in this process (default true). */
-  probe?: boolean;
   /** How often this instance refreshes its presence in Redis (default 5 s; it expires after 3). */
   presenceIntervalMs?: number;
   /** Set by a multi-core primary: called after every good reload, to pass it on to the workers. */
   reloadWorkers?(): void;
+  opsTokensFile?: string | null;
+  opsOpenReads?: boolean;
+  /** Run the health prober in this process (default true). */
+  probe?: boolean;
   quorum?: Quorum;
   /** Ramp controller tick (default 1 s). */
   rampTickMs?: number;
