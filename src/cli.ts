@@ -31,6 +31,7 @@ import { DEFAULT_RRL, rrlEnabled, type RrlOptions } from './rrl/limiter.js';
 import { closestOption, parseCommand, UsageError, type OptionSpec, type Parsed } from './cli/options.js';
 import { cmdPlan } from './plan/command.js';
 import { zoneSerial } from './zone/serial.js';
+import { formatDuration, parseDuration } from './config/duration.js';
 
 const USAGE = `regiondns: authoritative DNS and global traffic manager
 
@@ -40,7 +41,7 @@ Usage:
   regiondns explain HOSTNAME --client IP[/PREFIX] [--zones DIR]   (from the files alone)
   regiondns plan    --zones NEW [--against DIR | --server URL]     (what a new config would change)
   regiondns probe   --zones DIR --redis URL [--instance-id ID]      (a prober that serves no DNS)
-  regiondns ctl     state|drain|undrain|split|ramp|explain|audit|tenants|health|drift ...
+  regiondns ctl     state|drain|undrain|split|ramp|explain|audit|tenants|health|drift|reload ...
   regiondns dnssec  keygen|ds ZONE [--keys DIR]                     (DNSSEC keys)
 
 Each command has its own help: regiondns serve --help, regiondns ctl --help, ...`;
@@ -70,6 +71,8 @@ Options (default in parentheses):
                          (a SQLite database; default .regiondns; "none" keeps them in memory only)
   --state-file FILE      replaced by --state-dir (says so, and which directory to give)
   --instance-id ID       this instance's name in the fleet (default: host name and pid)
+  --presence-interval D  with --redis: how often this instance tells the fleet what it serves; it
+                         leaves the fleet's list after 3 of them without (default 5s)
   --ops-tokens FILE      ops API tokens, one name:token (or name:token:read) per line;
                          also from REGIONDNS_OPS_TOKENS
   --ops-open-reads       GET /v1/... without a token (writes always need one)
@@ -197,6 +200,7 @@ export const SERVE_OPTIONS = {
   'state-dir': { type: 'string' },
   'state-file': { type: 'string' },
   'instance-id': { type: 'string' },
+  'presence-interval': { type: 'string' },
   'ops-tokens': { type: 'string' },
   'ops-open-reads': { type: 'boolean', default: false },
   'no-probe': { type: 'boolean', default: false },
@@ -287,6 +291,7 @@ async function cmdServe(argv: string[]): Promise<number> {
       redis: values.redis ?? null,
       stateDir: stateDirOption(values['state-dir'], values['state-file']),
       instanceId: values['instance-id'],
+      presenceIntervalMs: values['presence-interval'] === undefined ? undefined : durationOption('--presence-interval', values['presence-interval'], 100, 60_000),
       opsTokensFile: values['ops-tokens'] ?? null,
       opsOpenReads: values['ops-open-reads'],
       probe: !values['no-probe'],
@@ -505,4 +510,11 @@ function intOption(name: string, text: string, min: number, max: number): number
   const n = Number(text);
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} takes an integer from ${min} to ${max}`);
   return n;
+}
+
+function durationOption(name: string, text: string, minMs: number, maxMs: number): number {
+  const d = parseDuration(text, null);
+  if (!d.ok) throw new UsageError(`${name}: ${d.message}`, `regiondns serve ${name} DURATION (e.g. 5s)`);
+  if (d.ms < minMs || d.ms > maxMs) throw new UsageError(`${name} takes a duration from ${formatDuration(minMs)} to ${formatDuration(maxMs)}`, `regiondns serve ${name} DURATION (e.g. 5s)`);
+  return d.ms;
 }

@@ -24,6 +24,8 @@ Usage:
   regiondns ctl audit [--limit N]
   regiondns ctl health                       every region and check, with each prober's verdict
   regiondns ctl drift                        what is in force that the files do not say (exit 1 if any)
+  regiondns ctl reload [--reason TEXT]       every instance reloads its zones from its own files;
+                                             one line per instance (exit 1 if any failed or did not report)
   regiondns ctl tenants list [--prefix P] [--limit N] [--cursor SLUG]
   regiondns ctl tenants get SLUG
   regiondns ctl tenants set SLUG REGION [--reason TEXT]
@@ -37,7 +39,7 @@ Options for every command:
   --json         print the API's JSON answer
 
 Exit status: 0 done, 1 the API refused (its message is printed), the server is unreachable, or
-(drift) the fleet differs from its files; 2 usage error.`;
+(drift) the fleet differs from its files, or (reload) an instance failed or did not report; 2 usage error.`;
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8053';
 
@@ -87,6 +89,7 @@ const ALLOWED: Record<string, OptionName[]> = {
   audit: ['limit'],
   health: [],
   drift: [],
+  reload: ['reason'],
   tenants: ['limit', 'prefix', 'cursor', 'reason'],
 };
 
@@ -286,6 +289,13 @@ function buildRequest(cmd: string, args: string[], v: Values, io: CtlIo): Reques
         print: (d) => ((d.findings as string[]).length ? (d.findings as string[]).join('\n') : 'in sync: the fleet does what its files say'),
         exit: (d) => (d.inSync ? 0 : 1),
       };
+    case 'reload':
+      if (args.length) throw new UsageError('ctl reload takes no arguments (every instance reloads its own zones folder)');
+      return {
+        method: 'POST', path: '/v1/reload', body: reasonBody ?? {},
+        print: (d) => formatReload(d as unknown as ReloadView),
+        exit: (d) => (d.ok ? 0 : 1),
+      };
     case 'tenants':
       return tenantsRequest(args, v, reasonBody, message);
   }
@@ -356,6 +366,27 @@ function formatHealth(d: HealthView): string {
     }
   }
   return columns(rows);
+}
+
+interface ReloadView {
+  ok: boolean;
+  instances: { id: string; ok: boolean; hash: string; serials: Record<string, number | null>; error: string | null }[];
+  notReported: string[];
+  error: string | null;
+}
+
+/** One line per instance: reloaded (what it serves now), failed (its errors, indented), or silent. */
+function formatReload(d: ReloadView): string {
+  const width = Math.max(0, ...d.instances.map((i) => i.id.length), ...d.notReported.map((i) => i.length));
+  const lines: string[] = [];
+  for (const i of d.instances) {
+    const serials = Object.entries(i.serials).map(([z, n]) => `${z} ${n ?? 'no SOA'}`).join(', ');
+    if (i.ok) lines.push(`${i.id.padEnd(width)}  reloaded: content ${i.hash}${serials ? `, serials ${serials}` : ''}`);
+    else lines.push(`${i.id.padEnd(width)}  FAILED, still serving content ${i.hash}: ${(i.error ?? '').split('\n').join(`\n${' '.repeat(width + 4)}`)}`);
+  }
+  for (const id of d.notReported) lines.push(`${id.padEnd(width)}  did not report the reload in time`);
+  if (d.error) lines.push(`note: ${d.error}`);
+  return lines.join('\n');
 }
 
 const enc = encodeURIComponent;

@@ -19,6 +19,8 @@ export interface DriftInput {
   tenants: Iterable<TenantOverride>;
   /** This instance first, then every other instance that reported recently. */
   instances: readonly InstanceReport[];
+  /** Why the other instances could not be listed (then the fleet cannot be said to be in sync). */
+  instancesError?: string | null;
   now: number;
 }
 
@@ -32,6 +34,7 @@ export interface DriftReport {
   tenants: { apiEntries: number; hidden: number };
   unhealthy: { region: string; reason: string }[];
   instances: (InstanceReport & { matches: boolean })[];
+  instancesError: string | null;
 }
 
 function age(ms: number): string {
@@ -76,5 +79,7 @@ export function driftReport(input: DriftInput): DriftReport {
     const zones = Object.keys({ ...i.serials, ...self.serials }).filter((z) => i.serials[z] !== self.serials[z]).map((z) => `${z} serial ${i.serials[z] ?? 'none'} (here ${self.serials[z] ?? 'none'})`);
     findings.push(`instance: ${i.id} serves other files (content ${i.hash}, here ${self.hash})${zones.length ? `: ${zones.join(', ')}` : ''}`);
   }
-  return { inSync: findings.length === 0, findings, drains, splits, ramps, tenants: { apiEntries, hidden }, unhealthy, instances };
+  const instancesError = input.instancesError ?? null;
+  if (instancesError) findings.push(`instances: ${instancesError}`);
+  return { inSync: findings.length === 0, findings, drains, splits, ramps, tenants: { apiEntries, hidden }, unhealthy, instances, instancesError };
 }

@@ -24,6 +24,7 @@ import { formatDuration } from '../config/duration.js';
 import { checkSteps, MAX_EVERY_MS, MIN_EVERY_MS, parseEvery, stepOverride } from './ramp.js';
 import { registerConsoleApi } from './console-api.js';
 import { driftReport, type InstanceReport } from './drift.js';
+import { registerReloadRoute, type FleetReloader } from './fleet-reload.js';
 import { registerTenantRoutes, tenantsView } from './tenants.js';
 import { endpointsView, registerEndpointRoutes } from './endpoints.js';
 
@@ -38,7 +39,10 @@ export interface OpsDeps {
   healthReport?(): unknown;
   /** What this instance serves (content hash and zone serials), and what the others report. */
   identity?(): ConfigIdentity;
-  otherInstances?(): InstanceReport[];
+  /** Every other live instance's report, or why they cannot be listed now. */
+  otherInstances?(): Promise<{ instances: InstanceReport[]; error: string | null }>;
+  /** POST /v1/reload: the fleet's presence, through which every instance is asked and reports. */
+  reloader?: FleetReloader;
   /** Subscribes to snapshot swaps (health, drains, reloads); for the console's event stream. */
   onSnapshot?(fn: () => void): () => void;
   log?: Logger;
@@ -513,6 +517,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
     // -- tenants (data residency) --
 
     registerTenantRoutes(v1, deps);
+    registerReloadRoute(v1, deps);
     registerConsoleApi({
       route, state: () => stateView(deps), health: () => deps.healthReport?.() ?? null, openReads: deps.openReads, instanceId: deps.instanceId,
       onChange: [(fn) => store.onEvent(fn), ...(deps.onSnapshot ? [deps.onSnapshot] : [])],
@@ -542,13 +547,15 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
 
     route('GET', '/drift', 'read', async () => {
       const self = deps.identity?.();
+      const others = self && deps.otherInstances ? await deps.otherInstances() : { instances: [], error: null };
       return driftReport({
         snapshot: deps.snapshot(),
         drains: store.get('drain').values(),
         weights: store.get('weights').values(),
         ramps: store.get('ramp').values(),
         tenants: store.get('tenant').values(),
-        instances: self ? [{ id: deps.instanceId, ...self }, ...(deps.otherInstances?.() ?? [])] : [],
+        instances: self ? [{ id: deps.instanceId, ...self }, ...others.instances] : [],
+        instancesError: others.error,
         now: deps.now(),
       });
     });

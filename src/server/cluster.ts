@@ -27,7 +27,6 @@ import { BindError } from './bind-error.js';
 import { startDnsListeners, type DnsListeners } from './dns-listeners.js';
 import { initialSecrets, setUpGuard, workerSecretEnv } from './guard-setup.js';
 import { QueryHandler } from './query-handler.js';
-import { coalesce } from './reload/coalesce.js';
 import type { PreparedConfig } from './reload/prepare.js';
 import { Reloader } from './reload/reloader.js';
 import { RollingReload } from './reload/rolling.js';
@@ -223,6 +222,14 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
 
   server = await serve({
     ...opts,
+    // Every good reload of the primary (SIGHUP or POST /v1/reload) goes to every worker.
+    // Workers reload one at a time from their own reload process: never every worker at once.
+    reloadWorkers: async () => {
+      const targets = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && ready.has(w.id))
+        .map((w) => ({ id: w.id, send: () => { if (!w.isConnected()) return false; w.send({ type: 'reload' } satisfies ToWorker); return true; } }));
+      const done = await rolling.run(targets);
+      log.info({ workers: done.ok, failed: done.failed }, 'workers reloaded');
+    },
     listen: [], // the workers serve DNS
     cookies: null, // the workers answer, so they hold the cookie secret and the rate limiter
     rrl: null,
@@ -241,15 +248,7 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
 
   return {
     server: running,
-    reload: coalesce(async () => {
-      const r = await running.reload();
-      if (!r.ok) return r;
-      const targets = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && ready.has(w.id))
-        .map((w) => ({ id: w.id, send: () => { if (!w.isConnected()) return false; w.send({ type: 'reload' } satisfies ToWorker); return true; } }));
-      const done = await rolling.run(targets);
-      log.info({ workers: done.ok, failed: done.failed }, 'workers reloaded');
-      return r;
-    }),
+    reload: (id?: string) => running.reload(id),
     workers: () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w),
     failed,
     async close() {

@@ -28,6 +28,7 @@ import { RedisStore } from '../state/redis-store.js';
 import { DEFAULT_STATE_DIR } from '../state/state-dir.js';
 import type { Snapshot } from '../state/snapshot.js';
 import { mathRandom } from '../steering/rng.js';
+import { LocalPresence, newReloadId, RedisPresence, reloadErrorText, type FleetPresence } from '../state/fleet-presence.js';
 import type { RrlOptions } from '../rrl/limiter.js';
 import { bindError } from './bind-error.js';
 import { startDnsListeners, type DnsListeners } from './dns-listeners.js';
@@ -61,6 +62,10 @@ export interface ServeOptions {
   stateDir?: string | null;
   /** Names this instance in verdicts, leases and logs (default: host name and pid). */
   instanceId?: string;
+  /** How often this instance refreshes its presence in Redis (default 5 s; it expires after 3). */
+  presenceIntervalMs?: number;
+  /** A multi-core primary: reload the workers (one at a time) once this process's reload succeeded. */
+  reloadWorkers?(): Promise<void>;
   opsTokensFile?: string | null;
   opsOpenReads?: boolean;
   /** Run the health prober in this process (default true). */
@@ -96,8 +101,11 @@ export interface RunningServer {
   snapshot(): Snapshot;
   coordinator: Coordinator;
   store: FleetStore;
-  /** Re-reads the zones folder off the serving thread; on any error keeps serving the previous snapshot. */
-  reload(): Promise<{ ok: boolean; errors: string[] }>;
+  /**
+   * Re-reads the zones folder off the serving thread (and then the workers', one at a time); on any
+   * error keeps serving the previous snapshot. `id`: a fleet-wide reload's, reported in presence.
+   */
+  reload(id?: string): Promise<{ ok: boolean; errors: string[] }>;
   /** Actual bound addresses (useful with port 0). */
   dnsAddresses(): { udp: AddressInfo[]; tcp: AddressInfo[] };
   httpAddress(): AddressInfo | null;
@@ -133,6 +141,13 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     throw err;
   }
 
+  // What this instance serves, for the fleet (drift, POST /v1/reload); reload is defined below.
+  let running: RunningServer | null = null;
+  const presenceOpts = { instanceId, identity: () => identity, reload: (id: string) => { void running?.reload(id); }, log: log.child({ component: 'presence' }) };
+  const presence: FleetPresence = opts.redis
+    ? new RedisPresence({ ...presenceOpts, url: opts.redis, intervalMs: opts.presenceIntervalMs })
+    : new LocalPresence(presenceOpts);
+
   const prober = opts.probe === false ? null : new Prober({ proberId: instanceId, store, log: log.child({ component: 'health' }) });
   prober?.update(first.steering.regions, first.steering.endpointChecks?.values());
   const health = new HealthTracker(store, { quorum: opts.quorum, prober, proberId: instanceId, endpointMetricsLimit: opts.endpointMetricsLimit });
@@ -166,6 +181,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     await reloader.close();
     prober?.stop();
     coordinator.stop();
+    await presence.close();
     await store.close();
     await guard.close();
   };
@@ -205,6 +221,11 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
       healthReport: () => health.report(), log: log.child({ component: 'ops' }),
       onSnapshot: (fn) => coordinator.onSwap(fn),
       identity: () => identity,
+      otherInstances: async () => {
+        const list = await presence.instances();
+        return { instances: list.instances.filter((p) => p.id !== instanceId), error: list.error };
+      },
+      reloader: { presence, newId: newReloadId },
     });
     registerConsole(http);
   }
@@ -219,16 +240,30 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
       throw bindError('--http', opts.http, null, err);
     }
   }
+  await presence.start();
   // A multi-core primary says so once its workers serve DNS (see cluster.ts).
   if (!opts.cluster) log.info({ dns: opts.listen.map(formatListenAddress), http: opts.http ? formatListenAddress(opts.http) : null }, 'listening');
 
-  return {
+  // Reported to the fleet (presence) and, in a multi-core primary, passed on to the workers.
+  let reloads: Promise<unknown> = Promise.resolve();
+  const reported = (id: string | undefined, r: { ok: boolean; errors: string[] }) => {
+    presence.reloaded({ id: id ?? newReloadId(), ok: r.ok, ...(r.ok ? {} : { error: reloadErrorText(r.errors) }), at: Date.now() });
+    return r;
+  };
+  running = {
     snapshot: current,
     coordinator,
     store,
-    reload: () => {
-      guard.reloadSecrets(); // a rotated fleet secret, with the zones (SIGHUP)
-      return reloader.reload();
+    reload(id?: string) {
+      // One reload at a time (the reload process folds SIGHUPs that come during one into the next).
+      const run = reloads.then(async () => {
+        guard.reloadSecrets(); // a rotated fleet secret, with the zones (SIGHUP)
+        const r = await reloader.reload();
+        if (r.ok) await opts.reloadWorkers?.();
+        return reported(id, r);
+      });
+      reloads = run.catch(() => undefined);
+      return run;
     },
     dnsAddresses: () => dns.addresses(),
     httpAddress: () => (http ? (http.server.address() as AddressInfo) : null),
@@ -238,6 +273,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
       await closeAll();
     },
   };
+  return running;
 }
 
 export function openGeo(paths: string[] | null | undefined, log: Logger, quiet = false): GeoLocator | null {

@@ -1,10 +1,10 @@
-// `regiondns ctl tenants|health|drift` and its token hints, against a real HTTP server with the ops routes.
+// `regiondns ctl tenants|health|drift|reload` and its token hints, against a real HTTP server with the ops routes.
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCtl } from '../../src/ctl/ctl.js';
-import { cleanup, startFleet, WRITE_TOKEN, type Fleet } from '../ops/fixture.js';
+import { cleanup, READ_TOKEN, startFleet, WRITE_TOKEN, type Fleet } from '../ops/fixture.js';
 
 let fleet: Fleet;
 let server: string;
@@ -104,5 +104,28 @@ describe('ctl token hints', () => {
   it('an unknown option or command gets the closest valid one', async () => {
     expect((await ctl(['state', '--tokn', 'x'])).err).toMatch(/^unknown option --tokn; did you mean --token\?/);
     expect((await ctl(['drian', 'us-east'])).err).toMatch(/^unknown ctl command "drian"; did you mean ctl drain\?/);
+  });
+});
+
+describe('ctl reload (a fleet of one; the fleet of several is in test/e2e/fleet-view)', () => {
+  it('prints one line per instance and exits 0; the reload is audited with its reason', async () => {
+    const r = await ctl(['reload', '--reason', 'new serials']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^test-1  reloaded: content [0-9a-f]{16}, serials gslb\.example\.com\. 1$/);
+    const [entry] = await fleet.store.audit(1);
+    expect(entry).toMatchObject({ actor: 'alice', action: 'reload', target: 'fleet', reason: 'new serials', detail: { reload: expect.any(String) } });
+  });
+
+  it('--json gives the API\'s answer', async () => {
+    const r = await ctl(['reload', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ ok: true, notReported: [], error: null, instances: [{ id: 'test-1', ok: true, error: null }] });
+  });
+
+  it('needs a write token; takes no arguments', async () => {
+    expect(await ctl(['reload'], { REGIONDNS_TOKEN: READ_TOKEN })).toMatchObject({ code: 1, err: expect.stringContaining('read-only') });
+    expect(await ctl(['reload', 'zones/'])).toMatchObject({ code: 2, err: expect.stringContaining('ctl reload takes no arguments') });
+    expect(await ctl(['reload', '--force'])).toMatchObject({ code: 2, err: expect.stringContaining('--force is not an option of ctl reload') });
   });
 });

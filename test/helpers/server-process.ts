@@ -102,3 +102,15 @@ export async function startServer(args: string[], opts: StartOptions = {}): Prom
     },
   };
 }
+
+/** Starts several servers at once; if one fails, stops those that started and throws its error. */
+export async function startServers(argsOf: readonly string[][]): Promise<ServerProcess[]> {
+  const started = await Promise.allSettled(argsOf.map((args) => startServer([...args])));
+  const ok = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.allSettled(ok.map((s) => s.stop()));
+    throw failed.reason;
+  }
+  return ok;
+}

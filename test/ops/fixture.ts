@@ -17,7 +17,10 @@ import { loadConfig, type LoadedConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/obs/logger.js';
 import { parseTokens, type TokenSet } from '../../src/ops/auth.js';
 import { registerOpsRoutes, type OpsDeps } from '../../src/ops/routes.js';
+import { configIdentity } from '../../src/config/identity.js';
+import { zoneSerial } from '../../src/zone/serial.js';
 import { Coordinator } from '../../src/state/coordinator.js';
+import { LocalPresence } from '../../src/state/fleet-presence.js';
 import { MemoryStore } from '../../src/state/memory-store.js';
 import type { RegionHealth } from '../../src/state/snapshot.js';
 import type { RegionId } from '../../src/steering/policy.js';
@@ -114,6 +117,16 @@ export function tempDir(): string {
   return mkdtempSync(path.join(tmpdir(), 'regiondns-ops-'));
 }
 
+let reloads = 0;
+
+function fleetOfOne(cfg: LoadedConfig): LocalPresence {
+  const identity = configIdentity(cfg.zones.map((z) => ({ origin: z.origin, hash: z.hash ?? '', serial: zoneSerial(z.records) })), cfg.steering);
+  const presence: LocalPresence = new LocalPresence({
+    instanceId: 'test-1', identity: () => identity, reload: (id) => presence.reloaded({ id, ok: true, at: Date.now() }),
+  });
+  return presence;
+}
+
 export async function startFleet(opts: FleetOptions = {}): Promise<Fleet> {
   const dir = opts.dir ?? tempDir();
   const cfg = writeZones(path.join(dir, 'zones'), opts.tenants);
@@ -135,6 +148,8 @@ export async function startFleet(opts: FleetOptions = {}): Promise<Fleet> {
     now: opts.now ?? Date.now,
     instanceId: 'test-1',
     healthReport: opts.healthReport,
+    // POST /v1/reload on a fleet of one whose reloads always succeed (e2e tests reload real files).
+    reloader: { presence: fleetOfOne(cfg), newId: () => `reload-${++reloads}` },
   };
   registerOpsRoutes(app, deps);
   await app.ready();

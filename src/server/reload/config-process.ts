@@ -53,6 +53,9 @@ export class ConfigProcess {
     this.child = null;
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    // Idle, the process was unref'd: hold the loop until it is gone, or an exit waiting on this
+    // close would find an empty event loop and end the server with status 0.
+    c.ref();
     c.kill('SIGTERM');
     await exited;
   }
