@@ -3,7 +3,7 @@
 // the longest matching prefix wins, then the client's country; no row means "use the model".
 
 import type { ConfigError } from '../config/errors.js';
-import { formatNetwork, isV4Mapped, parseNetwork } from './mmdb-writer.js';
+import { formatNetwork, isV4Mapped, parseDataNetwork } from '../dns/address.js';
 
 export interface LatencyHit {
   ms: number;
@@ -74,7 +74,7 @@ export function parseLatencyTable(text: string, file: string): { table: LatencyT
     if (COUNTRY_RE.test(key)) {
       canonical = key.toUpperCase();
     } else if (/[.:]/.test(key)) {
-      const r = parseNetwork(key);
+      const r = parseDataNetwork(key);
       if (!r.ok) {
         fail('KEY', line, r.error);
         return;

@@ -1,7 +1,7 @@
 // answer(): one query, one snapshot, one RNG → one Answer. Pure: no I/O, no clock, no Math.random.
 
 import { RRClass, RRType } from '../dns/constants.js';
-import { ipToBytes } from '../dns/ip.js';
+import { ipToBytes } from '../dns/address.js';
 import type { Answer, Query, WireRR } from '../dns/types.js';
 import type { SteeredName, Snapshot, TenantAnswer } from '../state/snapshot.js';
 import { steer, traceAnswer, traceClient, type SteeringResult } from '../steering/pipeline.js';

@@ -9,7 +9,7 @@
 // flood of distinct keys costs accuracy, never memory.
 
 import { randomBytes } from 'node:crypto';
-import { ipIntoBytes } from '../dns/ip.js';
+import { ipIntoBytes } from '../dns/address.js';
 import type { Account } from './classify.js';
 
 export interface RrlOptions {

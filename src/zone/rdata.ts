@@ -2,7 +2,7 @@
 // RFC 3597 §5 generic form `\# <length> <hex>`. Names in rdata are canonicalised (lower case,
 // absolute) so that a record written natively and one written in generic form give equal bytes.
 
-import { isIPv6 } from 'node:net';
+import { parseIPv4, parseIPv6 } from '../dns/address.js';
 import { canonicalName, labelToText, nameToWire, MAX_LABEL, MAX_NAME_WIRE } from '../dns/name.js';
 import { RRType, typeName } from '../dns/constants.js';
 
@@ -176,81 +176,6 @@ function ttlField(f: Fields, i: number, what: string): number {
   const v = parseTtl(f.text[i], MAX_U32);
   if (v === undefined) throw new RdataError(`bad ${what} "${f.text[i]}": expected seconds (0 to ${MAX_U32}) or units like 1h, 2d, 1w30m`);
   return v;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Addresses
-
-/** Strict dotted quad: four decimal octets, no leading zeros (they read as octal elsewhere). */
-export function parseIPv4(text: string): Uint8Array | undefined {
-  const out = new Uint8Array(4);
-  let part = 0;
-  let val = 0;
-  let digits = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0x30 && c <= 0x39) {
-      if (digits > 0 && val === 0) return undefined;
-      val = val * 10 + (c - 0x30);
-      if (++digits > 3 || val > 255) return undefined;
-    } else if (c === 0x2e) {
-      if (digits === 0 || part === 3) return undefined;
-      out[part++] = val;
-      val = 0;
-      digits = 0;
-    } else {
-      return undefined;
-    }
-  }
-  if (digits === 0 || part !== 3) return undefined;
-  out[3] = val;
-  return out;
-}
-
-/** RFC 4291 §2.2 text → 16 bytes, including `::` and a trailing embedded IPv4 address. */
-export function parseIPv6(text: string): Uint8Array | undefined {
-  // isIPv6 accepts a zone index ("fe80::1%eth0"), which has no meaning in a zone file.
-  if (!isIPv6(text) || text.includes('%')) return undefined;
-  // The syntax is known good from here: fill groups from the left, and after "::" from the right.
-  const out = new Uint8Array(16);
-  const gap = text.indexOf('::');
-  const headEnd = gap < 0 ? text.length : gap;
-  const at = writeGroups(text, 0, headEnd, out, 0);
-  if (gap >= 0) {
-    const tail = new Uint8Array(16);
-    const len = writeGroups(text, gap + 2, text.length, tail, 0);
-    out.set(tail.subarray(0, len), 16 - len);
-  }
-  return at <= 16 ? out : undefined;
-}
-
-/** Writes the colon-separated hex groups (and a final dotted quad) of text[from..to) at out[o]. */
-function writeGroups(text: string, from: number, to: number, out: Uint8Array, o: number): number {
-  let i = from;
-  while (i < to) {
-    let j = i;
-    let v = 0;
-    let dotted = false;
-    for (; j < to; j++) {
-      const c = text.charCodeAt(j);
-      if (c === 0x3a) break;
-      if (c === 0x2e) dotted = true;
-      v = (v << 4) | hexValue(c);
-    }
-    if (dotted) {
-      out.set(parseIPv4(text.slice(i, j))!, o);
-      return o + 4;
-    }
-    out[o++] = (v >>> 8) & 0xff;
-    out[o++] = v & 0xff;
-    i = j + 1;
-  }
-  return o;
-}
-
-function hexValue(c: number): number {
-  if (c <= 0x39) return c - 0x30;
-  return (c | 0x20) - 0x57; // a-f
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseLatencyTable } from '../../src/geo/latency-table.js';
-import { ipToBytes } from '../../src/dns/ip.js';
+import { ipToBytes } from '../../src/dns/address.js';
 
 const ip = (text: string): Uint8Array => ipToBytes(text) as Uint8Array;
 /** ::ffff:a.b.c.d kept as 16 bytes (ipToBytes would unmap it). */

@@ -1,7 +1,7 @@
 // Table tests of the authoritative lookup semantics over one test zone (pure: no sockets).
 import { describe, expect, it } from 'vitest';
 import { RRType, Rcode } from '../../src/dns/constants.js';
-import { bytesToIp } from '../../src/dns/ip.js';
+import { bytesToIp } from '../../src/dns/address.js';
 import type { Answer, WireRR } from '../../src/dns/types.js';
 import { parseMasterFile } from '../../src/zone/masterfile.js';
 import { readWireName } from '../../src/zone/rdata.js';

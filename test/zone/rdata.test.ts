@@ -5,8 +5,6 @@ import { nameToWire } from '../../src/dns/name.js';
 import {
   absoluteName,
   nameWire,
-  parseIPv4,
-  parseIPv6,
   parseRdata,
   parseTtl,
   parseUint,
@@ -15,6 +13,7 @@ import {
   textToBytes,
   type Fields,
 } from '../../src/zone/rdata.js';
+import { parseIPv4, parseIPv6 } from '../../src/dns/address.js';
 
 const { Packet } = dns2;
 
