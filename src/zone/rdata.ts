@@ -77,22 +77,6 @@ function canonical(abs: string): string {
   return upper ? abs.toLowerCase() : abs;
 }
 
-/** Uncompressed wire form of a canonical name (fast path when it has no escapes). */
-export function nameWire(name: string): Uint8Array {
-  if (name === '.') return new Uint8Array(1);
-  const n = name.length;
-  for (let i = 0; i < n; i++) if (name.charCodeAt(i) === 0x5c) return nameToWire(name);
-  // "a.bc." → 1 a 2 b c 0: the same length as the text plus one.
-  const out = new Uint8Array(n + 1);
-  let lenAt = 0;
-  for (let i = 0; i < n; i++) {
-    const c = name.charCodeAt(i);
-    if (c === 0x2e) { out[lenAt] = i - lenAt; lenAt = i + 1; } else out[i + 1] = c;
-  }
-  out[n] = 0;
-  return out;
-}
-
 /** Reads an uncompressed wire name at `off`; returns the canonical text and the end offset. */
 export function readWireName(buf: Uint8Array, off: number, end: number): { name: string; end: number } {
   let s = '';
@@ -265,7 +249,7 @@ function encodeNameOnly(type: string, what: string) {
   return (f: Fields, s: number, e: number, origin: string): ParsedRdata => {
     expectCount(f, s, e, 1, type, what);
     const target = nameField(f, s, origin, what);
-    return { rdata: nameWire(target), target };
+    return { rdata: nameToWire(target), target };
   };
 }
 
@@ -273,7 +257,7 @@ function encodeMX(f: Fields, s: number, e: number, origin: string): ParsedRdata 
   expectCount(f, s, e, 2, 'MX', 'preference exchange');
   const pref = uintField(f, s, 0xffff, 'MX preference');
   const target = nameField(f, s + 1, origin, 'MX exchange');
-  const nw = nameWire(target);
+  const nw = nameToWire(target);
   const rdata = new Uint8Array(2 + nw.length);
   u16(rdata, 0, pref);
   rdata.set(nw, 2);
@@ -286,7 +270,7 @@ function encodeSRV(f: Fields, s: number, e: number, origin: string): ParsedRdata
   const weight = uintField(f, s + 1, 0xffff, 'SRV weight');
   const port = uintField(f, s + 2, 0xffff, 'SRV port');
   const target = nameField(f, s + 3, origin, 'SRV target');
-  const nw = nameWire(target);
+  const nw = nameToWire(target);
   const rdata = new Uint8Array(6 + nw.length);
   u16(rdata, 0, prio);
   u16(rdata, 2, weight);
@@ -308,8 +292,8 @@ function encodeSOA(f: Fields, s: number, e: number, origin: string): ParsedRdata
 }
 
 function soaWire(mname: string, rname: string, nums: number[]): ParsedRdata {
-  const m = nameWire(mname);
-  const r = nameWire(rname);
+  const m = nameToWire(mname);
+  const r = nameToWire(rname);
   const rdata = new Uint8Array(m.length + r.length + 20);
   rdata.set(m, 0);
   rdata.set(r, m.length);
@@ -417,14 +401,14 @@ function decodeKnown(type: number, w: Uint8Array): ParsedRdata {
     case RRType.NS: case RRType.CNAME: case RRType.PTR: {
       const r = nameAt(0, 'target');
       exact(r.end);
-      return { rdata: nameWire(r.name), target: r.name };
+      return { rdata: nameToWire(r.name), target: r.name };
     }
     case RRType.MX: case RRType.SRV: {
       const fixed = type === RRType.MX ? 2 : 6;
       if (n < fixed + 1) throw new RdataError(`${label} rdata in generic form is ${n} octets, too short`);
       const r = nameAt(fixed, 'target');
       exact(r.end);
-      const nw = nameWire(r.name);
+      const nw = nameToWire(r.name);
       const rdata = new Uint8Array(fixed + nw.length);
       rdata.set(w.subarray(0, fixed), 0);
       rdata.set(nw, fixed);
