@@ -72,10 +72,12 @@ function parseCoordinate(text, limit, what) {
 async function main() {
   const { layout, buildEpoch, input, output } = parseArgs(process.argv.slice(2));
   let writer;
+  let address;
   try {
     writer = await import('../dist/geo/mmdb-writer.js');
+    address = await import('../dist/dns/address.js');
   } catch (e) {
-    die(`cannot load ../dist/geo/mmdb-writer.js (${e.message}); build first: npx tsc -p .`);
+    die(`cannot load the compiled writer from ../dist (${e.message}); build first: npx tsc -p .`);
   }
   let text;
   try {
@@ -104,9 +106,9 @@ async function main() {
       return void errors.push(`${where}: expected ${HEADER.length} fields (${HEADER.join(',')}), got ${fields.length}`);
     }
     const [networkText, countryText, cityText, latText, lonText] = fields;
-    const net = writer.parseNetwork(networkText);
+    const net = address.parseDataNetwork(networkText);
     if (!net.ok) return void errors.push(`${where}: ${net.error}`);
-    const canonical = writer.formatNetwork(net.network);
+    const canonical = address.formatNetwork(net.network);
     if (seen.has(canonical)) return void errors.push(`${where}: ${canonical} is already given at line ${seen.get(canonical)}`);
     seen.set(canonical, i + 1);
     if (countryText !== '' && !/^[A-Za-z]{2}$/.test(countryText)) {

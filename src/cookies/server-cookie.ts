@@ -3,7 +3,7 @@
 // secret makes and accepts the same cookies. Hot path: fixed scratch buffers, no allocation.
 
 import { CLIENT_COOKIE_BYTES } from '../dns/cookie-option.js';
-import { clientIntoBytes } from '../dns/ip.js';
+import { clientIntoBytes } from '../dns/address.js';
 import type { CookieSecrets } from './secret.js';
 import { siphash } from './siphash.js';
 

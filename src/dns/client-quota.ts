@@ -2,7 +2,7 @@
 // client's network (/24 for IPv4, /56 for IPv6: what one site or one resolver farm holds, the same
 // prefixes ECS and sticky splits use), the HTTP listener its address.
 
-import { ipToBytes } from './ip.js';
+import { ipToBytes } from './address.js';
 
 /** A client's /24 (IPv4) or /56 (IPv6) as a short key ("192.0.2/24", "2001:db8:1:200/56"). */
 export function clientNetwork(address: string): string {

@@ -6,7 +6,7 @@
 
 import type { ClientSubnet } from './types.js';
 import { EdnsOption } from './constants.js';
-import { bytesToIp, ipToBytes } from './ip.js';
+import { bytesToIp, parseNetwork } from './address.js';
 
 export type EcsErrorCode =
   | 'short' // fewer than 4 octets of FAMILY/SOURCE/SCOPE
@@ -106,34 +106,20 @@ export function addressToString(family: 1 | 2, a: Uint8Array): string {
 }
 
 /**
- * Parses "1.2.3.0/24", "2001:db8::/56" or a bare address (/32 or /128) into a ClientSubnet with
- * host bits masked and scope 0. For the CLI and tests; throws an Error with a user-facing message.
+ * Parses "1.2.3.0/24", "2001:db8::/56" or a bare address (/32 or /128) into a ClientSubnet with scope 0.
+ * The text names a querying client, so host bits are masked, not refused: a resolver truncates the
+ * address to the source prefix the same way (RFC 7871 §6), and "203.0.113.7/24" reads naturally as
+ * "this client, sending a /24". The prefix counts the bits of the address as written, so an IPv4-mapped
+ * "::ffff:192.0.2.1/120" is 192.0.2.0/24. For the CLI, the ops API and tests; throws a user-facing Error.
  */
 export function parseSubnet(text: string): ClientSubnet {
   const s = text.trim();
-  const slash = s.indexOf('/');
-  const addrText = slash < 0 ? s : s.slice(0, slash);
-  const address = ipToBytes(addrText); // an IPv4-mapped IPv6 address counts as IPv4
-  if (!address) throw new Error(`"${text}" is not an IPv4 or IPv6 address or subnet`);
-  const family: 1 | 2 = address.length === 4 ? 1 : 2;
-  const maxBits = family === 1 ? 32 : 128;
-  let prefix = maxBits;
-  if (slash >= 0) {
-    const p = s.slice(slash + 1);
-    if (!/^[0-9]{1,3}$/.test(p) || Number(p) > maxBits) {
-      throw new Error(`"${text}": prefix length must be 0-${maxBits}`);
-    }
-    prefix = Number(p);
+  const r = parseNetwork(s);
+  if (!r.ok) {
+    const slash = s.indexOf('/');
+    if (slash < 0 || !parseNetwork(s.slice(0, slash)).ok) throw new Error(`"${text}" is not an IPv4 or IPv6 address or subnet`);
+    throw new Error(`"${text}": ${r.error}`);
   }
-  maskAddress(address, prefix);
-  return { family, sourcePrefix: prefix, scopePrefix: 0, address };
-}
-
-/** Zeroes every bit of `address` past `prefix` in place. */
-export function maskAddress(address: Uint8Array, prefix: number): void {
-  for (let i = 0; i < address.length; i++) {
-    const keep = prefix - i * 8;
-    if (keep >= 8) continue;
-    address[i] = keep <= 0 ? 0 : address[i] & ((0xff << (8 - keep)) & 0xff);
-  }
+  const { bytes, prefix } = r.network;
+  return { family: bytes.length === 4 ? 1 : 2, sourcePrefix: prefix, scopePrefix: 0, address: bytes };
 }

@@ -1,6 +1,6 @@
 // "ADDR:PORT" as users write it on the command line: 127.0.0.1:5353, [::1]:5353, :5353.
 
-import { isIP } from 'node:net';
+import { parseIPv4, parseIPv6 } from './address.js';
 
 export interface ListenAddress {
   host: string;
@@ -14,9 +14,11 @@ export function parseListenAddress(text: string): ListenAddress {
   const host = m[1] ?? (m[2] || '0.0.0.0');
   const port = Number(m[3]);
   if (port > 65535) throw new Error(`bad listen address "${text}": port ${port} is above 65535`);
-  const family = isIP(host);
+  // A zone index ("fe80::1%eth0") is kept in `host`: binding a link-local address needs it.
+  const pct = host.indexOf('%');
+  const family = parseIPv4(host) ? 4 : parseIPv6(pct < 0 ? host : host.slice(0, pct)) ? 6 : 0;
   if (family === 0) throw new Error(`bad listen address "${text}": "${host}" is not an IP address`);
-  return { host, port, family: family as 4 | 6 };
+  return { host, port, family };
 }
 
 export function formatListenAddress(a: { host: string; port: number }): string {

@@ -73,8 +73,34 @@ export function canonicalName(name: string): string {
   return labels.map((l) => labelToText(l)).join('.') + '.';
 }
 
-/** Uncompressed wire form of an absolute presentation-form name. */
+/**
+ * Uncompressed wire form of an absolute presentation-form name. The common case (printable ASCII, no
+ * escapes, trailing dot) is one pass with one allocation: "a.bc." → 1 a 2 b c 0, the text's length
+ * plus one. Anything else goes through nameToLabels, which also explains what is wrong.
+ */
 export function nameToWire(name: string): Uint8Array {
+  const n = name.length;
+  if (n === 1 && name === '.') return new Uint8Array(1);
+  if (n + 1 <= MAX_NAME_WIRE && n > 1 && name.charCodeAt(n - 1) === 0x2e) {
+    const out = new Uint8Array(n + 1);
+    let lenAt = 0;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = name.charCodeAt(i);
+      if (c === 0x2e) {
+        const len = i - lenAt;
+        if (len === 0 || len > MAX_LABEL) break;
+        out[lenAt] = len;
+        lenAt = i + 1;
+      } else if (c <= 0x20 || c > 0x7e || c === 0x5c) break;
+      else out[i + 1] = c;
+    }
+    if (i === n) return out; // out[n] is the root label's 0
+  }
+  return slowNameToWire(name);
+}
+
+function slowNameToWire(name: string): Uint8Array {
   const labels = nameToLabels(name);
   let len = 1;
   for (const l of labels) len += l.length + 1;

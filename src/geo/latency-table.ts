@@ -3,7 +3,7 @@
 // the longest matching prefix wins, then the client's country; no row means "use the model".
 
 import type { ConfigError } from '../config/errors.js';
-import { formatNetwork, isV4Mapped, parseNetwork } from './mmdb-writer.js';
+import { bitAt, formatNetwork, isV4Mapped, parseDataNetwork } from '../dns/address.js';
 
 export interface LatencyHit {
   ms: number;
@@ -11,9 +11,38 @@ export interface LatencyHit {
   source: string;
 }
 
+/**
+ * The table's rows for one equivalence class of addresses: every address whose deepest matching
+ * table prefix is this one gets these hits. Interned (one per prefix in the table, plus NO_PREFIX),
+ * so the steering memo can use it as a key.
+ */
+export interface PrefixCell {
+  /** The deepest table network the address lies in, "193.0.1.0/24"; null for NO_PREFIX. */
+  readonly network: string | null;
+  /** Per region, the row of the longest matching prefix that has one for that region. */
+  readonly hits: ReadonlyMap<string, LatencyHit>;
+}
+
+/** The cell of addresses in no table network. */
+export const NO_PREFIX: PrefixCell = Object.freeze({ network: null, hits: new Map<string, LatencyHit>() });
+
+export interface PrefixMatch {
+  cell: PrefixCell;
+  /**
+   * Prefix length (in the address's own 32 or 128 bits) that decides the table's answer: every address
+   * sharing this many leading bits gets the same cell. The narrowest exact ECS scope the table allows
+   * (RFC 7871 §7.2.1): the matched prefix, longer when a narrower table row lies beside the address.
+   */
+  scope: number;
+}
+
 export interface LatencyTable {
   /** `address` is 4 or 16 bytes (IPv4-mapped IPv6 matches IPv4 rows); `country` is upper case. */
   lookup(address: Uint8Array, country: string | null, region: string): LatencyHit | null;
+  /** Which table prefixes `address` falls in; one trie walk, no allocation beyond the result. */
+  match(address: Uint8Array): PrefixMatch;
+  /** The row for `region` in `cell`, else the country's row. */
+  hitIn(cell: PrefixCell, country: string | null, region: string): LatencyHit | null;
   /** Number of rows. */
   readonly size: number;
 }
@@ -21,14 +50,9 @@ export interface LatencyTable {
 interface PrefixRow {
   bytes: Uint8Array;
   prefix: number;
+  region: string;
   hit: LatencyHit;
-}
-
-interface RegionRows {
-  /** Longest prefix first. */
-  v4: PrefixRow[];
-  v6: PrefixRow[];
-  countries: Map<string, LatencyHit>;
+  network: string;
 }
 
 const REGION_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -37,7 +61,8 @@ const MS_RE = /^[0-9]+(\.[0-9]+)?$/;
 
 export function parseLatencyTable(text: string, file: string): { table: LatencyTable; errors: ConfigError[] } {
   const errors: ConfigError[] = [];
-  const regions = new Map<string, RegionRows>();
+  const networks: PrefixRow[] = [];
+  const countries = new Map<string, Map<string, LatencyHit>>(); // region → country → hit
   const firstLine = new Map<string, number>(); // "key region" → line, to report duplicates
   let size = 0;
   let sawData = false;
@@ -74,13 +99,13 @@ export function parseLatencyTable(text: string, file: string): { table: LatencyT
     if (COUNTRY_RE.test(key)) {
       canonical = key.toUpperCase();
     } else if (/[.:]/.test(key)) {
-      const r = parseNetwork(key);
+      const r = parseDataNetwork(key);
       if (!r.ok) {
         fail('KEY', line, r.error);
         return;
       }
       canonical = formatNetwork(r.network);
-      network = { ...r.network, hit: { ms, source: `${file}:${line} ${canonical}` } };
+      network = { ...r.network, region, network: canonical, hit: { ms, source: `${file}:${line} ${canonical}` } };
     } else {
       fail('KEY', line, `key "${key}" must be a two-letter country code (DE) or a network (193.0.0.0/16)`);
       return;
@@ -94,46 +119,108 @@ export function parseLatencyTable(text: string, file: string): { table: LatencyT
     }
     firstLine.set(dupKey, line);
 
-    let rows = regions.get(region);
-    if (rows === undefined) {
-      rows = { v4: [], v6: [], countries: new Map() };
-      regions.set(region, rows);
+    if (network !== null) networks.push(network);
+    else {
+      let byCountry = countries.get(region);
+      if (byCountry === undefined) countries.set(region, (byCountry = new Map()));
+      byCountry.set(canonical, { ms, source: `${file}:${line} ${canonical}` });
     }
-    if (network !== null) (network.bytes.length === 4 ? rows.v4 : rows.v6).push(network);
-    else rows.countries.set(canonical, { ms, source: `${file}:${line} ${canonical}` });
     size++;
   });
 
-  for (const rows of regions.values()) {
-    rows.v4.sort((a, b) => b.prefix - a.prefix);
-    rows.v6.sort((a, b) => b.prefix - a.prefix);
+  return { errors, table: new PrefixTrieTable(networks, countries, size) };
+}
+
+/** A binary trie node: children by the next address bit, and a cell when a table network ends here. */
+interface TrieNode {
+  zero: TrieNode | null;
+  one: TrieNode | null;
+  cell: PrefixCell | null;
+}
+
+const newNode = (): TrieNode => ({ zero: null, one: null, cell: null });
+
+/**
+ * One binary trie per family over every region's networks (a /16 row for eu-central and a /24 row
+ * for ap-south share nodes). A node where networks end holds a cell whose hits are its own rows
+ * over its ancestors' (longest prefix wins per region), so a lookup is one walk of at most 32 or
+ * 128 steps, whatever the number of rows; before, it scanned every row of the region.
+ */
+class PrefixTrieTable implements LatencyTable {
+  private readonly v4 = newNode();
+  private readonly v6 = newNode();
+
+  constructor(
+    rows: readonly PrefixRow[],
+    private readonly countries: ReadonlyMap<string, ReadonlyMap<string, LatencyHit>>,
+    readonly size: number,
+  ) {
+    const own = new Map<TrieNode, { network: string; hits: Map<string, LatencyHit> }>();
+    for (const r of rows) {
+      let node = r.bytes.length === 4 ? this.v4 : this.v6;
+      for (let bit = 0; bit < r.prefix; bit++) {
+        if (bitAt(r.bytes, bit)) node = node.one ??= newNode();
+        else node = node.zero ??= newNode();
+      }
+      let o = own.get(node);
+      if (o === undefined) own.set(node, (o = { network: r.network, hits: new Map() }));
+      o.hits.set(r.region, r.hit);
+    }
+    const inherit = (node: TrieNode, above: ReadonlyMap<string, LatencyHit>): void => {
+      let hits = above;
+      const o = own.get(node);
+      if (o !== undefined) {
+        const merged = new Map(above);
+        for (const [region, hit] of o.hits) merged.set(region, hit);
+        node.cell = Object.freeze({ network: o.network, hits: merged });
+        hits = merged;
+      }
+      if (node.zero) inherit(node.zero, hits);
+      if (node.one) inherit(node.one, hits);
+    };
+    inherit(this.v4, NO_PREFIX.hits);
+    inherit(this.v6, NO_PREFIX.hits);
   }
 
-  return {
-    errors,
-    table: {
-      size,
-      lookup(address: Uint8Array, country: string | null, region: string): LatencyHit | null {
-        const rows = regions.get(region);
-        if (rows === undefined) return null;
-        if (address.length === 4) {
-          for (const r of rows.v4) if (matches(address, 0, r)) return r.hit;
-        } else if (address.length === 16) {
-          const mapped = isV4Mapped(address);
-          for (const r of mapped ? rows.v4 : rows.v6) if (matches(address, mapped ? 12 : 0, r)) return r.hit;
-        }
-        return country === null ? null : (rows.countries.get(country) ?? null);
-      },
-    },
-  };
-}
+  match(address: Uint8Array): PrefixMatch {
+    let from = 0;
+    let bits: number;
+    let root: TrieNode;
+    if (address.length === 4) {
+      bits = 32;
+      root = this.v4;
+    } else if (address.length === 16) {
+      if (isV4Mapped(address)) {
+        from = 12;
+        bits = 32;
+        root = this.v4;
+      } else {
+        bits = 128;
+        root = this.v6;
+      }
+    } else return { cell: NO_PREFIX, scope: 0 };
+    let node = root;
+    let cell = node.cell ?? NO_PREFIX;
+    let depth = 0;
+    for (; depth < bits; depth++) {
+      const next = (address[from + (depth >> 3)] >> (7 - (depth & 7))) & 1 ? node.one : node.zero;
+      if (next === null) break;
+      node = next;
+      if (node.cell !== null) cell = node.cell;
+    }
+    // Addresses sharing `depth` bits walk the same nodes; past a node with children, the next bit
+    // also decides whether a narrower network is entered.
+    const scope = depth < bits && (node.zero !== null || node.one !== null) ? depth + 1 : depth;
+    return { cell, scope: from === 12 ? scope + 96 : scope };
+  }
 
-function matches(addr: Uint8Array, from: number, row: PrefixRow): boolean {
-  const whole = row.prefix >> 3;
-  for (let i = 0; i < whole; i++) if (addr[from + i] !== row.bytes[i]) return false;
-  const rest = row.prefix & 7;
-  if (rest === 0) return true;
-  const mask = (0xff << (8 - rest)) & 0xff;
-  return (addr[from + whole] & mask) === row.bytes[whole];
-}
+  hitIn(cell: PrefixCell, country: string | null, region: string): LatencyHit | null {
+    const hit = cell.hits.get(region);
+    if (hit !== undefined) return hit;
+    return country === null ? null : (this.countries.get(region)?.get(country) ?? null);
+  }
 
+  lookup(address: Uint8Array, country: string | null, region: string): LatencyHit | null {
+    return this.hitIn(this.match(address).cell, country, region);
+  }
+}

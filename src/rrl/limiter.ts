@@ -9,7 +9,7 @@
 // flood of distinct keys costs accuracy, never memory.
 
 import { randomBytes } from 'node:crypto';
-import { clientIntoBytes, ipIntoBytes } from '../dns/ip.js';
+import { clientIntoBytes, ipIntoBytes } from '../dns/address.js';
 import { ResponseKind, type Account } from './classify.js';
 
 export interface RrlOptions {

@@ -3,7 +3,7 @@
 // Pure: health, weights, the GeoIP result, the latency table and the RNG all come in through `input`.
 
 import { addressToString } from '../dns/ecs.js';
-import type { LatencyTable } from '../geo/latency-table.js';
+import { NO_PREFIX, type LatencyTable, type PrefixCell } from '../geo/latency-table.js';
 import type { ClientLocation } from '../geo/types.js';
 import type { HostnamePolicy, RecordSet, Region, RegionId, SteeringOutcome } from './policy.js';
 import type { Rng } from './rng.js';
@@ -26,8 +26,9 @@ export interface SteeringInput {
   rng: Rng;
   /**
    * Per-snapshot memo of the pipeline after the draw. Within one snapshot, health and drains are
-   * fixed, so (record set, located client) always gives the same order: the distance model runs once
-   * per client network, not once per query. Owned by the snapshot, so a swap clears it.
+   * fixed, so (located client, latency-table prefix, record set) always gives the same order: the
+   * distance model runs once per client network, not once per query. Owned by the snapshot, so a
+   * swap clears it.
    */
   cache?: SteeringCache | null;
 }
@@ -38,8 +39,11 @@ export interface CachedOrder {
   sortMattered: boolean;
 }
 
-/** Keyed by the locator's (interned, frozen) location object and the drawn RecordSet. */
-export type SteeringCache = WeakMap<ClientLocation, Map<RecordSet, CachedOrder>>;
+/**
+ * Keyed by the locator's (interned, frozen) location object, the latency table's (interned) cell for
+ * the client (NO_PREFIX without a table) and the drawn RecordSet.
+ */
+export type SteeringCache = WeakMap<ClientLocation, Map<PrefixCell, Map<RecordSet, CachedOrder>>>;
 
 export interface SteeringResult {
   /** Chosen regions, nearest first, at most `policy.answers`; empty on servfail. */
@@ -63,14 +67,20 @@ export function steer(input: SteeringInput, trace: Trace | null): SteeringResult
   }
 
   const set = pickRecordSet(policy, input.weights ?? policy.weights, client, input.rng, trace);
-  // The memo is only sound when nothing client-specific beyond the location matters (no latency
-  // table keyed by prefix) and nobody is tracing.
-  const cache = trace === null && input.latencyTable === null && location !== null ? input.cache : null;
+  // What the client's address decides beyond its location: the latency table's prefix for it. The
+  // table is consulted only for a located client (an unlocated one gets the configured order).
+  const table = location !== null ? input.latencyTable : null;
+  const tableMatch = table !== null ? table.match(client.address) : null;
+  const cell = tableMatch !== null ? tableMatch.cell : NO_PREFIX;
+  const tableScope = tableMatch !== null ? tableMatch.scope : 0;
+  // The memo is sound because nothing client-specific beyond (location, table cell) matters; it is
+  // skipped when tracing, which wants every stage to run.
+  const cache = trace === null && location !== null ? input.cache : null;
   if (cache) {
-    const hit = cache.get(location!)?.get(set);
+    const hit = cache.get(location!)?.get(cell)?.get(set);
     if (hit) {
       const ttl = hit.outcome === 'fail-open' ? Math.floor(policy.ttl / 2) : policy.ttl;
-      return { regions: hit.regions, setName: set.name, outcome: hit.outcome, ttl, ecsScope: ecsScope(policy, client, location, hit.sortMattered, null) };
+      return { regions: hit.regions, setName: set.name, outcome: hit.outcome, ttl, ecsScope: ecsScope(policy, client, location, hit.sortMattered, null, tableScope) };
     }
   }
   let candidates = dropNotOperational(set.regions, input.isOperational, trace);
@@ -88,10 +98,12 @@ export function steer(input: SteeringInput, trace: Trace | null): SteeringResult
   }
   const ttl = outcome === 'fail-open' ? Math.floor(policy.ttl / 2) : policy.ttl;
   const sortMattered = outcome !== 'servfail' && candidates.length > 1;
-  const scope = ecsScope(policy, client, location, sortMattered, trace);
+  const scope = ecsScope(policy, client, location, sortMattered, trace, tableScope);
   if (cache) {
-    let bySet = cache.get(location!);
-    if (!bySet) { bySet = new Map(); cache.set(location!, bySet); }
+    let byCell = cache.get(location!);
+    if (!byCell) { byCell = new Map(); cache.set(location!, byCell); }
+    let bySet = byCell.get(cell);
+    if (!bySet) { bySet = new Map(); byCell.set(cell, bySet); }
     bySet.set(set, { regions: chosen, outcome, sortMattered });
   }
 
@@ -131,8 +143,8 @@ export function traceClient(trace: Trace, policy: HostnamePolicy, client: Steeri
  *    being in an unlocated network, whose size we do not know, so we claim the /24 or /56 (the
  *    granularity GeoIP databases and ECS senders commonly use) rather than 0, which would wrongly
  *    hand the configured-order answer to located neighbours sharing a wider cache entry.
- * Caveat: a latency-table row keyed by a prefix longer than the GeoIP network also splits it; the table
- * does not report its prefix yet, so such rows are not reflected in the scope.
+ *  - With a latency table, the sort also depends on the table prefix the client falls in
+ *    (`tableScope`, see LatencyTable.match): the scope is the narrower of that and the GeoIP network.
  * Never more than the client's source prefix.
  */
 export function ecsScope(
@@ -141,6 +153,7 @@ export function ecsScope(
   location: ClientLocation | null,
   sortMattered: boolean,
   trace: Trace | null,
+  tableScope = 0,
 ): number {
   const v4 = client.address.length === 4;
   const subnet = v4 ? STICKY_PREFIX_V4 : STICKY_PREFIX_V6;
@@ -155,6 +168,10 @@ export function ecsScope(
     if (geo > scope) {
       scope = geo;
       why = location === null ? `client not located: claim its /${subnet}` : 'GeoIP network that located the client';
+    }
+    if (location !== null && tableScope > scope) {
+      scope = tableScope;
+      why = 'latency-table prefix the client falls in';
     }
   }
   if (scope > client.sourcePrefix) {

@@ -2,7 +2,7 @@
 // RFC 3597 §5 generic form `\# <length> <hex>`. Names in rdata are canonicalised (lower case,
 // absolute) so that a record written natively and one written in generic form give equal bytes.
 
-import { isIPv6 } from 'node:net';
+import { parseIPv4, parseIPv6 } from '../dns/address.js';
 import { canonicalName, labelToText, nameToWire, MAX_LABEL, MAX_NAME_WIRE } from '../dns/name.js';
 import { RRType, typeName } from '../dns/constants.js';
 
@@ -75,22 +75,6 @@ function canonical(abs: string): string {
     }
   }
   return upper ? abs.toLowerCase() : abs;
-}
-
-/** Uncompressed wire form of a canonical name (fast path when it has no escapes). */
-export function nameWire(name: string): Uint8Array {
-  if (name === '.') return new Uint8Array(1);
-  const n = name.length;
-  for (let i = 0; i < n; i++) if (name.charCodeAt(i) === 0x5c) return nameToWire(name);
-  // "a.bc." → 1 a 2 b c 0: the same length as the text plus one.
-  const out = new Uint8Array(n + 1);
-  let lenAt = 0;
-  for (let i = 0; i < n; i++) {
-    const c = name.charCodeAt(i);
-    if (c === 0x2e) { out[lenAt] = i - lenAt; lenAt = i + 1; } else out[i + 1] = c;
-  }
-  out[n] = 0;
-  return out;
 }
 
 /** Reads an uncompressed wire name at `off`; returns the canonical text and the end offset. */
@@ -176,81 +160,6 @@ function ttlField(f: Fields, i: number, what: string): number {
   const v = parseTtl(f.text[i], MAX_U32);
   if (v === undefined) throw new RdataError(`bad ${what} "${f.text[i]}": expected seconds (0 to ${MAX_U32}) or units like 1h, 2d, 1w30m`);
   return v;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Addresses
-
-/** Strict dotted quad: four decimal octets, no leading zeros (they read as octal elsewhere). */
-export function parseIPv4(text: string): Uint8Array | undefined {
-  const out = new Uint8Array(4);
-  let part = 0;
-  let val = 0;
-  let digits = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0x30 && c <= 0x39) {
-      if (digits > 0 && val === 0) return undefined;
-      val = val * 10 + (c - 0x30);
-      if (++digits > 3 || val > 255) return undefined;
-    } else if (c === 0x2e) {
-      if (digits === 0 || part === 3) return undefined;
-      out[part++] = val;
-      val = 0;
-      digits = 0;
-    } else {
-      return undefined;
-    }
-  }
-  if (digits === 0 || part !== 3) return undefined;
-  out[3] = val;
-  return out;
-}
-
-/** RFC 4291 §2.2 text → 16 bytes, including `::` and a trailing embedded IPv4 address. */
-export function parseIPv6(text: string): Uint8Array | undefined {
-  // isIPv6 accepts a zone index ("fe80::1%eth0"), which has no meaning in a zone file.
-  if (!isIPv6(text) || text.includes('%')) return undefined;
-  // The syntax is known good from here: fill groups from the left, and after "::" from the right.
-  const out = new Uint8Array(16);
-  const gap = text.indexOf('::');
-  const headEnd = gap < 0 ? text.length : gap;
-  const at = writeGroups(text, 0, headEnd, out, 0);
-  if (gap >= 0) {
-    const tail = new Uint8Array(16);
-    const len = writeGroups(text, gap + 2, text.length, tail, 0);
-    out.set(tail.subarray(0, len), 16 - len);
-  }
-  return at <= 16 ? out : undefined;
-}
-
-/** Writes the colon-separated hex groups (and a final dotted quad) of text[from..to) at out[o]. */
-function writeGroups(text: string, from: number, to: number, out: Uint8Array, o: number): number {
-  let i = from;
-  while (i < to) {
-    let j = i;
-    let v = 0;
-    let dotted = false;
-    for (; j < to; j++) {
-      const c = text.charCodeAt(j);
-      if (c === 0x3a) break;
-      if (c === 0x2e) dotted = true;
-      v = (v << 4) | hexValue(c);
-    }
-    if (dotted) {
-      out.set(parseIPv4(text.slice(i, j))!, o);
-      return o + 4;
-    }
-    out[o++] = (v >>> 8) & 0xff;
-    out[o++] = v & 0xff;
-    i = j + 1;
-  }
-  return o;
-}
-
-function hexValue(c: number): number {
-  if (c <= 0x39) return c - 0x30;
-  return (c | 0x20) - 0x57; // a-f
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -340,7 +249,7 @@ function encodeNameOnly(type: string, what: string) {
   return (f: Fields, s: number, e: number, origin: string): ParsedRdata => {
     expectCount(f, s, e, 1, type, what);
     const target = nameField(f, s, origin, what);
-    return { rdata: nameWire(target), target };
+    return { rdata: nameToWire(target), target };
   };
 }
 
@@ -348,7 +257,7 @@ function encodeMX(f: Fields, s: number, e: number, origin: string): ParsedRdata 
   expectCount(f, s, e, 2, 'MX', 'preference exchange');
   const pref = uintField(f, s, 0xffff, 'MX preference');
   const target = nameField(f, s + 1, origin, 'MX exchange');
-  const nw = nameWire(target);
+  const nw = nameToWire(target);
   const rdata = new Uint8Array(2 + nw.length);
   u16(rdata, 0, pref);
   rdata.set(nw, 2);
@@ -361,7 +270,7 @@ function encodeSRV(f: Fields, s: number, e: number, origin: string): ParsedRdata
   const weight = uintField(f, s + 1, 0xffff, 'SRV weight');
   const port = uintField(f, s + 2, 0xffff, 'SRV port');
   const target = nameField(f, s + 3, origin, 'SRV target');
-  const nw = nameWire(target);
+  const nw = nameToWire(target);
   const rdata = new Uint8Array(6 + nw.length);
   u16(rdata, 0, prio);
   u16(rdata, 2, weight);
@@ -383,8 +292,8 @@ function encodeSOA(f: Fields, s: number, e: number, origin: string): ParsedRdata
 }
 
 function soaWire(mname: string, rname: string, nums: number[]): ParsedRdata {
-  const m = nameWire(mname);
-  const r = nameWire(rname);
+  const m = nameToWire(mname);
+  const r = nameToWire(rname);
   const rdata = new Uint8Array(m.length + r.length + 20);
   rdata.set(m, 0);
   rdata.set(r, m.length);
@@ -492,14 +401,14 @@ function decodeKnown(type: number, w: Uint8Array): ParsedRdata {
     case RRType.NS: case RRType.CNAME: case RRType.PTR: {
       const r = nameAt(0, 'target');
       exact(r.end);
-      return { rdata: nameWire(r.name), target: r.name };
+      return { rdata: nameToWire(r.name), target: r.name };
     }
     case RRType.MX: case RRType.SRV: {
       const fixed = type === RRType.MX ? 2 : 6;
       if (n < fixed + 1) throw new RdataError(`${label} rdata in generic form is ${n} octets, too short`);
       const r = nameAt(fixed, 'target');
       exact(r.end);
-      const nw = nameWire(r.name);
+      const nw = nameToWire(r.name);
       const rdata = new Uint8Array(fixed + nw.length);
       rdata.set(w.subarray(0, fixed), 0);
       rdata.set(nw, fixed);

@@ -153,7 +153,7 @@ describe('parseSubnet / ecsToString', () => {
     expect(ecsToString(parseSubnet('1.2.3.4'))).toBe('1.2.3.4/32');
     expect(ecsToString(parseSubnet('2001:db8::1'))).toBe('2001:db8::1/128');
     expect(ecsToString(parseSubnet('2001:db8:1234:56ff::1/56'))).toBe('2001:db8:1234:5600::/56');
-    expect(ecsToString(parseSubnet('::ffff:192.0.2.1/24'))).toBe('192.0.2.0/24'); // IPv4-mapped counts as IPv4
+    expect(ecsToString(parseSubnet('::ffff:192.0.2.1/120'))).toBe('192.0.2.0/24'); // IPv4-mapped counts as IPv4; the prefix counts the bits written
     expect(ecsToString(parseSubnet('64:ff9b::192.0.2.1'))).toBe('64:ff9b::c000:201/128');
     expect(ecsToString(parseSubnet('1:0:0:1:0:0:0:1'))).toBe('1:0:0:1::1/128');
     expect(ecsToString(parseSubnet('1:0:1:0:1:0:1:0'))).toBe('1:0:1:0:1:0:1:0/128');

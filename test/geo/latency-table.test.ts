@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseLatencyTable } from '../../src/geo/latency-table.js';
-import { ipToBytes } from '../../src/dns/ip.js';
+import { NO_PREFIX, parseLatencyTable } from '../../src/geo/latency-table.js';
+import { bitAt, bytesToIp, formatNetwork, ipToBytes, maskAddress } from '../../src/dns/address.js';
+import { mulberry32 } from '../../src/steering/rng.js';
 
 const ip = (text: string): Uint8Array => ipToBytes(text) as Uint8Array;
 /** ::ffff:a.b.c.d kept as 16 bytes (ipToBytes would unmap it). */
@@ -103,5 +104,78 @@ describe('geo/latency.csv', () => {
     const { readFileSync } = await import('node:fs');
     const file = new URL('../../geo/latency.csv', import.meta.url);
     expect(parseLatencyTable(readFileSync(file, 'utf8'), 'geo/latency.csv').errors).toEqual([]);
+  });
+});
+
+describe('the prefix trie', () => {
+  // The reference is the definition: for each region, the row of the longest prefix containing the address.
+  const rng = mulberry32(0x17);
+  const int = (n: number) => Math.floor(rng() * n);
+  const REGIONS = ['a', 'b', 'c'];
+  const rows: { bytes: Uint8Array; prefix: number; region: string; ms: number }[] = [];
+  const lines: string[] = [];
+  const seen = new Set<string>();
+  while (rows.length < 400) {
+    const v6 = rng() < 0.3;
+    const bits = v6 ? 128 : 32;
+    // Clustered networks (few first octets) so that prefixes nest and lie beside each other.
+    const bytes = Uint8Array.from({ length: bits / 8 }, (_, i) => (i === 0 ? (v6 ? 0x20 : 10 + int(3)) : int(256)));
+    const prefix = v6 ? 8 + int(57) : int(33);
+    maskAddress(bytes, prefix);
+    const region = REGIONS[int(3)];
+    const key = `${formatNetwork({ bytes, prefix })},${region}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const ms = 1 + int(300);
+    rows.push({ bytes, prefix, region, ms });
+    lines.push(`${key},${ms}`);
+  }
+  const { table, errors } = parseLatencyTable(lines.join('\n'), 't.csv');
+  const inside = (a: Uint8Array, r: { bytes: Uint8Array; prefix: number }) => {
+    if (a.length !== r.bytes.length) return false;
+    for (let bit = 0; bit < r.prefix; bit++) if (bitAt(a, bit) !== bitAt(r.bytes, bit)) return false;
+    return true;
+  };
+  const reference = (a: Uint8Array, region: string) => {
+    let best: (typeof rows)[number] | null = null;
+    for (const r of rows) if (r.region === region && inside(a, r) && (best === null || r.prefix > best.prefix)) best = r;
+    return best === null ? null : best.ms;
+  };
+  const randomAddress = (): Uint8Array => {
+    const near = rows[int(rows.length)].bytes.slice(); // start inside a row's network, then flip low bits
+    for (let k = 0; k < 3; k++) { const bit = int(near.length * 8); near[bit >> 3] ^= 0x80 >> (bit & 7); }
+    return near;
+  };
+
+  it('parses', () => expect(errors).toEqual([]));
+
+  it('agrees with a scan of every row, for 3,000 addresses near the networks', () => {
+    for (let i = 0; i < 3000; i++) {
+      const a = randomAddress();
+      for (const region of REGIONS) expect(table.lookup(a, null, region)?.ms ?? null, `${bytesToIp(a)} ${region}`).toBe(reference(a, region));
+    }
+  });
+
+  it('reports a scope every address sharing those bits agrees with, and interns the cell', () => {
+    for (let i = 0; i < 500; i++) {
+      const a = randomAddress();
+      const m = table.match(a);
+      expect(m.scope).toBeLessThanOrEqual(a.length * 8);
+      for (let k = 0; k < 20; k++) {
+        const b = a.slice();
+        for (let bit = m.scope; bit < b.length * 8; bit++) if (rng() < 0.5) b[bit >> 3] ^= 0x80 >> (bit & 7);
+        expect(table.match(b).cell, `${bytesToIp(a)}/${m.scope} vs ${bytesToIp(b)}`).toBe(m.cell);
+      }
+    }
+  });
+
+  it('names the matched network and its exact scope', () => {
+    const { table: t } = parseLatencyTable('193.0.0.0/16,eu,14\n193.0.1.0/24,eu,4\n', 'x.csv');
+    expect(t.match(ip('193.0.1.9'))).toMatchObject({ cell: { network: '193.0.1.0/24' }, scope: 24 });
+    // In the /16 but beside the /24: 193.0.2.x shares 22 bits with 193.0.1.0, so bit 23 decides.
+    expect(t.match(ip('193.0.2.9'))).toMatchObject({ cell: { network: '193.0.0.0/16' }, scope: 23 });
+    expect(t.match(ip('193.0.128.1'))).toMatchObject({ cell: { network: '193.0.0.0/16' }, scope: 17 });
+    expect(t.match(ip('10.0.0.1'))).toMatchObject({ cell: NO_PREFIX, scope: 1 });
+    expect(t.match(mapped('193.0.1.9'))).toMatchObject({ cell: { network: '193.0.1.0/24' }, scope: 120 });
   });
 });

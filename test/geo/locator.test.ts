@@ -11,7 +11,7 @@ import {
   openGeoDatabases,
   placeOf,
 } from '../../src/geo/locator.js';
-import { ipToBytes } from '../../src/dns/ip.js';
+import { ipToBytes } from '../../src/dns/address.js';
 import { geoRecord, writeMmdb } from '../../src/geo/mmdb-writer.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

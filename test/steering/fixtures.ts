@@ -1,7 +1,7 @@
 // Shared builders for the steering tests: three regions, policies built in code, client locations.
 
 import type { ClientLocation } from '../../src/geo/types.js';
-import type { LatencyTable } from '../../src/geo/latency-table.js';
+import { parseLatencyTable, type LatencyTable } from '../../src/geo/latency-table.js';
 import type { Endpoints, HostnamePolicy, RecordSet, Region, RegionId } from '../../src/steering/policy.js';
 import type { IsOperational, SteeringClient } from '../../src/steering/stages.js';
 
@@ -83,13 +83,14 @@ export function downRegions(...ids: RegionId[]): IsOperational {
 
 /** A latency table answering from a fixed "country region" → ms map. */
 export function table(rows: Record<string, number>): LatencyTable {
-  return {
-    size: Object.keys(rows).length,
-    lookup(_address, country, r) {
-      const ms = rows[`${country ?? '-'} ${r}`];
-      return ms === undefined ? null : { ms, source: `test ${country ?? '-'} ${r}` };
-    },
-  };
+  // "DE us-east" → a country row; "- us-east" (any client) → a 0.0.0.0/0 and ::/0 row.
+  const lines = Object.entries(rows).flatMap(([key, ms]) => {
+    const [country, region] = key.split(' ');
+    return country === '-' ? [`0.0.0.0/0,${region},${ms}`, `::/0,${region},${ms}`] : [`${country},${region},${ms}`];
+  });
+  const { table: t, errors } = parseLatencyTable(lines.join('\n'), 'fixture.csv');
+  if (errors.length) throw new Error(errors[0].message);
+  return t;
 }
 
 /** An RNG that returns the given values in turn (then repeats the last). */

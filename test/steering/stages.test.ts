@@ -172,7 +172,7 @@ describe('sortByLatency', () => {
     const t = table({ 'DE us-east': 5 });
     const trace = createTrace();
     expect(sortByLatency(all, REGIONS, BERLIN, client.address, t, trace)).toEqual(['us-east', 'eu-central', 'ap-south']);
-    expect(trace.sort!.entries[0]).toMatchObject({ region: 'us-east', rttMs: 5, source: 'table', tableSource: 'test DE us-east' });
+    expect(trace.sort!.entries[0]).toMatchObject({ region: 'us-east', rttMs: 5, source: 'table', tableSource: 'fixture.csv:1 DE' });
     expect(trace.sort!.entries[0].km).toBeGreaterThan(6000);
     expect(trace.sort!.entries[1]).toMatchObject({ region: 'eu-central', source: 'model' });
   });

@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { RRType, Rcode } from '../../src/dns/constants.js';
 import { decodeQuery } from '../../src/dns/decode-query.js';
 import { encodeResponse } from '../../src/dns/encode-response.js';
-import { bytesToIp } from '../../src/dns/ip.js';
+import { bytesToIp } from '../../src/dns/address.js';
 import { QUESTION_NAME, type Answer, type Query } from '../../src/dns/types.js';
 import type { ClientLocation, GeoLocator } from '../../src/geo/types.js';
 import { answer, newContext } from '../../src/query/answer.js';

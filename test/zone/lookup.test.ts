@@ -1,7 +1,8 @@
 // Table tests of the authoritative lookup semantics over one test zone (pure: no sockets).
 import { describe, expect, it } from 'vitest';
 import { RRType, Rcode } from '../../src/dns/constants.js';
-import { bytesToIp } from '../../src/dns/ip.js';
+import { decodeQuery } from '../../src/dns/decode-query.js';
+import { bytesToIp } from '../../src/dns/address.js';
 import type { Answer, WireRR } from '../../src/dns/types.js';
 import { parseMasterFile } from '../../src/zone/masterfile.js';
 import { readWireName } from '../../src/zone/rdata.js';
@@ -158,8 +159,20 @@ describe('lookup', () => {
     expect(lines(any.answer)).toEqual(['api.example.test. A 198.51.100.1']);
   });
 
-  it('names match case-insensitively (canonical lower case in, canonical out)', () => {
-    // The decoder lower-cases the question; the encoder copies the asker's case back (tested there).
-    expect(lookup(zones, 'WWW.example.test.'.toLowerCase(), RRType.A, null).answer.length).toBe(2);
+  it('names match case-insensitively: mixed case in the zone file and in the question on the wire', () => {
+    // Both sides reach lookup() canonical: the parser lower-cases owners, the decoder the question
+    // (RFC 4343); the encoder copies the asker's case back (tested there). Nothing is lower-cased here.
+    const parsed = parseMasterFile('$ORIGIN Example.TEST.\n$TTL 60\n@ SOA NS1 HostMaster 1 2 3 4 5\n@ NS NS1\nMiXeD.Case A 192.0.2.8\n', { file: 'mixed.zone', origin: 'example.test.' });
+    expect(parsed.errors).toEqual([]);
+    const set = buildZoneSet([buildZone('example.test.', 'mixed.zone', parsed.records)]);
+    const wire = Uint8Array.from([0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
+      5, ...Buffer.from('mIxEd'), 4, ...Buffer.from('CASE'), 7, ...Buffer.from('eXaMpLe'), 4, ...Buffer.from('TeSt'), 0, 0, 1, 0, 1]);
+    const d = decodeQuery(wire);
+    if (d.kind !== 'query') throw new Error(d.kind);
+    expect(lines(lookup(set, d.query.qname, RRType.A, null).answer)).toEqual(['mixed.case.example.test. A 192.0.2.8']);
+    // And the existing zone, asked in upper case through the decoder.
+    const www = decodeQuery(Uint8Array.from([0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, ...Buffer.from('WWW'), 7, ...Buffer.from('EXAMPLE'), 4, ...Buffer.from('TEST'), 0, 0, 1, 0, 1]));
+    if (www.kind !== 'query') throw new Error(www.kind);
+    expect(lookup(zones, www.query.qname, RRType.A, null).answer.length).toBe(2);
   });
 });

@@ -1,12 +1,9 @@
 import { describe, it, expect } from 'vitest';
 import dns2 from 'dns2';
 import { RRType } from '../../src/dns/constants.js';
-import { nameToWire } from '../../src/dns/name.js';
+import { nameToLabels, nameToWire } from '../../src/dns/name.js';
 import {
   absoluteName,
-  nameWire,
-  parseIPv4,
-  parseIPv6,
   parseRdata,
   parseTtl,
   parseUint,
@@ -15,6 +12,7 @@ import {
   textToBytes,
   type Fields,
 } from '../../src/zone/rdata.js';
+import { parseIPv4, parseIPv6 } from '../../src/dns/address.js';
 
 const { Packet } = dns2;
 
@@ -200,9 +198,15 @@ describe('names', () => {
     expect(() => absoluteName('x'.repeat(64), '.')).toThrow(/label longer/);
   });
 
-  it('nameWire matches name.ts nameToWire', () => {
-    for (const n of ['.', 'a.', 'www.example.com.', 'a\\.b.example.', 'x\\032y.example.']) {
-      expect(nameWire(n), n).toEqual(nameToWire(n));
+  it('nameToWire: the one-pass path and the label path give the same bytes', () => {
+    // The label path is the reference: nameToLabels joined with length octets.
+    const viaLabels = (n: string) => Uint8Array.from([...nameToLabels(n).flatMap((l) => [l.length, ...l]), 0]);
+    for (const n of ['.', 'a.', 'www.example.com.', 'WWW.Example.COM.', 'a\\.b.example.', 'x\\032y.example.', 'a b.example.',
+      'no-dot.example', `${'x'.repeat(63)}.example.`, `${'a.'.repeat(127)}`]) {
+      expect(nameToWire(n), n).toEqual(viaLabels(n));
+    }
+    for (const bad of ['a..b.', `${'x'.repeat(64)}.example.`, `${'a.'.repeat(128)}`, '.a.', 'caf\u00e9.example.']) {
+      expect(() => nameToWire(bad), bad).toThrow();
     }
   });
 
