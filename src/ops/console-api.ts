@@ -8,6 +8,7 @@
 // header (the page reads the stream with fetch, not EventSource, which cannot send headers).
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Snapshot } from '../state/snapshot.js';
 import type { Access, TokenIdentity } from './auth.js';
 import { OpsError } from './errors.js';
 
@@ -17,6 +18,8 @@ export interface ConsoleApiDeps {
   /** The body of GET /v1/state. */
   state(): unknown;
   health(): unknown;
+  /** Region → its pool endpoints (the map shows them with their checks and drains). */
+  endpoints(): Record<string, RegionEndpoint[]>;
   openReads: boolean;
   instanceId: string;
   /** Subscriptions to every change the page shows. */
@@ -53,7 +56,7 @@ export function registerConsoleApi(deps: ConsoleApiDeps): void {
     const send = () => {
       timer = null;
       lastSent = Date.now();
-      const body = { seq: ++seq, state: deps.state(), health: deps.health() };
+      const body = { seq: ++seq, state: deps.state(), health: deps.health(), endpoints: deps.endpoints() };
       res.write(`event: state\nid: ${seq}\ndata: ${JSON.stringify(body)}\n\n`);
     };
     const changed = () => {
@@ -71,4 +74,27 @@ export function registerConsoleApi(deps: ConsoleApiDeps): void {
     req.raw.once('close', close);
     send();
   });
+}
+
+export interface RegionEndpoint {
+  address: string;
+  /** The steered hostnames whose pool in this region lists it. */
+  hostnames: string[];
+}
+
+/** Every pool endpoint of every region, with the hostnames that serve it, from the config in force. */
+export function regionEndpoints(snap: Snapshot): Record<string, RegionEndpoint[]> {
+  const byRegion = new Map<string, Map<string, string[]>>();
+  for (const p of snap.steering.hostnames.values()) {
+    for (const [region, e] of p.pools) {
+      let m = byRegion.get(region);
+      if (!m) byRegion.set(region, (m = new Map()));
+      for (const address of [...e.v4Text, ...e.v6Text]) {
+        const list = m.get(address) ?? [];
+        if (list.length === 0) m.set(address, list);
+        list.push(p.fqdn);
+      }
+    }
+  }
+  return Object.fromEntries([...byRegion].map(([region, m]) => [region, [...m].map(([address, hostnames]) => ({ address, hostnames }))]));
 }

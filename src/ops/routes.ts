@@ -22,7 +22,7 @@ import { bearerToken, HOW_TO_CONFIGURE_TOKENS, type Access, type TokenIdentity, 
 import { OpsError, OpsErrors, toOpsError } from './errors.js';
 import { formatDuration } from '../config/duration.js';
 import { checkSteps, MAX_EVERY_MS, MIN_EVERY_MS, parseEvery, stepOverride } from './ramp.js';
-import { registerConsoleApi } from './console-api.js';
+import { regionEndpoints, registerConsoleApi } from './console-api.js';
 import { driftReport, type InstanceReport } from './drift.js';
 import { registerReloadRoute, type FleetReloader } from './fleet-reload.js';
 import { registerTenantRoutes, tenantsView } from './tenants.js';
@@ -519,7 +519,8 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
     registerTenantRoutes(v1, deps);
     registerReloadRoute(v1, deps);
     registerConsoleApi({
-      route, state: () => stateView(deps), health: () => deps.healthReport?.() ?? null, openReads: deps.openReads, instanceId: deps.instanceId,
+      route, state: () => stateView(deps), health: () => deps.healthReport?.() ?? null, endpoints: () => regionEndpoints(deps.snapshot()),
+      openReads: deps.openReads, instanceId: deps.instanceId,
       onChange: [(fn) => store.onEvent(fn), ...(deps.onSnapshot ? [deps.onSnapshot] : [])],
     });
 

@@ -7,7 +7,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import htm from 'htm';
 import { api, ApiError, followEvents, saveToken, savedToken, type StreamStatus } from './api.js';
 import { arc, BASEMAP, MAP_HEIGHT, MAP_WIDTH, project } from './map.js';
-import type { AuditEntry, Explanation, FleetState, HealthReport, HostnameState, RegionState, StreamMessage, TenantView, Who } from './types.js';
+import type { AuditEntry, Explanation, FleetState, HealthReport, HostnameState, RegionEndpoint, RegionState, StreamMessage, TenantView, Who } from './types.js';
 
 const html = htm.bind(h);
 type View = 'map' | 'hostnames' | 'audit' | 'explain' | 'tenants';
@@ -83,7 +83,21 @@ function WorldMap({ state, health, client, chosen, onPick }: {
   </svg>`;
 }
 
-function RegionPanel({ region, health, canWrite, onDone }: { region: RegionState; health: HealthReport | null; canWrite: boolean; onDone: (m: string) => void }) {
+/** An endpoint's state as the map shows it: drained beats its checks (as in answers); no checks: always in. */
+function endpointState(region: string, e: RegionEndpoint, state: FleetState, health: HealthReport | null): { look: RegionLook; why: string } {
+  const drain = state.endpointDrains?.find((d) => d.address === e.address);
+  if (drain) return { look: 'drained', why: `drained by ${drain.by}: ${drain.reason}` };
+  const checks = Object.values(health?.endpointChecks ?? {}).filter((c) => c.endpoints.includes(`${region} ${e.address}`));
+  if (checks.length === 0) return { look: 'up', why: 'no checks of its own' };
+  const down = checks.find((c) => !c.up);
+  if (down) return { look: 'down', why: `${down.target}: ${down.cause}` };
+  if (checks.some((c) => c.stale)) return { look: 'stale', why: 'no fresh verdict' };
+  return { look: 'up', why: checks.map((c) => c.cause).join('; ') };
+}
+
+function RegionPanel({ region, state, health, endpoints, canWrite, onDone }: {
+  region: RegionState; state: FleetState; health: HealthReport | null; endpoints: RegionEndpoint[]; canWrite: boolean; onDone: (m: string) => void;
+}) {
   const [reason, setReason] = useState('');
   const [needForce, setNeedForce] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -114,6 +128,12 @@ function RegionPanel({ region, health, canWrite, onDone }: { region: RegionState
       ${Object.entries(checks).map(([name, c]) => html`<tr><td>${name}</td><td class="target">${c.target}</td><td>${c.stale ? 'stale' : c.up ? 'up' : 'down'}</td><td>${c.cause}</td></tr>`)}
       ${Object.keys(checks).length === 0 && html`<tr><td colspan="4">no health checks: always operational unless drained</td></tr>`}
     </tbody></table>
+    ${endpoints.length > 0 && html`<table class="endpoints"><thead><tr><th>endpoint</th><th>state</th><th>why</th><th>hostnames</th></tr></thead><tbody>
+      ${endpoints.map((e) => {
+        const st = endpointState(region.id, e, state, health);
+        return html`<tr data-endpoint=${e.address}><td>${e.address}</td><td><span class=${`badge ${st.look}`}>${st.look}</span></td><td>${st.why}</td><td>${e.hostnames.join(', ')}</td></tr>`;
+      })}
+    </tbody></table>`}
     ${canWrite && html`<div class="actions">
       <input id="drain-reason" placeholder="reason (goes to the audit log)" value=${reason} onInput=${(e: Event) => setReason((e.target as HTMLInputElement).value)} />
       ${region.drained
@@ -129,7 +149,9 @@ function RegionPanel({ region, health, canWrite, onDone }: { region: RegionState
   </section>`;
 }
 
-function MapView({ state, health, canWrite, notify }: { state: FleetState; health: HealthReport | null; canWrite: boolean; notify: (m: string) => void }) {
+function MapView({ state, health, endpoints, canWrite, notify }: {
+  state: FleetState; health: HealthReport | null; endpoints: Record<string, RegionEndpoint[]>; canWrite: boolean; notify: (m: string) => void;
+}) {
   const [picked, setPicked] = useState<string | null>(state.regions[0]?.id ?? null);
   const region = state.regions.find((r) => r.id === picked) ?? null;
   return html`<div class="mapview">
@@ -138,7 +160,7 @@ function MapView({ state, health, canWrite, notify }: { state: FleetState; healt
       <ul class="legend">${(['up', 'down', 'drained', 'stale'] as const).map((l) => html`<li><span class=${`dot ${l}`}></span>${l}</li>`)}</ul>
       <ul class="region-list">${state.regions.map((r) => html`<li><button class=${`region-btn ${regionLook(r, health)}`} data-region=${r.id} onClick=${() => setPicked(r.id)}>${r.id}: ${regionLook(r, health)}</button></li>`)}</ul>
     </div>
-    ${region && html`<${RegionPanel} region=${region} health=${health} canWrite=${canWrite} onDone=${notify} />`}
+    ${region && html`<${RegionPanel} region=${region} state=${state} health=${health} endpoints=${endpoints[region.id] ?? []} canWrite=${canWrite} onDone=${notify} />`}
   </div>`;
 }
 
@@ -318,7 +340,7 @@ function App() {
     ${notice && html`<p class="notice" role="status">${notice}</p>`}
     <main>
       ${!state ? html`<p>Waiting for the fleet state…</p>`
-        : view === 'map' ? html`<${MapView} state=${state} health=${health} canWrite=${canWrite} notify=${notify} />`
+        : view === 'map' ? html`<${MapView} state=${state} health=${health} endpoints=${msg?.endpoints ?? {}} canWrite=${canWrite} notify=${notify} />`
         : view === 'hostnames' ? state.hostnames.map((hn) => html`<${HostnameCard} key=${hn.fqdn} host=${hn} canWrite=${canWrite} notify=${notify} />`)
         : view === 'audit' ? html`<${AuditView} version=${state.version} />`
         : view === 'explain' ? html`<${ExplainView} state=${state} health=${health} />`

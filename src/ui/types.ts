@@ -29,8 +29,11 @@ export interface HostnameState {
   ramp: RampState | null;
 }
 
+export interface EndpointDrainState { address: string; reason: string; by: string; at: number; hostnames: string[] | null }
+
 export interface FleetState {
   version: number;
+  endpointDrains?: EndpointDrainState[];
   instance: string;
   store: { connected: boolean; detail: string };
   regions: RegionState[];
@@ -48,9 +51,13 @@ export interface CheckReport {
 
 export interface HealthReport {
   regions: Record<string, { operational: boolean; reason: string; stale: boolean; checks: Record<string, CheckReport> }>;
+  /** Checks of pool endpoints, each with the "<region> <address>" endpoints that use it. */
+  endpointChecks?: Record<string, CheckReport & { endpoints: string[] }>;
 }
 
-export interface StreamMessage { seq: number; state: FleetState; health: HealthReport | null }
+export interface RegionEndpoint { address: string; hostnames: string[] }
+
+export interface StreamMessage { seq: number; state: FleetState; health: HealthReport | null; endpoints?: Record<string, RegionEndpoint[]> }
 
 export interface Who { name: string | null; access: 'read' | 'write' | null; instance: string }
 

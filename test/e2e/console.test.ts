@@ -112,6 +112,9 @@ describe('operator console in a browser', () => {
     await page.click('.region-btn[data-region="eu-central"]');
     await page.waitForSelector('#region-panel');
     expect(await page.locator('#drain').count()).toBe(0);
+    // The region's pool endpoints, with the hostnames that serve them and their state.
+    const endpoint = page.locator('#region-panel tr[data-endpoint="198.51.100.10"]');
+    expect(await endpoint.textContent()).toMatch(/198\.51\.100\.10\s*up\s*no checks of its own\s*api\.health\.test\./);
     await page.screenshot({ path: path.join(SHOTS, 'map.png') });
     await page.click('#tab-hostnames');
     await page.waitForSelector(`.hostname[data-hostname="${HOST}."]`);

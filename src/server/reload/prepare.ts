@@ -66,9 +66,9 @@ export class ConfigPreparer {
     if (errors.length) return { ok: false, errors };
 
     const t0 = performance.now();
+    const { tenants: _tenants, ...sent } = res.steering;
     const steering: SteeringConfig = {
-      regions: res.steering.regions,
-      hostnames: res.steering.hostnames,
+      ...sent, // regions, hostnames, endpoint checks: plain data, as the reload process made them
       ...(res.steering.tenants ? { tenants: { file: res.steering.tenants.file, entries: TenantTable.fromParts(res.steering.tenants.entries) } } : {}),
     };
     const built = new Map<string, Zone>();
