@@ -138,7 +138,7 @@ async function startServer(probe) {
   const dnsPort = await freePort();
   const httpPort = await freePort();
   const args = ['bin/regiondns.js', 'serve', '--zones', dir, '--listen', `${HOST}:${dnsPort}`, '--http', `${HOST}:${httpPort}`,
-    ...(WORKERS === null ? [] : ['--workers', String(WORKERS)]), '--no-geoip', '--state-file', 'off', '--ops-open-reads', '--log-level', 'warn', ...(probe ? [] : ['--no-probe'])];
+    ...(WORKERS === null ? [] : ['--workers', String(WORKERS)]), '--no-geoip', '--state-dir', 'none', '--ops-open-reads', '--log-level', 'warn', ...(probe ? [] : ['--no-probe'])];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.setEncoding('utf8').on('data', (c) => { err += c; });

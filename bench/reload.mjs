@@ -97,7 +97,7 @@ try {
   const port = await freePort();
   const httpPort = await freePort();
   const proc = spawn(process.execPath, ['--max-old-space-size=6144', path.join(REPO, 'bin/regiondns.js'), 'serve', '--zones', dir, '--listen', `127.0.0.1:${port}`,
-    '--http', `127.0.0.1:${httpPort}`, '--workers', values.workers, '--state-file', 'off', '--no-geoip', '--no-probe'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    '--http', `127.0.0.1:${httpPort}`, '--workers', values.workers, '--state-dir', 'none', '--no-geoip', '--no-probe'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = [];
   const waiters = [];
   readline.createInterface({ input: proc.stdout }).on('line', (l) => {
