@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { closestOption } from '../cli/options.js';
+import { localTokenFor } from '../ops/local-token.js';
 import { formatTrace, type Trace } from '../steering/trace.js';
 
 export const CTL_USAGE = `regiondns ctl: drive a running regiondns fleet through its ops API
@@ -35,7 +36,8 @@ Usage:
 Options for every command:
   --server URL   the HTTP listener (default $REGIONDNS_SERVER, else http://127.0.0.1:8053)
   --token TOKEN  the token part of a line of the server's --ops-tokens / REGIONDNS_OPS_TOKENS
-                 (default $REGIONDNS_TOKEN)
+                 (default $REGIONDNS_TOKEN, else for a loopback server the local token
+                 in ./.regiondns/ops-token that a server without tokens made)
   --json         print the API's JSON answer
 
 Exit status: 0 done, 1 the API refused (its message is printed), the server is unreachable, or
@@ -155,8 +157,10 @@ export async function runCtl(argv: string[], ioIn: Partial<CtlIo> = {}): Promise
   }
 
   const server = (values.server ?? io.env.REGIONDNS_SERVER ?? DEFAULT_SERVER).replace(/\/+$/, '');
-  const tokenFrom = values.token !== undefined ? '--token' : 'REGIONDNS_TOKEN';
-  let token = values.token ?? io.env.REGIONDNS_TOKEN;
+  // Without one given: the local token of a server started by hand in this directory (loopback only).
+  const local = values.token === undefined && io.env.REGIONDNS_TOKEN === undefined ? localTokenFor(server) : null;
+  const tokenFrom = values.token !== undefined ? '--token' : local !== null ? './.regiondns/ops-token' : 'REGIONDNS_TOKEN';
+  let token = values.token ?? io.env.REGIONDNS_TOKEN ?? local ?? undefined;
   // A whole line of the server's token file ("name:token" or "name:token:read"): the token is the
   // second field (tokens never hold a colon, the file format splits on it).
   const line = token ? /^([^:\s]+):([^:\s]+)(?::(read|write))?$/.exec(token) : null;

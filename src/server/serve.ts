@@ -18,7 +18,8 @@ import { registerConsole } from '../http/console.js';
 import type { Logger } from '../obs/logger.js';
 import { fleetMetricsSource } from '../obs/fleet-source.js';
 import { registry, setFleetMetricsSource, zoneRecords } from '../obs/metrics.js';
-import { HOW_TO_CONFIGURE_TOKENS, loadTokens } from '../ops/auth.js';
+import { HOW_TO_CONFIGURE_TOKENS, loadTokens, parseTokens } from '../ops/auth.js';
+import { localTokenLine } from '../ops/local-token.js';
 import { RampController } from '../ops/ramp.js';
 import { registerOpsRoutes } from '../ops/routes.js';
 import { Coordinator } from '../state/coordinator.js';
@@ -128,8 +129,11 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
 
   const instanceId = opts.instanceId ?? defaultInstanceId();
   configureNsid(opts.nsid === 'auto' ? instanceId : opts.nsid ?? null);
-  const tokens = loadTokens(opts.opsTokensFile ?? null);
-  if (tokens.size === 0) log.warn(HOW_TO_CONFIGURE_TOKENS);
+  let tokens = loadTokens(opts.opsTokensFile ?? null);
+  // A single instance started by hand gets a local write token in its state directory (ctl there
+  // uses it); a fleet (Redis) or an instance without a state directory must configure tokens.
+  const localTokenDir = tokens.size === 0 && !opts.redis && opts.stateDir !== null ? opts.stateDir ?? DEFAULT_STATE_DIR : null;
+  if (tokens.size === 0 && localTokenDir === null) log.warn(HOW_TO_CONFIGURE_TOKENS);
   const store = openStore({ redis: opts.redis, stateDir: opts.stateDir, instanceId }, log);
   // Before the store opens: a bad cookie secret stops the start with little to undo.
   const guard = await setUpGuard(opts.cookies, opts.rrl, log);
@@ -139,6 +143,12 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   } catch (err) {
     await guard.close();
     throw err;
+  }
+  if (localTokenDir !== null) {
+    // After the store took the state directory (made it, 0700, and holds its lock).
+    const local = localTokenLine(localTokenDir);
+    tokens = parseTokens(local.line, local.file);
+    log.warn({ tokenFile: local.file }, `no ops tokens configured: changes take the local write token in ${local.file} (regiondns ctl run in this directory uses it); a fleet sets REGIONDNS_OPS_TOKENS or --ops-tokens`);
   }
 
   // What this instance serves, for the fleet (drift, POST /v1/reload); reload is defined below.

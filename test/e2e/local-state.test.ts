@@ -43,3 +43,29 @@ describe('a fresh directory', () => {
     }, 15_000);
   });
 });
+
+describe('a server started by hand, with no tokens configured', () => {
+  const cwd = mkdtempSync(path.join(os.tmpdir(), 'regiondns-newcomer-'));
+  let server: ServerProcess | null = null;
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it('keeps a local write token in ./.regiondns/ops-token (0600) that ctl in that directory uses; a remote server never gets it', async () => {
+    server = await startServer(['--zones', path.join(REPO, 'zones'), '--geoip', GEOIP, '--no-probe'], { cwd, defaultStateDir: true, env: { REGIONDNS_OPS_TOKENS: '' } });
+    const file = path.join(cwd, '.regiondns', 'ops-token');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(server.logs.some((l) => String(l.msg).includes('local write token'))).toBe(true);
+    const env = { ...process.env, REGIONDNS_SERVER: `http://127.0.0.1:${server.httpPort}` };
+    delete env.REGIONDNS_TOKEN;
+    const drain = spawnSync(process.execPath, [BIN, 'ctl', 'drain', 'eu-central', '--reason', 'trying it'], { cwd, env, encoding: 'utf8', timeout: 30_000 });
+    expect(drain.stderr).toBe('');
+    expect(drain.stdout).toMatch(/eu-central drained/);
+    await until('eu-central out of the answers', async () => ((await answerOf(server!.port, 'api.gslb.example.com', FRANKFURT)).addresses[0] !== EU ? true : undefined));
+    // From another directory there is no local token: the server asks for one.
+    const elsewhere = spawnSync(process.execPath, [BIN, 'ctl', 'undrain', 'eu-central'], { cwd: os.tmpdir(), env, encoding: 'utf8', timeout: 30_000 });
+    expect(elsewhere.status).toBe(1);
+    expect(elsewhere.stderr).toMatch(/wants a token/);
+  });
+});
