@@ -43,6 +43,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis, type RedisOptions } from 'ioredis';
+import { failFastRedisOptions } from './redis-options.js';
 import type { Logger } from 'pino';
 import { fleetStoreResets } from '../obs/metrics.js';
 import {
@@ -349,18 +350,8 @@ export class RedisStore implements FleetStore {
     };
 
     this.connName = `regiondns_${opts.instanceId}`.replace(/[^\w.:-]/g, '_');
-    this.base = {
-      lazyConnect: true,
-      // Fail fast instead of queueing while offline; never replay a write after a reconnect.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      autoResubscribe: false,
-      connectTimeout: 2_000,
-      disconnectTimeout: 500,
-      disableClientInfo: true,
-      retryStrategy: (times) => Math.min(100 * 2 ** (times - 1), 2_000),
-    };
+    // Fail fast instead of queueing while offline; never replay a write after a reconnect.
+    this.base = failFastRedisOptions();
     this.cmd = new Redis(this.url, { ...this.base, connectionName: `${this.connName}:cmd` });
     this.sub = new Redis(this.url, { ...this.base, connectionName: `${this.connName}:sub` });
 

@@ -2,21 +2,7 @@
 import { buildQuery, ecsOption, parse, rcodeOf, udpExchange } from './dns-client.js';
 import type { ServerProcess } from './server-process.js';
 
-/** Polls until `check` returns a value other than undefined; bounded in time. */
-export async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 5_000, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { until } from './ops-api.js';
 
 /** The rcode and A records a name gives a client subnet (ECS), over UDP. */
 export async function answerOf(port: number, name: string, subnet: string): Promise<{ rcode: number; addresses: string[] }> {
