@@ -39,6 +39,7 @@ export interface DriftReport {
 
 function age(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m`;
   if (s < 86_400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
   return `${Math.floor(s / 86_400)}d${Math.floor((s % 86_400) / 3600)}h`;

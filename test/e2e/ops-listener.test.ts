@@ -85,10 +85,13 @@ function rawPost(pathname: string, bytes: number): Promise<{ status: number; bod
     let text = '';
     let written = false;
     const done = () => {
-      const m = /^HTTP\/1\.1 (\d+)[\s\S]*?\r\n\r\n([\s\S]*)$/.exec(text);
+      const m = /^HTTP\/1\.1 (\d+)([\s\S]*?)\r\n\r\n([\s\S]*)$/.exec(text);
       if (!m || !written) return;
+      // The first answer only: what the server says after it (to the bytes it did not read) is not it.
+      const length = /\r\ncontent-length: *(\d+)/i.exec(m[2]);
+      const body = length ? m[3].slice(0, Number(length[1])) : m[3];
       socket.destroy();
-      resolve({ status: Number(m[1]), body: m[2] });
+      resolve({ status: Number(m[1]), body });
     };
     const pump = () => {
       while (sent < bytes) {
