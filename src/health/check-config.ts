@@ -5,7 +5,7 @@
 
 import { parseDuration } from '../config/duration.js';
 import * as z from 'zod';
-import type { RegionId } from '../steering/policy.js';
+import type { RegionId } from '../core/region-id.js';
 
 /** `<region>/<name>`, or `<region>/<type>#<index in the checks list>` for a check without a name. */
 export type CheckId = string;

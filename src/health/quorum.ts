@@ -3,7 +3,7 @@
 // checks are up. Seen from several places, one prober's broken network cannot drain a region.
 // Pure: verdicts, config and `now` in, a HealthView out.
 
-import type { Verdict } from '../state/fleet-store.js';
+import type { Verdict } from './verdict.js';
 import type { RegionId } from '../steering/policy.js';
 import type { CheckConfig, CheckId } from './check-config.js';
 
