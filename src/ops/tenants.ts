@@ -11,9 +11,7 @@ import { TenantDirectory, type TenantLookup } from '../state/tenants.js';
 import type { HostnamePolicy } from '../steering/policy.js';
 import { parseTenants, slugProblem, tenantHostnames, tenantRegionCheck, type TenantFormat } from '../steering/tenants.js';
 import { OpsError } from './errors.js';
-// routes.ts registers these routes, so this import is a cycle: nothing from it may be used at the top
-// level of this module, only inside functions (which run once both modules are loaded).
-import { addRoute, commitChecked, orEmpty, param, parseBody, query, Reason, ReasonBody, type OpsDeps } from './routes.js';
+import { addRoute, commitChecked, orEmpty, param, parseBody, query, Reason, ReasonBody, type OpsDeps } from './route-kit.js';
 
 /** An import may carry a million lines (about 25 MB of CSV). */
 export const IMPORT_BODY_LIMIT = 64 * 1024 * 1024;

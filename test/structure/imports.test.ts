@@ -90,14 +90,8 @@ describe('src/ import graph', () => {
     expect(edges).toBeGreaterThan(100);
   });
 
-  // Cycles not yet broken. This list may only shrink: a new cycle fails, and so does one that is
-  // gone but still listed (delete it here).
-  const KNOWN: string[][] = [
-    ['src/ops/endpoints.ts', 'src/ops/fleet-reload.ts', 'src/ops/routes.ts', 'src/ops/tenants.ts'],
-  ];
-
-  it('has no import cycle beyond the known ones', () => {
+  it('has no import cycle', () => {
     const found = cycles(importGraph());
-    expect(found, `import cycles:\n${found.map((c) => `  ${c.join(' ↔ ')}`).join('\n')}`).toEqual(KNOWN);
+    expect(found, `import cycles:\n${found.map((c) => `  ${c.join(' ↔ ')}`).join('\n')}`).toEqual([]);
   });
 });
