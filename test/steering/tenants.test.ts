@@ -3,7 +3,7 @@
 // scope /0, API entries over the file, CNAME into the wildcard, unknown tenants).
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load-config.js';
+import { loadConfig } from '../../src/server/load-config.js';
 import { RRType, Rcode } from '../../src/dns/constants.js';
 import { decodeQuery } from '../../src/dns/decode-query.js';
 import { encodeResponse } from '../../src/dns/encode-response.js';

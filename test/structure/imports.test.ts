@@ -94,4 +94,19 @@ describe('src/ import graph', () => {
     const found = cycles(importGraph());
     expect(found, `import cycles:\n${found.map((c) => `  ${c.join(' ↔ ')}`).join('\n')}`).toEqual([]);
   });
+
+  // Leaves: what every layer may import, so they import nothing of ours outside their own folder.
+  // src/config/ (errors, codes, durations, file reading, identity types) and src/core/ (ids).
+  it.each(['src/config', 'src/core'])('%s imports nothing outside itself', (leaf) => {
+    const out: string[] = [];
+    for (const [file, deps] of importGraph()) {
+      const from = relative(root, file);
+      if (!from.startsWith(`${leaf}/`)) continue;
+      for (const d of deps) {
+        const to = relative(root, d);
+        if (!to.startsWith(`${leaf}/`)) out.push(`${from} → ${to}`);
+      }
+    }
+    expect(out).toEqual([]);
+  });
 });

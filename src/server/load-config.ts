@@ -8,8 +8,8 @@ import { parseLatencyTable, type LatencyTable } from '../geo/latency-table.js';
 import { loadSteering } from '../steering/load-policy.js';
 import type { SteeringConfig } from '../steering/policy.js';
 import { loadZoneDir, type LoadedZone, type ZoneFileCache } from '../zone/load.js';
-import type { ConfigError } from './errors.js';
-import { readConfigFile, setMaxConfigFileBytes } from './read-file.js';
+import type { ConfigError } from '../config/errors.js';
+import { readConfigFile, setMaxConfigFileBytes } from '../config/read-file.js';
 
 export interface LoadedConfig {
   zones: LoadedZone[];
