@@ -19,7 +19,7 @@ import { checkSteps, MAX_EVERY_MS, MIN_EVERY_MS, parseEvery, stepOverride } from
 import { registerConsoleApi } from './console-api.js';
 import { driftReport } from './drift.js';
 import { registerReloadRoute } from './fleet-reload.js';
-import { registerTenantRoutes, tenantsView } from './tenants.js';
+import { registerTenantRoutes, tenantsView } from './tenant-routes.js';
 import { endpointsView, registerEndpointRoutes } from './endpoints.js';
 import {
   addRoute, commitChecked, DrainBody, drainHostnames, hostnameParam, isStoreUnavailable, OPS_PREFIX, orEmpty, param, parseBody, query, RampBody, ReasonBody, regionsOf,

@@ -17,7 +17,7 @@ import type { Logger } from '../obs/logger.js';
 import { registry, workerRestarts } from '../obs/metrics.js';
 import type { Drain, EndpointDrain } from '../state/fleet-store.js';
 import { OverrideMap } from '../state/store-kit.js';
-import { regionOf } from '../state/tenants.js';
+import { regionOf } from '../state/tenant-directory.js';
 import { EntryGate } from '../state/schemas.js';
 import { parseWorkerMessage, type StateMessage, type TenantsMessage, type ToWorker } from './worker-messages.js';
 import { buildSnapshot, withState, type RegionHealth, type Snapshot } from '../state/snapshot.js';

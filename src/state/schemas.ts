@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import type { Logger } from 'pino';
 import { fleetStoreBadEntries } from '../obs/metrics.js';
-import { slugProblem } from '../steering/tenants.js';
+import { slugProblem } from '../steering/tenant-residency.js';
 import type { Verdict } from '../health/verdict.js';
 import type { AuditEntry, Drain, EndpointDrain, Namespace, NamespaceValues, Ramp, TenantOverride, WeightOverride } from './fleet-store.js';
 

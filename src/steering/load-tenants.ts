@@ -7,7 +7,7 @@ import type { ConfigError } from '../config/errors.js';
 import { readConfigBytes } from '../config/read-file.js';
 import type { SteeringConfig, TenantFile } from './policy.js';
 import { NO_TENANT_FILE } from './tenant-table.js';
-import { parseTenants, tenantHostnames, type TenantProblemKind } from './tenants.js';
+import { parseTenants, tenantHostnames, type TenantProblemKind } from './tenant-residency.js';
 import { TenantError, type ConfigErrorCode } from '../config/error-codes.js';
 
 export { TenantError };

@@ -17,7 +17,7 @@ import { OverrideMap } from '../../src/state/store-kit.js';
 import { buildSnapshot, type RegionHealth } from '../../src/state/snapshot.js';
 import type { HostnamePolicy, Region, RegionId, TenantPolicy, WhenHomeDown } from '../../src/steering/policy.js';
 import { formatTrace } from '../../src/steering/trace.js';
-import { parseTenants, routeTenant, slugProblem, tenantSlug, type TenantRoute } from '../../src/steering/tenants.js';
+import { parseTenants, routeTenant, slugProblem, tenantSlug, type TenantRoute } from '../../src/steering/tenant-residency.js';
 import { buildQuery, ecsOption, Packet } from '../helpers/dns-client.js';
 import { downRegions, endpoints } from './fixtures.js';
 

@@ -7,9 +7,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import * as z from 'zod';
 import type { Change, TenantOverride } from '../state/fleet-store.js';
 import { listTenants } from '../state/tenant-list.js';
-import { TenantDirectory, type TenantLookup } from '../state/tenants.js';
+import { TenantDirectory, type TenantLookup } from '../state/tenant-directory.js';
 import type { HostnamePolicy } from '../steering/policy.js';
-import { parseTenants, slugProblem, tenantHostnames, tenantRegionCheck, type TenantFormat } from '../steering/tenants.js';
+import { parseTenants, slugProblem, tenantHostnames, tenantRegionCheck, type TenantFormat } from '../steering/tenant-residency.js';
 import { OpsError } from './errors.js';
 import { addRoute, commitChecked, orEmpty, param, parseBody, query, Reason, ReasonBody, type OpsDeps } from './route-kit.js';
 
