@@ -7,7 +7,7 @@
 //    memo's part shows (clients of one /24, cycled over 256 networks).
 // Goal: a lookup well under 1 µs at 10,000 rows, and a steered query with a table within 1.5x of one
 // without (bench/micro-handler.mjs "steeredEcs").
-import { loadConfig } from '../dist/config/load-config.js';
+import { loadConfig } from '../dist/server/load-config.js';
 import { buildSnapshot } from '../dist/state/snapshot.js';
 import { QueryHandler } from '../dist/server/query-handler.js';
 import { openGeoDatabases, defaultGeoDatabasePaths } from '../dist/geo/locator.js';

@@ -1,6 +1,6 @@
 // In-process cost of the whole query path (decode → answer → encode) on bench/zones, no sockets:
 //   npm run build && node bench/micro-handler.mjs
-import { loadConfig } from '../dist/config/load-config.js';
+import { loadConfig } from '../dist/server/load-config.js';
 import { buildSnapshot } from '../dist/state/snapshot.js';
 import { QueryHandler } from '../dist/server/query-handler.js';
 import { openGeoDatabases, defaultGeoDatabasePaths } from '../dist/geo/locator.js';

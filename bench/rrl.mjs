@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../dist/config/load-config.js';
+import { loadConfig } from '../dist/server/load-config.js';
 import { parseCookieSecrets } from '../dist/cookies/secret.js';
 import { CookieJar } from '../dist/cookies/server-cookie.js';
 import { createLogger } from '../dist/obs/logger.js';

@@ -1,7 +1,7 @@
 // regiondns command line: serve, check, explain, plan, probe, ctl.
 
 import { formatConfigError } from './config/errors.js';
-import { loadConfig } from './config/load-config.js';
+import { loadConfig } from './server/load-config.js';
 import { RRType } from './dns/constants.js';
 import { parseSubnet } from './dns/ecs.js';
 import { canonicalName } from './dns/name.js';

@@ -2,10 +2,8 @@
 // policies and tenants file as loaded, and each zone's SOA serial. Two instances with the same hash
 // answer alike (given the same fleet state); `ctl drift` flags one that differs. Computed once per
 // load, from the zones' content hashes (as the reload process read them) and the parsed policies.
-
-import { createHash } from 'node:crypto';
-import { checkTarget } from '../health/check-config.js';
-import type { SteeringConfig } from '../steering/policy.js';
+// The types live here, a leaf every layer may import; computing one (server/config-identity.ts)
+// needs the zones' and policies' vocabulary.
 
 export interface ConfigIdentity {
   /** sha256 of the content served, hex, first 16 characters. */
@@ -19,35 +17,4 @@ export interface ZoneIdentity {
   origin: string;
   hash: string;
   serial: number | null;
-}
-
-export function configIdentity(zones: readonly ZoneIdentity[], steering: SteeringConfig): ConfigIdentity {
-  const h = createHash('sha256');
-  const serials: Record<string, number | null> = {};
-  for (const z of [...zones].sort((a, b) => (a.origin < b.origin ? -1 : 1))) {
-    serials[z.origin] = z.serial;
-    h.update(`zone ${z.origin} ${z.hash}\n`);
-  }
-  for (const [id, r] of steering.regions) {
-    h.update(`region ${id} ${r.location.lat} ${r.location.lon}\n`);
-    for (const c of r.checks) h.update(`check ${c.name} ${checkTarget(c)} ${c.intervalMs} ${c.timeoutMs} ${c.rise} ${c.fall}\n`);
-  }
-  for (const [fqdn, p] of steering.hostnames) {
-    h.update(`hostname ${fqdn} ${p.ttl} ${p.answers} ${p.sticky} ${JSON.stringify(p.whenAllDown)}\n`);
-    for (const s of p.sets) h.update(`set ${s.name} ${s.weight} ${s.regions.join(',')}\n`);
-    for (const [r, e] of p.pools) h.update(`pool ${r} ${e.v4Text.join(',')} ${e.v6Text.join(',')}\n`);
-    if (p.tenants) h.update(`tenants ${p.tenants.whenHomeDown} ${p.tenants.unknown} ${[...p.tenants.residency].map(([home, to]) => `${home}:${to.join('+')}`).join(',')}\n`);
-  }
-  // A million tenants: hashed in chunks, one update per 10,000 entries.
-  let chunk = '';
-  let n = 0;
-  for (const [slug, region] of steering.tenants?.entries ?? []) {
-    chunk += `${slug},${region}\n`;
-    if (++n % 10_000 === 0) {
-      h.update(chunk);
-      chunk = '';
-    }
-  }
-  h.update(chunk);
-  return { hash: h.digest('hex').slice(0, 16), serials };
 }

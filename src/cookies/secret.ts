@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { formatConfigError, type ConfigError } from '../config/errors.js';
 import { SIPHASH_KEY_BYTES } from './siphash.js';
+import { OtherConfigError } from '../config/error-codes.js';
 
 export interface CookieSecrets {
   /** Makes new server cookies and validates them. */
@@ -33,14 +34,14 @@ export function parseCookieSecrets(text: string, file: string): CookieSecrets {
     const line = lines[i].replace(/#.*/, '').trim();
     if (line === '') continue;
     const fail = (message: string): never => {
-      throw new CookieSecretError({ code: 'REGIONDNS_ERR_COOKIE_SECRET', file, line: i + 1, message });
+      throw new CookieSecretError({ code: OtherConfigError.COOKIE_SECRET, file, line: i + 1, message });
     };
     if (!HEX.test(line)) fail(`a cookie secret is ${SIPHASH_KEY_BYTES} octets written as 32 hex digits (e.g. from "openssl rand -hex 16")`);
     if (found.length === 2) fail('at most two secrets: the current one, then the previous one');
     found.push(Uint8Array.from(Buffer.from(line, 'hex')));
   }
   if (found.length === 0) {
-    throw new CookieSecretError({ code: 'REGIONDNS_ERR_COOKIE_SECRET', file, line: 0, message: 'no secret: write 32 hex digits (e.g. from "openssl rand -hex 16")' });
+    throw new CookieSecretError({ code: OtherConfigError.COOKIE_SECRET, file, line: 0, message: 'no secret: write 32 hex digits (e.g. from "openssl rand -hex 16")' });
   }
   return { current: found[0], previous: found[1] ?? null, source: file };
 }
@@ -50,7 +51,7 @@ export function readCookieSecrets(file: string): CookieSecrets {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new CookieSecretError({ code: 'REGIONDNS_ERR_COOKIE_SECRET', file, line: 0, message: `cannot read: ${(err as Error).message}` });
+    throw new CookieSecretError({ code: OtherConfigError.COOKIE_SECRET, file, line: 0, message: `cannot read: ${(err as Error).message}` });
   }
   return parseCookieSecrets(text, file);
 }

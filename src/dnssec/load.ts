@@ -12,6 +12,7 @@ import type { ZoneRecord } from '../zone/masterfile.js';
 import { dsRdata, isActive, isPublished, KeyFileError, readZoneKeys, type DnssecKey } from './keys.js';
 import { CDNSKEY, CDS, DNSKEY, NSEC, RRSIG } from './nsec.js';
 import { ZoneSigner, type SignerOptions } from './signer.js';
+import { OtherConfigError } from '../config/error-codes.js';
 
 export const KEYS_DIR_NAME = 'keys';
 
@@ -47,7 +48,7 @@ function keysInForce(origin: string, keysDir: string, errors: ConfigError[], now
     keys = readZoneKeys(keysDir, origin);
   } catch (e) {
     if (!(e instanceof KeyFileError)) throw e;
-    errors.push({ code: 'REGIONDNS_ERR_DNSSEC_KEY', file: e.file, line: e.line, message: e.message });
+    errors.push({ code: OtherConfigError.DNSSEC_KEY, file: e.file, line: e.line, message: e.message });
     return null;
   }
   // BIND's timing metadata, read at each load: a published key is in the DNSKEY set, an active
@@ -55,7 +56,7 @@ function keysInForce(origin: string, keysDir: string, errors: ConfigError[], now
   const published = keys.filter((k) => isPublished(k, now));
   const active = published.filter((k) => isActive(k, now));
   if (active.length === 0) {
-    if (keys.length > 0) errors.push({ code: 'REGIONDNS_ERR_DNSSEC_KEY', file: keys[0].file, line: 0, message: `zone ${origin} has key files but no key that is active now (see their Publish/Activate/Inactive/Delete times)` });
+    if (keys.length > 0) errors.push({ code: OtherConfigError.DNSSEC_KEY, file: keys[0].file, line: 0, message: `zone ${origin} has key files but no key that is active now (see their Publish/Activate/Inactive/Delete times)` });
     return null;
   }
   return { published, active };

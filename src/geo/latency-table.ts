@@ -4,6 +4,7 @@
 
 import type { ConfigError } from '../config/errors.js';
 import { bitAt, formatNetwork, isV4Mapped, parseDataNetwork } from '../dns/address.js';
+import { LatencyError } from '../config/error-codes.js';
 
 export interface LatencyHit {
   ms: number;
@@ -66,8 +67,8 @@ export function parseLatencyTable(text: string, file: string): { table: LatencyT
   const firstLine = new Map<string, number>(); // "key region" → line, to report duplicates
   let size = 0;
   let sawData = false;
-  const fail = (code: string, line: number, message: string): void => {
-    errors.push({ code: `REGIONDNS_ERR_LATENCY_${code}`, file, line, message });
+  const fail = (code: Exclude<keyof typeof LatencyError, 'TABLE'>, line: number, message: string): void => {
+    errors.push({ code: LatencyError[code], file, line, message });
   };
 
   text.split(/\r?\n/).forEach((raw, i) => {

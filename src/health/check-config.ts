@@ -5,39 +5,14 @@
 
 import { parseDuration } from '../config/duration.js';
 import * as z from 'zod';
-import type { RegionId } from '../steering/policy.js';
+import type { RegionId } from '../core/region-id.js';
+import { CheckError } from '../config/error-codes.js';
+import type { ConfigErrorCode } from '../config/error-codes.js';
 
 /** `<region>/<name>`, or `<region>/<type>#<index in the checks list>` for a check without a name. */
 export type CheckId = string;
 
-/** Stable error codes of health checks in regions.yaml (the README's error table lists them). */
-export const CheckError = {
-  UNKNOWN_KEY: 'REGIONDNS_ERR_CHECK_UNKNOWN_KEY',
-  MISSING_KEY: 'REGIONDNS_ERR_CHECK_MISSING_KEY',
-  /** A value of the wrong type (a list where a mapping belongs, text where a number belongs). */
-  TYPE: 'REGIONDNS_ERR_CHECK_TYPE',
-  /** `type` or `initial-state` is not one of its forms. */
-  BAD_VALUE: 'REGIONDNS_ERR_CHECK_BAD_VALUE',
-  /** A name with characters other than letters, digits, '.', '_', '-'. */
-  BAD_NAME: 'REGIONDNS_ERR_CHECK_BAD_NAME',
-  /** Two checks of one region with the same id. */
-  DUPLICATE: 'REGIONDNS_ERR_CHECK_DUPLICATE',
-  /** Not a duration ("500ms", "5s", "1m"), or out of range. */
-  DURATION: 'REGIONDNS_ERR_CHECK_DURATION',
-  /** timeout not shorter than interval. */
-  TIMEOUT: 'REGIONDNS_ERR_CHECK_TIMEOUT',
-  /** rise or fall not a whole number from 1 to MAX_THRESHOLD. */
-  THRESHOLD: 'REGIONDNS_ERR_CHECK_THRESHOLD',
-  /** An expected HTTP status outside 100-599. */
-  STATUS: 'REGIONDNS_ERR_CHECK_STATUS',
-  /** Not an absolute http:// or https:// URL. */
-  URL: 'REGIONDNS_ERR_CHECK_URL',
-  /** A TCP address that is not host:port. */
-  ADDRESS: 'REGIONDNS_ERR_CHECK_ADDRESS',
-  /** A header name that is not an HTTP token, or a value with a line break. */
-  HEADER: 'REGIONDNS_ERR_CHECK_HEADER',
-  METHOD: 'REGIONDNS_ERR_CHECK_METHOD',
-} as const;
+export { CheckError };
 
 export const CHECK_TYPES = ['http', 'tcp'] as const;
 export type CheckType = (typeof CHECK_TYPES)[number];
@@ -193,7 +168,7 @@ export type CheckPath = readonly (string | number)[];
 export interface CheckSite {
   readonly file: string;
   line(path: CheckPath): number;
-  error(code: string, path: CheckPath, message: string): void;
+  error(code: ConfigErrorCode, path: CheckPath, message: string): void;
   /** Runs a shape schema on the value at `path`, recording every issue; null on failure. */
   shape<T>(schema: z.ZodType<T>, path: CheckPath): T | null;
 }

@@ -3,7 +3,7 @@
 // checks are up. Seen from several places, one prober's broken network cannot drain a region.
 // Pure: verdicts, config and `now` in, a HealthView out.
 
-import type { Verdict } from '../state/fleet-store.js';
+import type { Verdict } from './verdict.js';
 import type { RegionId } from '../steering/policy.js';
 import type { CheckConfig, CheckId } from './check-config.js';
 
@@ -36,7 +36,7 @@ export interface CheckHealth {
   voters: VoterView[];
 }
 
-export interface RegionHealth {
+export interface RegionHealthView {
   up: boolean;
   /** "up", or "down: eu-central/http#0 HTTP 500 (2 of 3 probers)" (every down check, "; " apart). */
   reason: string;
@@ -48,7 +48,7 @@ export interface RegionHealth {
 export interface HealthView {
   at: number;
   /** In config order. */
-  regions: ReadonlyMap<RegionId, RegionHealth>;
+  regions: ReadonlyMap<RegionId, RegionHealthView>;
   checks: ReadonlyMap<CheckId, CheckHealth>;
 }
 
@@ -76,7 +76,7 @@ export function evaluateHealth(input: HealthInput): HealthView {
   const quorum = input.quorum ?? 'majority';
   const latest = latestByCheck(input.verdicts);
   const checks = new Map<CheckId, CheckHealth>();
-  const regions = new Map<RegionId, RegionHealth>();
+  const regions = new Map<RegionId, RegionHealthView>();
 
   for (const [region, list] of input.checks) {
     const down: string[] = [];

@@ -7,7 +7,8 @@ import { recordEndpointMetrics, recordHealthMetrics, healthReport, type HealthRe
 import type { CheckId } from './check-config.js';
 import { checksByRegion, evaluateHealth, FRESH_INTERVALS, type HealthView, type Quorum } from './quorum.js';
 import type { Prober } from './prober.js';
-import type { FleetStore, Verdict } from '../state/fleet-store.js';
+import type { FleetStore } from '../state/fleet-store.js';
+import type { Verdict } from './verdict.js';
 import type { RegionHealth, Snapshot } from '../state/snapshot.js';
 import type { RegionId, SteeringConfig } from '../steering/policy.js';
 

@@ -11,11 +11,9 @@ import type { Drain, EndpointDrain } from '../state/fleet-store.js';
 import { operational, type Snapshot } from '../state/snapshot.js';
 import type { HostnamePolicy } from '../steering/policy.js';
 import { OpsError } from './errors.js';
-// routes.ts registers these routes, so this import is a cycle: nothing from it may be used at the top
-// level of this module, only inside functions (which run once both modules are loaded).
 import {
   addRoute, commitChecked, DrainBody, drainHostnames, lastRegionError, orEmpty, param, parseBody, ReasonBody, regionsOf, type OpsDeps, type Stranded,
-} from './routes.js';
+} from './route-kit.js';
 
 /** Hostnames whose pools list `address` (canonical text), in config order. */
 export function hostnamesWith(snap: Snapshot, address: string): HostnamePolicy[] {

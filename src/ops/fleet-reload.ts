@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { FleetPresence, Presence } from '../state/fleet-presence.js';
 import { OpsError } from './errors.js';
-import { addRoute, commitChanges, orEmpty, parseBody, ReasonBody, type OpsDeps } from './routes.js';
+import { addRoute, commitChanges, orEmpty, parseBody, ReasonBody, type FleetReloader, type OpsDeps } from './route-kit.js';
 
 export const DEFAULT_RELOAD_WAIT_MS = 10_000;
 const POLL_MS = 150;
@@ -28,14 +28,6 @@ export interface FleetReloadReport {
   notReported: string[];
   /** Why other instances could not be asked or listed (Redis unreachable), or null. */
   error: string | null;
-}
-
-export interface FleetReloader {
-  presence: FleetPresence;
-  newId(): string;
-  waitMs?: number;
-  sleep?: (ms: number) => Promise<void>;
-  now?: () => number;
 }
 
 /** Asks every live instance to reload and waits for their reports. */

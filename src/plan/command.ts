@@ -4,7 +4,7 @@
 // the server cannot be asked.
 
 import { formatConfigError } from '../config/errors.js';
-import { loadConfig } from '../config/load-config.js';
+import { loadConfig } from '../server/load-config.js';
 import { parseCommand, UsageError, type OptionSpec } from '../cli/options.js';
 import type { Endpoints, HostnamePolicy, Region, SteeringConfig } from '../steering/policy.js';
 import { countryPlaces } from './places.js';

@@ -10,7 +10,7 @@ import type { SteeredName, Snapshot, TenantAnswer } from '../state/snapshot.js';
 import { steer, traceAnswer, traceClient, type SteeringResult } from '../steering/pipeline.js';
 import type { HostnamePolicy, RegionId, SteeringOutcome } from '../steering/policy.js';
 import type { SteeringClient } from '../steering/stages.js';
-import { routeTenant, tenantSlugEnd, tenantSlugStart, type TenantRoute } from '../steering/tenants.js';
+import { routeTenant, tenantSlugEnd, tenantSlugStart, type TenantRoute } from '../steering/tenant-residency.js';
 import type { Trace, TraceTenant } from '../steering/trace.js';
 import { lookup, refused, type DynamicAnswer, type DynamicNames } from '../zone/lookup.js';
 

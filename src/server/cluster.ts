@@ -17,9 +17,9 @@ import type { Logger } from '../obs/logger.js';
 import { registry, workerRestarts } from '../obs/metrics.js';
 import type { Drain, EndpointDrain } from '../state/fleet-store.js';
 import { OverrideMap } from '../state/store-kit.js';
-import { regionOf } from '../state/tenants.js';
+import { regionOf } from '../state/tenant-directory.js';
 import { EntryGate } from '../state/schemas.js';
-import { parseWorkerMessage } from './worker-messages.js';
+import { parseWorkerMessage, type StateMessage, type TenantsMessage, type ToWorker } from './worker-messages.js';
 import { buildSnapshot, withState, type RegionHealth, type Snapshot } from '../state/snapshot.js';
 import type { RegionId } from '../steering/policy.js';
 import { mathRandom } from '../steering/rng.js';
@@ -34,31 +34,6 @@ import { defaultInstanceId, openGeo, serve, type RunningServer, type ServeOption
 
 type MetricsJson = Awaited<ReturnType<typeof registry.getMetricsAsJSON>>;
 
-/** The runtime state a worker needs, in a form that crosses the IPC channel. */
-export interface StateMessage {
-  type: 'state';
-  version: number;
-  regionHealth: [RegionId, RegionHealth][];
-  drains: [RegionId, Drain][];
-  weightOverrides: [string, readonly number[]][];
-  /** Endpoint checks that are down, and endpoint drains: each worker folds them into its own snapshot. */
-  endpointHealth: [string, RegionHealth][];
-  endpointDrains: [string, EndpointDrain][];
-}
-
-/** Tenant overrides (the store's 'tenant' namespace): every entry (`full`), or the slugs that changed. */
-export interface TenantsMessage {
-  type: 'tenants';
-  /** Numbered by the primary: a worker applies a delta only on top of the one before it. */
-  seq: number;
-  full: boolean;
-  /** slug → region (null: the API hides the file's entry). */
-  set: [string, RegionId | null][];
-  /** Slugs with no API entry any more. */
-  removed: string[];
-}
-
-export type ToWorker = StateMessage | TenantsMessage | { type: 'reload' } | { type: 'metrics'; id: number };
 type ToPrimary = { type: 'ready' } | { type: 'tenants-resync' } | { type: 'metrics'; id: number; data: MetricsJson } | { type: 'reloaded'; ok: boolean; version: number }
   | StartFailedMessage;
 

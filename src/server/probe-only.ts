@@ -2,7 +2,7 @@
 // verdicts to the fleet's Redis, where the DNS instances count them towards the quorum.
 
 import { formatConfigError } from '../config/errors.js';
-import { loadConfig } from '../config/load-config.js';
+import { loadConfig } from './load-config.js';
 import { Prober } from '../health/prober.js';
 import type { Logger } from '../obs/logger.js';
 import { RedisStore } from '../state/redis-store.js';

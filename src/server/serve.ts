@@ -2,7 +2,7 @@
 // This is the edge where I/O lives; the query path only ever reads `current`.
 
 import type { AddressInfo } from 'node:net';
-import { configIdentity } from '../config/identity.js';
+import { configIdentity } from './config-identity.js';
 import { configureNsid, SERVER_UDP_PAYLOAD } from '../dns/encode-response.js';
 import { formatListenAddress, type ListenAddress } from '../dns/listen-address.js';
 import { DEFAULT_TCP_OPTIONS, type TcpOptions } from '../dns/tcp.js';

@@ -5,7 +5,35 @@
 
 import * as z from 'zod';
 import { DrainSchema, EndpointDrainSchema, type EntryGate } from '../state/schemas.js';
-import type { StateMessage, TenantsMessage, ToWorker } from './cluster.js';
+import type { Drain, EndpointDrain } from '../state/fleet-store.js';
+import type { RegionHealth } from '../state/snapshot.js';
+import type { RegionId } from '../steering/policy.js';
+
+/** The runtime state a worker needs, in a form that crosses the IPC channel. */
+export interface StateMessage {
+  type: 'state';
+  version: number;
+  regionHealth: [RegionId, RegionHealth][];
+  drains: [RegionId, Drain][];
+  weightOverrides: [string, readonly number[]][];
+  /** Endpoint checks that are down, and endpoint drains: each worker folds them into its own snapshot. */
+  endpointHealth: [string, RegionHealth][];
+  endpointDrains: [string, EndpointDrain][];
+}
+
+/** Tenant overrides (the store's 'tenant' namespace): every entry (`full`), or the slugs that changed. */
+export interface TenantsMessage {
+  type: 'tenants';
+  /** Numbered by the primary: a worker applies a delta only on top of the one before it. */
+  seq: number;
+  full: boolean;
+  /** slug → region (null: the API hides the file's entry). */
+  set: [string, RegionId | null][];
+  /** Slugs with no API entry any more. */
+  removed: string[];
+}
+
+export type ToWorker = StateMessage | TenantsMessage | { type: 'reload' } | { type: 'metrics'; id: number };
 
 const RegionHealthSchema = z.object({ up: z.boolean(), reason: z.string() });
 

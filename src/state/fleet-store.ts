@@ -3,7 +3,7 @@
 // The query path never calls a store: a store change triggers a new Snapshot (see coordinator.ts).
 
 import type { RegionId } from '../steering/policy.js';
-import type { NamespaceValues } from './schemas.js';
+import type { Verdict } from '../health/verdict.js';
 
 /** Namespaces of operator overrides. Values are JSON. */
 export type Namespace = 'drain' | 'weights' | 'ramp' | 'tenant' | 'endpoint';
@@ -91,17 +91,13 @@ export interface AuditEntry extends AuditInput {
   version: number;
 }
 
-/** One prober's current up/down verdict (after its rise/fall) for one check. */
-export interface Verdict {
-  checkId: string;
-  prober: string;
-  up: boolean;
-  /** Why: "HTTP 200", "HTTP 500", "timeout after 2000 ms", "connection refused", "body mismatch". */
-  cause: string;
-  /** When the prober last confirmed this verdict (ms since epoch): freshness is judged from it. */
-  at: number;
-  /** The check's interval, so readers can tell stale (older than 3 × interval) from fresh. */
-  intervalMs: number;
+/** The value type of each namespace. */
+export interface NamespaceValues {
+  drain: Drain;
+  weights: WeightOverride;
+  ramp: Ramp;
+  tenant: TenantOverride;
+  endpoint: EndpointDrain;
 }
 
 export class StoreUnavailableError extends Error {

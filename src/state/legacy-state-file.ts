@@ -2,6 +2,7 @@
 // with a state directory, to import its overrides and audit into the local database.
 
 import { NAMESPACES, type AuditEntry, type Namespace } from './fleet-store.js';
+import { OtherConfigError } from '../config/error-codes.js';
 
 const STATE_SCHEMA = 1;
 
@@ -14,7 +15,7 @@ export interface LegacyStateFile {
 }
 
 export class StateFileError extends Error {
-  readonly code = 'REGIONDNS_ERR_STATE_FILE';
+  readonly code = OtherConfigError.STATE_FILE;
   constructor(
     readonly file: string,
     what: string,

@@ -28,6 +28,7 @@ import { NAMESPACES, StoreConflictError, StoreUnavailableError, type AuditEntry,
 import { parseLegacyStateFile } from './legacy-state-file.js';
 import { DB_FILE, describeHolder, importedName, legacyStateFile, prepareStateDir, readHolder, removeHolder, StateDirError, writeHolder } from './state-dir.js';
 import { OverrideMap, type StoredChange, type ValueDecoder } from './store-kit.js';
+import { OtherConfigError } from '../config/error-codes.js';
 
 /** Audit entries kept; older ones are deleted as new ones come. */
 export const AUDIT_KEEP = 100_000;
@@ -105,7 +106,7 @@ export class LocalStateDb {
       db.exec('COMMIT');
     } catch (err) {
       local.close();
-      if (err instanceof StateDirError || (err as { code?: string }).code === 'REGIONDNS_ERR_STATE_FILE') throw err;
+      if (err instanceof StateDirError || (err as { code?: string }).code === OtherConfigError.STATE_FILE) throw err;
       throw new StateDirError(dir, `cannot prepare ${file}: ${(err as Error).message}`, { cause: err });
     }
     local.renameImported(opts.log);

@@ -14,10 +14,10 @@ import {
   type Namespace,
   type StoreEvent,
   type StoreStatus,
-  type Verdict,
   type WriteOptions,
 } from './fleet-store.js';
-import type { NamespaceValues } from './schemas.js';
+import type { Verdict } from '../health/verdict.js';
+import type { NamespaceValues } from './fleet-store.js';
 import { LocalStateDb, WalSyncError } from './local-db.js';
 import { applyStored, emptyViews, EventHub, normalizeChanges, OverrideMap, ValueDecoder, verdictKey, type StoredChange, type Views } from './store-kit.js';
 

@@ -59,9 +59,9 @@ import {
   type Namespace,
   type StoreEvent,
   type StoreStatus,
-  type Verdict,
   type WriteOptions,
 } from './fleet-store.js';
+import type { Verdict } from '../health/verdict.js';
 import { EntryGate, type NamespaceValues } from './schemas.js';
 import { applyChanges, emptyViews, EventHub, normalizeChanges, OverrideMap, toChanges, verdictKey, type StoredChange, type Views } from './store-kit.js';
 

@@ -5,8 +5,11 @@
 import * as z from 'zod';
 import type { Logger } from 'pino';
 import { fleetStoreBadEntries } from '../obs/metrics.js';
-import { slugProblem } from '../steering/tenants.js';
-import type { AuditEntry, Drain, EndpointDrain, Namespace, Ramp, TenantOverride, Verdict, WeightOverride } from './fleet-store.js';
+import { slugProblem } from '../steering/tenant-residency.js';
+import type { Verdict } from '../health/verdict.js';
+import type { AuditEntry, Drain, EndpointDrain, Namespace, NamespaceValues, Ramp, TenantOverride, WeightOverride } from './fleet-store.js';
+
+export type { NamespaceValues };
 
 const Actor = z.string();
 const Millis = z.number().finite();
@@ -55,15 +58,6 @@ export const TenantOverrideSchema = z.object({
   by: Actor.optional(),
   at: Millis.optional(),
 });
-
-/** The value type of each namespace. */
-export interface NamespaceValues {
-  drain: Drain;
-  weights: WeightOverride;
-  ramp: Ramp;
-  tenant: TenantOverride;
-  endpoint: EndpointDrain;
-}
 
 const SCHEMAS: { [N in Namespace]: z.ZodType<unknown> } = {
   drain: DrainSchema,

@@ -9,14 +9,14 @@ import type { LatencyTable } from '../geo/latency-table.js';
 import type { HostnamePolicy, RegionId, SteeringConfig } from '../steering/policy.js';
 import type { SteeringCache, SteeringResult } from '../steering/pipeline.js';
 import { NO_TENANT_FILE } from '../steering/tenant-table.js';
-import type { TenantRoute } from '../steering/tenants.js';
+import type { TenantRoute } from '../steering/tenant-residency.js';
 import type { DynamicAnswer } from '../zone/lookup.js';
 import { buildZone, buildZoneSet, type Zone, type ZoneSet } from '../zone/tree.js';
 import type { LoadedZone } from '../zone/load.js';
 import type { CheckId } from '../health/check-config.js';
 import { foldHostname, needsFold, type RegionEndpoints, type RegionRecords } from './endpoint-health.js';
 import type { Drain, EndpointDrain } from './fleet-store.js';
-import { TenantDirectory } from './tenants.js';
+import { TenantDirectory } from './tenant-directory.js';
 
 export interface RegionHealth {
   up: boolean;

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { OtherConfigError } from '../config/error-codes.js';
 
 export const DEFAULT_STATE_DIR = '.regiondns';
 export const DB_FILE = 'regiondns.db';
@@ -14,7 +15,7 @@ export const HOLDER_FILE = 'holder.json';
 export const LEGACY_STATE_FILE = 'state.json';
 
 export class StateDirError extends Error {
-  readonly code = 'REGIONDNS_ERR_STATE_DIR';
+  readonly code = OtherConfigError.STATE_DIR;
   constructor(
     readonly dir: string,
     what: string,

@@ -3,7 +3,7 @@
 // pass with a bounded heap, so listing a million tenants never sorts or copies the whole map.
 
 import type { RegionId } from '../steering/policy.js';
-import type { TenantDirectory } from './tenants.js';
+import type { TenantDirectory } from './tenant-directory.js';
 
 export interface TenantRow {
   slug: string;

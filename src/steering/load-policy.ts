@@ -16,56 +16,10 @@ import { CheckError, parseChecks, type CheckConfig, type CheckSite } from '../he
 import { EndpointCheckSet } from '../health/endpoint-checks.js';
 import { loadTenantFile } from './load-tenants.js';
 import type { Endpoint, Endpoints, HostnamePolicy, RecordSet, Region, RegionId, SteeringConfig, TenantPolicy, WhenAllDown } from './policy.js';
+import { SteerError } from '../config/error-codes.js';
+import type { ConfigErrorCode } from '../config/error-codes.js';
 
-/** Stable error codes of steering files (the README's error table lists them). */
-export const SteerError = {
-  /** The directory or a file could not be read. */
-  READ: 'REGIONDNS_ERR_STEER_READ',
-  /** YAML syntax, including a key written twice in one mapping. */
-  YAML: 'REGIONDNS_ERR_STEER_YAML',
-  UNKNOWN_KEY: 'REGIONDNS_ERR_STEER_UNKNOWN_KEY',
-  MISSING_KEY: 'REGIONDNS_ERR_STEER_MISSING_KEY',
-  /** A value of the wrong type (a list where a mapping belongs, text where a number belongs). */
-  TYPE: 'REGIONDNS_ERR_STEER_TYPE',
-  /** `sticky` or `when-all-down` is not one of its forms. */
-  BAD_VALUE: 'REGIONDNS_ERR_STEER_BAD_VALUE',
-  /** A region id or record set name with characters other than letters, digits, '.', '_', '-'. */
-  BAD_ID: 'REGIONDNS_ERR_STEER_BAD_ID',
-  LOCATION_RANGE: 'REGIONDNS_ERR_STEER_LOCATION_RANGE',
-  /** A steer file but no regions.yaml. */
-  NO_REGIONS: 'REGIONDNS_ERR_STEER_NO_REGIONS',
-  UNKNOWN_REGION: 'REGIONDNS_ERR_STEER_UNKNOWN_REGION',
-  /** A record set or when-all-down names a region that has no pool for this hostname. */
-  REGION_WITHOUT_POOL: 'REGIONDNS_ERR_STEER_REGION_WITHOUT_POOL',
-  NEGATIVE_WEIGHT: 'REGIONDNS_ERR_STEER_NEGATIVE_WEIGHT',
-  ZERO_WEIGHTS: 'REGIONDNS_ERR_STEER_ZERO_WEIGHTS',
-  DUPLICATE_SET: 'REGIONDNS_ERR_STEER_DUPLICATE_SET',
-  /** `split: []`, or a record set with no regions. */
-  EMPTY_SET: 'REGIONDNS_ERR_STEER_EMPTY_SET',
-  /** The same region twice in one record set. */
-  DUPLICATE_REGION: 'REGIONDNS_ERR_STEER_DUPLICATE_REGION',
-  /** `pools: {}`, or a region's pool with no endpoints. */
-  EMPTY_POOL: 'REGIONDNS_ERR_STEER_EMPTY_POOL',
-  BAD_ADDRESS: 'REGIONDNS_ERR_STEER_BAD_ADDRESS',
-  DUPLICATE_ADDRESS: 'REGIONDNS_ERR_STEER_DUPLICATE_ADDRESS',
-  ANSWERS_RANGE: 'REGIONDNS_ERR_STEER_ANSWERS_RANGE',
-  TTL_RANGE: 'REGIONDNS_ERR_STEER_TTL_RANGE',
-  /** A steered name that also has A or AAAA records in the zone file. */
-  STATIC_CONFLICT: 'REGIONDNS_ERR_STEER_STATIC_CONFLICT',
-  /** A hostname not in the file's zone (or in a more specific zone that is also served). */
-  OUTSIDE_ZONE: 'REGIONDNS_ERR_STEER_OUTSIDE_ZONE',
-  BAD_NAME: 'REGIONDNS_ERR_STEER_BAD_NAME',
-  /** Two spellings of one hostname ("api" and "API.gslb.example.com."). */
-  DUPLICATE_HOSTNAME: 'REGIONDNS_ERR_STEER_DUPLICATE_HOSTNAME',
-  /** <origin>.steer.yaml for a zone that no zone file serves. */
-  UNSERVED_ORIGIN: 'REGIONDNS_ERR_STEER_UNSERVED_ORIGIN',
-  /** `tenants` on a hostname that is not a wildcard ("*.app"): there is no label to name the tenant. */
-  TENANTS_NOT_WILDCARD: 'REGIONDNS_ERR_STEER_TENANTS_NOT_WILDCARD',
-  /** `tenants.source` outside the zones folder, or two hostnames naming different files. */
-  TENANTS_SOURCE: 'REGIONDNS_ERR_STEER_TENANTS_SOURCE',
-  /** `min-healthy` not a whole number of endpoints, 1 or more. */
-  MIN_HEALTHY_RANGE: 'REGIONDNS_ERR_STEER_MIN_HEALTHY_RANGE',
-} as const;
+export { SteerError };
 
 export const REGIONS_FILE = 'regions.yaml';
 export const STEER_SUFFIX = '.steer.yaml';
@@ -127,7 +81,7 @@ class YamlFile {
     this.js = doc.toJS();
   }
 
-  error(code: string, path: Path, message: string): void {
+  error(code: ConfigErrorCode, path: Path, message: string): void {
     this.errors.push({ code, file: this.file, line: this.line(path), message });
   }
 

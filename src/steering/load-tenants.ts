@@ -7,25 +7,12 @@ import type { ConfigError } from '../config/errors.js';
 import { readConfigBytes } from '../config/read-file.js';
 import type { SteeringConfig, TenantFile } from './policy.js';
 import { NO_TENANT_FILE } from './tenant-table.js';
-import { parseTenants, tenantHostnames, type TenantProblemKind } from './tenants.js';
+import { parseTenants, tenantHostnames, type TenantProblemKind } from './tenant-residency.js';
+import { TenantError, type ConfigErrorCode } from '../config/error-codes.js';
 
-/** Stable error codes of the tenants file (the README's error table lists them). */
-export const TenantError = {
-  /** The file cannot be read (reported at the `source` line of the steer file). */
-  READ: 'REGIONDNS_ERR_TENANT_READ',
-  /** A line that is not `slug,region`. */
-  FORMAT: 'REGIONDNS_ERR_TENANT_FORMAT',
-  /** A slug that is not one lower-case DNS label (a-z, 0-9, '-' inside, at most 63). */
-  BAD_SLUG: 'REGIONDNS_ERR_TENANT_BAD_SLUG',
-  DUPLICATE: 'REGIONDNS_ERR_TENANT_DUPLICATE',
-  UNKNOWN_REGION: 'REGIONDNS_ERR_TENANT_UNKNOWN_REGION',
-  /** A region some tenant hostname has no pool for. */
-  REGION_WITHOUT_POOL: 'REGIONDNS_ERR_TENANT_REGION_WITHOUT_POOL',
-  /** More problems than are listed one by one. */
-  TOO_MANY: 'REGIONDNS_ERR_TENANT_TOO_MANY',
-} as const;
+export { TenantError };
 
-const CODE: Record<TenantProblemKind, string> = {
+const CODE: Record<TenantProblemKind, ConfigErrorCode> = {
   format: TenantError.FORMAT,
   'bad-slug': TenantError.BAD_SLUG,
   duplicate: TenantError.DUPLICATE,

@@ -4,9 +4,10 @@
 
 import type { GeoPoint } from '../geo/types.js';
 import type { CheckConfig } from '../health/check-config.js';
-import type { TenantTable } from './tenant-table.js';
+import type { RegionId } from '../core/region-id.js';
+import type { TenantFile } from './tenant-table.js';
 
-export type RegionId = string;
+export type { RegionId, TenantFile };
 
 export interface Region {
   id: RegionId;
@@ -60,13 +61,6 @@ export interface TenantPolicy {
   residency: ReadonlyMap<RegionId, readonly RegionId[]>;
   whenHomeDown: WhenHomeDown;
   unknown: UnknownTenant;
-}
-
-/** The tenant map from the `tenants.source` file: slug → home region. One per server. */
-export interface TenantFile {
-  entries: TenantTable;
-  /** The file as named in errors, or null when no hostname names one. */
-  file: string | null;
 }
 
 export interface HostnamePolicy {

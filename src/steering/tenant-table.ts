@@ -6,7 +6,7 @@
 // path together, measured) and holds ~100 bytes per entry; this holds ~26.
 // Built once per load of the tenants file, read-only afterwards.
 
-import type { RegionId, TenantFile } from './policy.js';
+import type { RegionId } from '../core/region-id.js';
 
 const EMPTY = 0;
 const MAX_KEY = 255;
@@ -156,4 +156,11 @@ export class TenantTable implements Iterable<[string, RegionId]> {
 }
 
 /** No tenants file. */
+/** The tenant map from the `tenants.source` file: slug → home region. One per server. */
+export interface TenantFile {
+  entries: TenantTable;
+  /** The file as named in errors, or null when no hostname names one. */
+  file: string | null;
+}
+
 export const NO_TENANT_FILE: TenantFile = Object.freeze({ entries: new TenantTable([]), file: null });

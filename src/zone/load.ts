@@ -11,6 +11,7 @@ import { typeName } from '../dns/constants.js';
 import { parseMasterFile, ZoneErrorCode, type ZoneRecord } from './masterfile.js';
 import { absoluteName } from './rdata.js';
 import { validateZone } from './validate.js';
+import { ZoneWarningCode } from '../config/error-codes.js';
 
 export interface LoadedZone {
   origin: string;
@@ -73,9 +74,7 @@ function sha256(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
-export const ZoneWarningCode = {
-  TTL_MISMATCH: 'REGIONDNS_WARN_ZONE_TTL_MISMATCH',
-} as const;
+export { ZoneWarningCode };
 
 const ZONE_SUFFIX = '.zone';
 

@@ -8,6 +8,8 @@ import type { ConfigError } from '../config/errors.js';
 import { readConfigFile } from '../config/read-file.js';
 import { RRType } from '../dns/constants.js';
 import { absoluteName, parseRdata, parseTtl, parseUint, RdataError, type Fields, type ParsedRdata } from './rdata.js';
+import { ZoneErrorCode } from '../config/error-codes.js';
+import type { ConfigErrorCode } from '../config/error-codes.js';
 
 export interface ZoneRecord {
   owner: string;      // canonical
@@ -44,37 +46,7 @@ export interface ParseOptions {
   readInclude?: (absPath: string) => string;
 }
 
-/** Stable error codes for zone files (documented in the README). */
-export const ZoneErrorCode = {
-  SYNTAX: 'REGIONDNS_ERR_ZONE_SYNTAX',
-  BAD_DIRECTIVE: 'REGIONDNS_ERR_ZONE_BAD_DIRECTIVE',
-  INCLUDE_ESCAPE: 'REGIONDNS_ERR_ZONE_INCLUDE_ESCAPE',
-  INCLUDE_LOOP: 'REGIONDNS_ERR_ZONE_INCLUDE_LOOP',
-  INCLUDE_READ: 'REGIONDNS_ERR_ZONE_INCLUDE_READ',
-  NO_OWNER: 'REGIONDNS_ERR_ZONE_NO_OWNER',
-  BAD_NAME: 'REGIONDNS_ERR_ZONE_BAD_NAME',
-  BAD_TTL: 'REGIONDNS_ERR_ZONE_BAD_TTL',
-  NO_TTL: 'REGIONDNS_ERR_ZONE_NO_TTL',
-  BAD_CLASS: 'REGIONDNS_ERR_ZONE_BAD_CLASS',
-  UNKNOWN_TYPE: 'REGIONDNS_ERR_ZONE_UNKNOWN_TYPE',
-  BAD_RDATA: 'REGIONDNS_ERR_ZONE_BAD_RDATA',
-  TOO_MANY_ERRORS: 'REGIONDNS_ERR_ZONE_TOO_MANY_ERRORS',
-  // validate.ts
-  NO_SOA: 'REGIONDNS_ERR_ZONE_NO_SOA',
-  MULTIPLE_SOA: 'REGIONDNS_ERR_ZONE_MULTIPLE_SOA',
-  SOA_NOT_AT_APEX: 'REGIONDNS_ERR_ZONE_SOA_NOT_AT_APEX',
-  CNAME_AND_OTHER_DATA: 'REGIONDNS_ERR_ZONE_CNAME_AND_OTHER_DATA',
-  MULTIPLE_CNAME: 'REGIONDNS_ERR_ZONE_MULTIPLE_CNAME',
-  CNAME_AT_APEX: 'REGIONDNS_ERR_ZONE_CNAME_AT_APEX',
-  OUT_OF_ZONE: 'REGIONDNS_ERR_ZONE_OUT_OF_ZONE',
-  NO_APEX_NS: 'REGIONDNS_ERR_ZONE_NO_APEX_NS',
-  OCCLUDED: 'REGIONDNS_ERR_ZONE_OCCLUDED',
-  // load.ts
-  DIR_READ: 'REGIONDNS_ERR_ZONE_DIR_READ',
-  FILE_READ: 'REGIONDNS_ERR_ZONE_FILE_READ',
-  BAD_FILENAME: 'REGIONDNS_ERR_ZONE_BAD_FILENAME',
-  DUPLICATE_ORIGIN: 'REGIONDNS_ERR_ZONE_DUPLICATE_ORIGIN',
-} as const;
+export { ZoneErrorCode };
 
 /** Reporting stops after this many errors per zone file with its includes (the last one says so). */
 export const MAX_ERRORS = 100;
@@ -269,7 +241,7 @@ interface Shared {
   zoneOrigin: string | undefined;
 }
 
-function addError(sh: Shared, code: string, file: string, line: number, message: string): void {
+function addError(sh: Shared, code: ConfigErrorCode, file: string, line: number, message: string): void {
   if (sh.stopped) return;
   if (sh.errors.length === MAX_ERRORS - 1) {
     sh.errors.push({ code: ZoneErrorCode.TOO_MANY_ERRORS, file, line, message: `too many errors (${MAX_ERRORS}); stopped reading here: fix the errors above first` });

@@ -6,6 +6,7 @@ import type { ConfigError } from '../config/errors.js';
 import { RRType, typeName } from '../dns/constants.js';
 import { isSubdomain, parentName } from '../dns/name.js';
 import { MAX_ERRORS, ZoneErrorCode, type ZoneRecord } from './masterfile.js';
+import type { ConfigErrorCode } from '../config/error-codes.js';
 
 // Types that may share an owner with a CNAME (RFC 4035 §2.5: DNSSEC's own records).
 const RRSIG = 46;
@@ -92,7 +93,7 @@ export function validateZone(origin: string, records: ZoneRecord[], originFile: 
   return kept;
 }
 
-type Report = (code: string, r: ZoneRecord | undefined, message: string) => void;
+type Report = (code: ConfigErrorCode, r: ZoneRecord | undefined, message: string) => void;
 
 /** RFC 1034 §3.6.2: a CNAME owner has no other data, and one CNAME; the apex has none. */
 function checkCname(owner: string, rs: ZoneRecord[], origin: string, err: Report): void {

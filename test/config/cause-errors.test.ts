@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatConfigError } from '../../src/config/errors.js';
-import { loadConfig } from '../../src/config/load-config.js';
+import { loadConfig } from '../../src/server/load-config.js';
 
 const EXAMPLE = path.resolve(import.meta.dirname, '../../zones');
 const dirs: string[] = [];

@@ -5,7 +5,7 @@ import { endpointCheck, EndpointCheckSet, poolEndpoints } from '../../src/health
 import { evaluateHealth } from '../../src/health/quorum.js';
 import { recordEndpointMetrics } from '../../src/health/report.js';
 import { registry } from '../../src/obs/metrics.js';
-import type { Verdict } from '../../src/state/fleet-store.js';
+import type { Verdict } from '../../src/health/verdict.js';
 import type { Endpoint, Endpoints } from '../../src/steering/policy.js';
 import { httpCheck, tcpCheck } from './fixtures.js';
 

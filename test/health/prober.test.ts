@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { CheckConfig, ProbeResult } from '../../src/health/check-config.js';
 import { Prober, runProbe } from '../../src/health/prober.js';
 import { checkTransitions, checkUp, probesSkipped, registry } from '../../src/obs/metrics.js';
-import type { Verdict } from '../../src/state/fleet-store.js';
+import type { Verdict } from '../../src/health/verdict.js';
 import { FakeTimers, httpCheck, memoryLog, Target, waitFor } from './fixtures.js';
 
 /** A prober whose probes and verdicts the test can read in order (probe i ↔ verdict i). */

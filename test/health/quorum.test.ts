@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CheckConfig } from '../../src/health/check-config.js';
 import { evaluateHealth, type HealthView, type Quorum } from '../../src/health/quorum.js';
-import type { Verdict } from '../../src/state/fleet-store.js';
+import type { Verdict } from '../../src/health/verdict.js';
 import { httpCheck, tcpCheck } from './fixtures.js';
 
 const NOW = 1_000_000;

@@ -5,7 +5,7 @@ import { evaluateHealth } from '../../src/health/quorum.js';
 import { healthReport, recordHealthMetrics } from '../../src/health/report.js';
 import { initialState, next } from '../../src/health/rise-fall.js';
 import { registry } from '../../src/obs/metrics.js';
-import type { Verdict } from '../../src/state/fleet-store.js';
+import type { Verdict } from '../../src/health/verdict.js';
 import { httpCheck, tcpCheck } from './fixtures.js';
 
 const NOW = Date.UTC(2026, 0, 2, 3, 4, 5);

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { endpointCheck } from '../../src/health/endpoint-checks.js';
 import { HealthTracker } from '../../src/health/tracker.js';
-import type { Verdict } from '../../src/state/fleet-store.js';
+import type { Verdict } from '../../src/health/verdict.js';
 import type { Snapshot } from '../../src/state/snapshot.js';
 import { tcpCheck } from './fixtures.js';
 

@@ -2,7 +2,7 @@
 // prepare again, and a state that never stops moving ends in 503 STORE_CONTENDED with nothing changed.
 import { describe, expect, it } from 'vitest';
 import { OpsError } from '../../src/ops/errors.js';
-import { commitChecked } from '../../src/ops/routes.js';
+import { commitChecked } from '../../src/ops/route-kit.js';
 import type { AuditInput } from '../../src/state/fleet-store.js';
 import { MemoryStore } from '../../src/state/memory-store.js';
 

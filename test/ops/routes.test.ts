@@ -1,7 +1,7 @@
 // Every ops route and every error through inject(), on the real MemoryStore and Coordinator.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEntry, Drain, Ramp, WeightOverride } from '../../src/state/fleet-store.js';
-import { strandedBy } from '../../src/ops/routes.js';
+import { strandedBy } from '../../src/ops/route-kit.js';
 import { API, cleanup, EU, READ, startFleet, WEB, WRITE, type Fleet } from './fixture.js';
 
 let fleet: Fleet;

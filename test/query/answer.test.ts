@@ -3,7 +3,7 @@
 // bytes, so each case goes through the same decoder the server uses.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load-config.js';
+import { loadConfig } from '../../src/server/load-config.js';
 import { bytesToIp } from '../../src/dns/address.js';
 import { Rcode, RRClass, RRType } from '../../src/dns/constants.js';
 import { decodeQuery } from '../../src/dns/decode-query.js';

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load-config.js';
+import { loadConfig } from '../../src/server/load-config.js';
 import { RRType } from '../../src/dns/constants.js';
 import { parseSubnet } from '../../src/dns/ecs.js';
 import type { ClientLocation, GeoLocator } from '../../src/geo/types.js';

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../../config/load-config.js';
+import { loadConfig } from '../load-config.js';
 import { CDNSKEY, CDS, DNSKEY } from '../../dnssec/nsec.js';
 import { encodeFlatZone } from '../../zone/flat-zone.js';
 import { ZoneFileCache } from '../../zone/load.js';

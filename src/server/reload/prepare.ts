@@ -14,6 +14,7 @@ import type { Zone } from '../../zone/tree.js';
 import { ConfigProcess } from './config-process.js';
 import { readFlatZone } from './flat-file.js';
 import type { LoadResponse, PreparedZone } from './protocol.js';
+import { LatencyError, OtherConfigError } from '../../config/error-codes.js';
 
 export interface ZoneSummary {
   origin: string;
@@ -108,7 +109,7 @@ export class ConfigPreparer {
       errors.push(...parsed.errors);
       return parsed.table;
     } catch (err) {
-      errors.push({ code: 'REGIONDNS_ERR_LATENCY_TABLE', file, line: 0, message: `cannot read the latency table: ${(err as Error).message}` });
+      errors.push({ code: LatencyError.TABLE, file, line: 0, message: `cannot read the latency table: ${(err as Error).message}` });
       return null;
     }
   }
@@ -124,7 +125,7 @@ async function build(p: PreparedZone): Promise<Zone> {
 }
 
 function crashError(dir: string, why: string): ConfigError {
-  return { code: 'REGIONDNS_ERR_RELOAD_CRASH', file: dir, line: 0, message: `loading the zones folder failed: ${why}` };
+  return { code: OtherConfigError.RELOAD_CRASH, file: dir, line: 0, message: `loading the zones folder failed: ${why}` };
 }
 
 /** SOA SERIAL (RFC 1035 §3.3.13): the first 32 bits after MNAME and RNAME, which are uncompressed in zone rdata. */

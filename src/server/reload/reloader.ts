@@ -8,6 +8,7 @@ import type { Logger } from '../../obs/logger.js';
 import { zoneFilesUnchanged, zoneReloadLastFailure, zoneReloadLastSuccess, zoneReloads } from '../../obs/metrics.js';
 import { coalesce } from './coalesce.js';
 import { ConfigPreparer, type PreparedConfig, type PrepareOptions, type ZoneSummary } from './prepare.js';
+import { OtherConfigError } from '../../config/error-codes.js';
 
 /** Errors listed in /readyz (all of them go to the log). */
 const LISTED_ERRORS = 20;
@@ -92,7 +93,7 @@ export class Reloader {
     try {
       this.apply(r.config);
     } catch (err) {
-      return this.failed([{ code: 'REGIONDNS_ERR_RELOAD_APPLY', file: this.opts.zonesDir, line: 0, message: `the new configuration could not be put in force: ${(err as Error).message}` }], timing());
+      return this.failed([{ code: OtherConfigError.RELOAD_APPLY, file: this.opts.zonesDir, line: 0, message: `the new configuration could not be put in force: ${(err as Error).message}` }], timing());
     }
     const t = timing();
     this.succeeded(r.config);

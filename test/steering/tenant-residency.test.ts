@@ -3,7 +3,7 @@
 // scope /0, API entries over the file, CNAME into the wildcard, unknown tenants).
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load-config.js';
+import { loadConfig } from '../../src/server/load-config.js';
 import { RRType, Rcode } from '../../src/dns/constants.js';
 import { decodeQuery } from '../../src/dns/decode-query.js';
 import { encodeResponse } from '../../src/dns/encode-response.js';
@@ -17,7 +17,7 @@ import { OverrideMap } from '../../src/state/store-kit.js';
 import { buildSnapshot, type RegionHealth } from '../../src/state/snapshot.js';
 import type { HostnamePolicy, Region, RegionId, TenantPolicy, WhenHomeDown } from '../../src/steering/policy.js';
 import { formatTrace } from '../../src/steering/trace.js';
-import { parseTenants, routeTenant, slugProblem, tenantSlug, type TenantRoute } from '../../src/steering/tenants.js';
+import { parseTenants, routeTenant, slugProblem, tenantSlug, type TenantRoute } from '../../src/steering/tenant-residency.js';
 import { buildQuery, ecsOption, Packet } from '../helpers/dns-client.js';
 import { downRegions, endpoints } from './fixtures.js';
 

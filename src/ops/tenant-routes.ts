@@ -7,13 +7,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import * as z from 'zod';
 import type { Change, TenantOverride } from '../state/fleet-store.js';
 import { listTenants } from '../state/tenant-list.js';
-import { TenantDirectory, type TenantLookup } from '../state/tenants.js';
+import { TenantDirectory, type TenantLookup } from '../state/tenant-directory.js';
 import type { HostnamePolicy } from '../steering/policy.js';
-import { parseTenants, slugProblem, tenantHostnames, tenantRegionCheck, type TenantFormat } from '../steering/tenants.js';
+import { parseTenants, slugProblem, tenantHostnames, tenantRegionCheck, type TenantFormat } from '../steering/tenant-residency.js';
 import { OpsError } from './errors.js';
-// routes.ts registers these routes, so this import is a cycle: nothing from it may be used at the top
-// level of this module, only inside functions (which run once both modules are loaded).
-import { addRoute, commitChecked, orEmpty, param, parseBody, query, Reason, ReasonBody, type OpsDeps } from './routes.js';
+import { addRoute, commitChecked, orEmpty, param, parseBody, query, Reason, ReasonBody, type OpsDeps } from './route-kit.js';
 
 /** An import may carry a million lines (about 25 MB of CSV). */
 export const IMPORT_BODY_LIMIT = 64 * 1024 * 1024;

@@ -9,7 +9,7 @@
 
 import type { RegionId, TenantFile } from '../steering/policy.js';
 import { NO_TENANT_FILE, TenantTable } from '../steering/tenant-table.js';
-import { slugProblem } from '../steering/tenants.js';
+import { slugProblem } from '../steering/tenant-residency.js';
 import type { TenantOverride } from './fleet-store.js';
 import { OverrideMap } from './store-kit.js';
 

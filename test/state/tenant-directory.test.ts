@@ -2,7 +2,7 @@
 // many overrides compacted) held against a plain reference model through random changes.
 import { describe, expect, it } from 'vitest';
 import { OverrideMap } from '../../src/state/store-kit.js';
-import { COMPACT_AT, TenantDirectory } from '../../src/state/tenants.js';
+import { COMPACT_AT, TenantDirectory } from '../../src/state/tenant-directory.js';
 import { TenantTable } from '../../src/steering/tenant-table.js';
 
 const REGIONS = ['us-east', 'eu-central', 'eu-west'];

@@ -2,7 +2,7 @@
 // `*.app.example.com`) is answered with tenant acme's home region, from a map of slug → region, and
 // when that region is down only with what the hostname's residency rules allow.
 // Pure: the slug rules, the line formats shared by the tenants file and the bulk import, and the
-// residency decision. The map itself (file entries under API overrides) is src/state/tenants.ts.
+// residency decision. The map itself (file entries under API overrides) is src/state/tenant-directory.ts.
 
 import { isEscapedDot } from '../dns/name.js';
 import { greatCircleKm } from '../geo/latency.js';

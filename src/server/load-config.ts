@@ -8,8 +8,9 @@ import { parseLatencyTable, type LatencyTable } from '../geo/latency-table.js';
 import { loadSteering } from '../steering/load-policy.js';
 import type { SteeringConfig } from '../steering/policy.js';
 import { loadZoneDir, type LoadedZone, type ZoneFileCache } from '../zone/load.js';
-import type { ConfigError } from './errors.js';
-import { readConfigFile, setMaxConfigFileBytes } from './read-file.js';
+import type { ConfigError } from '../config/errors.js';
+import { readConfigFile, setMaxConfigFileBytes } from '../config/read-file.js';
+import { LatencyError, OtherConfigError } from '../config/error-codes.js';
 
 export interface LoadedConfig {
   zones: LoadedZone[];
@@ -40,7 +41,7 @@ export interface LoadConfigOptions {
 export function loadConfig(zonesDir: string, opts: LoadConfigOptions = {}): LoadedConfig {
   if (opts.maxFileBytes !== undefined) setMaxConfigFileBytes(opts.maxFileBytes);
   if (!fs.existsSync(zonesDir) || !fs.statSync(zonesDir).isDirectory()) {
-    return { zones: [], steering: { regions: new Map(), hostnames: new Map() }, latencyTable: null, warnings: [], unchanged: [], errors: [{ code: 'REGIONDNS_ERR_ZONES_DIR', file: zonesDir, line: 0, message: 'zones folder not found: pass --zones DIR' }] };
+    return { zones: [], steering: { regions: new Map(), hostnames: new Map() }, latencyTable: null, warnings: [], unchanged: [], errors: [{ code: OtherConfigError.ZONES_DIR, file: zonesDir, line: 0, message: 'zones folder not found: pass --zones DIR' }] };
   }
   const { zones, errors, warnings, unchanged, failedOrigins } = loadZoneDir(zonesDir, opts.cache);
   attachKeys(zones, opts.keysDir ?? defaultKeysDir(zonesDir), errors, {}, Date.now(), opts.signing !== false);
@@ -56,11 +57,11 @@ export function loadConfig(zonesDir: string, opts: LoadConfigOptions = {}): Load
       latencyTable = parsed.table;
       errors.push(...parsed.errors);
     } catch (err) {
-      errors.push({ code: 'REGIONDNS_ERR_LATENCY_TABLE', file: opts.latencyTablePath, line: 0, message: `cannot read the latency table: ${(err as Error).message}` });
+      errors.push({ code: LatencyError.TABLE, file: opts.latencyTablePath, line: 0, message: `cannot read the latency table: ${(err as Error).message}` });
     }
   }
   if (zones.length === 0 && errors.length === 0) {
-    errors.push({ code: 'REGIONDNS_ERR_NO_ZONES', file: zonesDir, line: 0, message: 'no zone files (*.zone) in the zones folder' });
+    errors.push({ code: OtherConfigError.NO_ZONES, file: zonesDir, line: 0, message: 'no zone files (*.zone) in the zones folder' });
   }
   return { zones, steering: steering.config, latencyTable, errors, warnings, unchanged };
 }
