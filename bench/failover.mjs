@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort as sharedFreePort } from './lib/ports.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.1';
@@ -103,25 +104,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // ---- ports, targets, Redis, servers ---------------------------------------------------------------
 
 /** A port free for both TCP and UDP on 127.0.0.1 (the server binds both). */
-async function freePort() {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await new Promise((resolve, reject) => {
-      const srv = net.createServer();
-      srv.once('error', reject);
-      srv.listen(0, HOST, () => {
-        const p = srv.address().port;
-        srv.close(() => resolve(p));
-      });
-    });
-    const udpFree = await new Promise((resolve) => {
-      const s = dgram.createSocket('udp4');
-      s.once('error', () => resolve(false));
-      s.bind(port, HOST, () => s.close(() => resolve(true)));
-    });
-    if (udpFree) return port;
-  }
-  throw new Error('no free port found');
-}
+const freePort = () => sharedFreePort({ host: HOST });
 
 /** An HTTP health target: 200 while healthy, 500 while failing. */
 async function startTarget() {

@@ -7,12 +7,12 @@
 // does not delay it. Prints p50/p99/max latency, lost queries and each reload's duration.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import { freePort } from './lib/ports.mjs';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({ options: {
@@ -26,7 +26,6 @@ if (!fs.existsSync(path.join(REPO, 'dist/cli.js'))) { console.error('run `npm ru
 const RECORDS = Number(values.records);
 const RELOADS = Number(values.reloads);
 
-const freePort = () => new Promise((resolve) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); }); });
 
 function writeZone(dir, serial) {
   const file = path.join(dir, 'big.test.zone');
