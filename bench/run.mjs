@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseDnsperf } from './lib/dnsperf.mjs';
 import { freePort as sharedFreePort } from './lib/ports.mjs';
+import { encodeQuery as encodeDnsQuery } from './lib/dns-query.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.1';
@@ -285,30 +286,11 @@ class Server {
 
 // --- a tiny DNS client, for the readiness probe and the answer checks ---------------------------
 
+/** A query as dnsperf sends it; `ecsOption` as dnsperf -E takes it ("code:hex"), sent as-is in an OPT. */
 function encodeQuery(id, name, type, ecsOption) {
-  const labels = name.replace(/\.$/, '').split('.').filter(Boolean);
-  const qname = Buffer.concat([...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'ascii')])), Buffer.from([0])]);
-  const header = Buffer.alloc(12);
-  header.writeUInt16BE(id, 0);
-  header.writeUInt16BE(1, 4); // QDCOUNT
-  const question = Buffer.alloc(4);
-  question.writeUInt16BE(TYPE[type], 0);
-  question.writeUInt16BE(1, 2); // IN
-  if (!ecsOption) return Buffer.concat([header, qname, question]);
-  // OPT RR (RFC 6891 §6.1.2) carrying the option exactly as dnsperf -E code:hex sends it.
+  if (!ecsOption) return encodeDnsQuery({ id, name, type: TYPE[type] });
   const [code, hex] = ecsOption.split(':');
-  const value = Buffer.from(hex, 'hex');
-  const opt = Buffer.alloc(11 + 4 + value.length);
-  opt.writeUInt8(0, 0); // root name
-  opt.writeUInt16BE(TYPE.OPT, 1);
-  opt.writeUInt16BE(1232, 3); // UDP payload size
-  opt.writeUInt32BE(0, 5); // extended rcode, version, flags
-  opt.writeUInt16BE(4 + value.length, 9);
-  opt.writeUInt16BE(Number(code), 11);
-  opt.writeUInt16BE(value.length, 13);
-  value.copy(opt, 15);
-  header.writeUInt16BE(1, 10); // ARCOUNT
-  return Buffer.concat([header, qname, question, opt]);
+  return encodeDnsQuery({ id, name, type: TYPE[type], options: [{ code: Number(code), value: Buffer.from(hex, 'hex') }] });
 }
 
 function decodeResponse(buf) {
