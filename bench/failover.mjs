@@ -16,6 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort as sharedFreePort } from './lib/ports.mjs';
+import { ecsV4, encodeQuery } from './lib/dns-query.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.1';
@@ -103,25 +105,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // ---- ports, targets, Redis, servers ---------------------------------------------------------------
 
 /** A port free for both TCP and UDP on 127.0.0.1 (the server binds both). */
-async function freePort() {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await new Promise((resolve, reject) => {
-      const srv = net.createServer();
-      srv.once('error', reject);
-      srv.listen(0, HOST, () => {
-        const p = srv.address().port;
-        srv.close(() => resolve(p));
-      });
-    });
-    const udpFree = await new Promise((resolve) => {
-      const s = dgram.createSocket('udp4');
-      s.once('error', () => resolve(false));
-      s.bind(port, HOST, () => s.close(() => resolve(true)));
-    });
-    if (udpFree) return port;
-  }
-  throw new Error('no free port found');
-}
+const freePort = () => sharedFreePort({ host: HOST });
 
 /** An HTTP health target: 200 while healthy, 500 while failing. */
 async function startTarget() {
@@ -260,14 +244,9 @@ async function startServe(zones, { redis, probe, id }) {
 // ---- DNS: the query bytes and the answer -----------------------------------------------------------
 
 /** `api.failover.test A` with EDNS and ECS 193.0.0.0/24 (Amsterdam), written out by hand. */
+/** An A query for QNAME with ECS 193.0.0.0/24 (RFC 7871 §6), so steering sees a client in Europe. */
 function query(id) {
-  const header = Buffer.from([id >> 8, id & 0xff, 0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 1]); // QD=1, AR=1 (OPT)
-  const qname = Buffer.concat([...QNAME.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'ascii')])), Buffer.from([0])]);
-  const question = Buffer.from([0, 1, 0, 1]); // A, IN
-  // OPT (RFC 6891): root owner, type 41, UDP size 1232, rcode/version/flags 0, rdata = one option.
-  // ECS (RFC 7871 §6): code 8, length 7, family 1, source /24, scope 0, 193.0.0 (truncated to 3 bytes).
-  const opt = Buffer.from([0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 11, 0, 8, 0, 7, 0, 1, 24, 0, 193, 0, 0]);
-  return Buffer.concat([header, qname, question, opt]);
+  return encodeQuery({ id, name: QNAME, options: [ecsV4([193, 0, 0, 0], 24)] });
 }
 
 /** Skips a (possibly compressed) name; returns the offset after it. */

@@ -13,6 +13,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { freePort } from './lib/ports.mjs';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({ options: { posts: { type: 'string', default: '6' }, mib: { type: 'string', default: '60' }, server: { type: 'string' }, parallel: { type: 'boolean', default: false } } });
@@ -22,9 +23,6 @@ const MIB = Number(values.mib);
 if (!(POSTS >= 1 && POSTS <= 100 && MIB >= 1 && MIB <= 1024)) { console.error('--posts 1..100, --mib 1..1024'); process.exit(2); }
 if (!fs.existsSync(path.join(SERVER, 'dist/cli.js'))) { console.error(`no ${path.join(SERVER, 'dist/cli.js')}: run \`npm run build\` first`); process.exit(2); }
 
-const freePort = () => new Promise((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-});
 const rssMB = (pid) => Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024);
 
 const dnsPort = await freePort();

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort as sharedFreePort } from './lib/ports.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.1';
@@ -126,13 +127,7 @@ fs.writeFileSync(queries, Array.from({ length: HOSTNAMES }, (_, h) => `h${h}.${Z
 
 // ---- the server -------------------------------------------------------------------------------------
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, HOST, () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
+const freePort = () => sharedFreePort({ host: HOST });
 
 async function startServer(probe) {
   const dnsPort = await freePort();

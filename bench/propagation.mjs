@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort as sharedFreePort } from './lib/ports.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.1';
@@ -107,22 +108,7 @@ function track(child, what) {
 }
 
 /** A port free for both TCP and UDP on 127.0.0.1 (the server binds both on one port). */
-async function freePort() {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await new Promise((resolve, reject) => {
-      const srv = net.createServer();
-      srv.once('error', reject);
-      srv.listen(0, HOST, () => { const p = srv.address().port; srv.close(() => resolve(p)); });
-    });
-    const udpFree = await new Promise((resolve) => {
-      const s = dgram.createSocket('udp4');
-      s.once('error', () => resolve(false));
-      s.bind(port, HOST, () => s.close(() => resolve(true)));
-    });
-    if (udpFree) return port;
-  }
-  throw new Error('no free port found');
-}
+const freePort = () => sharedFreePort({ host: HOST });
 
 async function waitFor(what, check, timeoutMs, everyMs = 25) {
   const deadline = Date.now() + timeoutMs;

@@ -7,12 +7,13 @@
 // does not delay it. Prints p50/p99/max latency, lost queries and each reload's duration.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import { freePort } from './lib/ports.mjs';
+import { encodeQuery } from './lib/dns-query.mjs';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({ options: {
@@ -26,7 +27,6 @@ if (!fs.existsSync(path.join(REPO, 'dist/cli.js'))) { console.error('run `npm ru
 const RECORDS = Number(values.records);
 const RELOADS = Number(values.reloads);
 
-const freePort = () => new Promise((resolve) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); }); });
 
 function writeZone(dir, serial) {
   const file = path.join(dir, 'big.test.zone');
@@ -52,15 +52,7 @@ const sock = dgram.createSocket('udp4');
 const sent = new Map(); // id -> [hrtime ns, seq]
 const lat = [];
 let seq = 0, lost = 0, stopping = false, nextId = 0;
-function query(id, name) {
-  const labels = name.split('.');
-  const b = Buffer.alloc(12 + name.length + 2 + 4);
-  b.writeUInt16BE(id, 0); b.writeUInt16BE(1, 4);
-  let o = 12;
-  for (const l of labels) { b[o++] = l.length; b.write(l, o, 'latin1'); o += l.length; }
-  b[o++] = 0; b.writeUInt16BE(1, o); b.writeUInt16BE(1, o + 2);
-  return b;
-}
+const query = (id, name) => encodeQuery({ id, name });
 sock.on('message', (m) => {
   const id = m.readUInt16BE(0);
   const s = sent.get(id);

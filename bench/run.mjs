@@ -11,6 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parseDnsperf } from './lib/dnsperf.mjs';
+import { freePort as sharedFreePort } from './lib/ports.mjs';
+import { encodeQuery as encodeDnsQuery } from './lib/dns-query.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.1';
@@ -232,22 +235,8 @@ function treeCpuSeconds(pid) {
 }
 
 /** A port free for TCP and UDP on 127.0.0.1 (the DNS listener needs both). */
-async function freePort(avoid = new Set()) {
-  for (let i = 0; i < 50; i++) {
-    const port = await new Promise((resolve, reject) => {
-      const srv = net.createServer();
-      srv.once('error', reject);
-      srv.listen(0, HOST, () => { const p = srv.address().port; srv.close(() => resolve(p)); });
-    });
-    if (avoid.has(port)) continue;
-    const udpFree = await new Promise((resolve) => {
-      const sock = dgram.createSocket('udp4');
-      sock.once('error', () => resolve(false));
-      sock.bind(port, HOST, () => sock.close(() => resolve(true)));
-    });
-    if (udpFree) return port;
-  }
-  throw new Error('no free loopback port found');
+function freePort(avoid = new Set()) {
+  return sharedFreePort({ host: HOST, avoid });
 }
 
 // --- the server -------------------------------------------------------------------------------
@@ -297,30 +286,11 @@ class Server {
 
 // --- a tiny DNS client, for the readiness probe and the answer checks ---------------------------
 
+/** A query as dnsperf sends it; `ecsOption` as dnsperf -E takes it ("code:hex"), sent as-is in an OPT. */
 function encodeQuery(id, name, type, ecsOption) {
-  const labels = name.replace(/\.$/, '').split('.').filter(Boolean);
-  const qname = Buffer.concat([...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'ascii')])), Buffer.from([0])]);
-  const header = Buffer.alloc(12);
-  header.writeUInt16BE(id, 0);
-  header.writeUInt16BE(1, 4); // QDCOUNT
-  const question = Buffer.alloc(4);
-  question.writeUInt16BE(TYPE[type], 0);
-  question.writeUInt16BE(1, 2); // IN
-  if (!ecsOption) return Buffer.concat([header, qname, question]);
-  // OPT RR (RFC 6891 §6.1.2) carrying the option exactly as dnsperf -E code:hex sends it.
+  if (!ecsOption) return encodeDnsQuery({ id, name, type: TYPE[type] });
   const [code, hex] = ecsOption.split(':');
-  const value = Buffer.from(hex, 'hex');
-  const opt = Buffer.alloc(11 + 4 + value.length);
-  opt.writeUInt8(0, 0); // root name
-  opt.writeUInt16BE(TYPE.OPT, 1);
-  opt.writeUInt16BE(1232, 3); // UDP payload size
-  opt.writeUInt32BE(0, 5); // extended rcode, version, flags
-  opt.writeUInt16BE(4 + value.length, 9);
-  opt.writeUInt16BE(Number(code), 11);
-  opt.writeUInt16BE(value.length, 13);
-  value.copy(opt, 15);
-  header.writeUInt16BE(1, 10); // ARCOUNT
-  return Buffer.concat([header, qname, question, opt]);
+  return encodeDnsQuery({ id, name, type: TYPE[type], options: [{ code: Number(code), value: Buffer.from(hex, 'hex') }] });
 }
 
 function decodeResponse(buf) {
@@ -495,49 +465,6 @@ function dnsperf(args, secs) {
   });
 }
 
-function parseDnsperf(out) {
-  const num = (re) => { const m = re.exec(out); return m ? Number(m[1]) : null; };
-  const sent = num(/Queries sent:\s+(\d+)/);
-  const completed = num(/Queries completed:\s+(\d+)/);
-  if (sent === null || completed === null) return null;
-  const rcodes = {};
-  const rc = /Response codes:\s+(.*)/.exec(out)?.[1] ?? '';
-  for (const m of rc.matchAll(/([A-Z]+) (\d+) \(/g)) rcodes[m[1]] = Number(m[2]);
-  const lat = /Average Latency \(s\):\s+([\d.]+) \(min ([\d.]+), max ([\d.]+)\)/.exec(out);
-  // Only the "answer count" block: some dnsperf versions print the same histogram again under
-  // "Connection Statistics".
-  let buckets = null;
-  const hist = /Latency bucket \(s\):\s+answer count\n((?:\s+[\d.]+ - [\d.]+:\s+\d+\n?)*)/.exec(out);
-  if (hist) {
-    buckets = [...hist[1].matchAll(/([\d.]+) - ([\d.]+):\s+(\d+)/g)].map((m) => ({ lo: Number(m[1]), hi: Number(m[2]), n: Number(m[3]) }));
-  }
-  return {
-    sent, completed,
-    lost: num(/Queries lost:\s+(\d+)/) ?? 0,
-    interrupted: num(/Queries interrupted:\s+(\d+)/) ?? 0,
-    qps: num(/Queries per second:\s+([\d.]+)/),
-    runTime: num(/Run time \(s\):\s+([\d.]+)/),
-    avgMs: lat ? Number(lat[1]) * 1000 : null,
-    minMs: lat ? Number(lat[2]) * 1000 : null,
-    maxMs: lat ? Number(lat[3]) * 1000 : null,
-    sdMs: (num(/Latency StdDev \(s\):\s+([\d.]+)/) ?? NaN) * 1000,
-    rcodes,
-    percentiles: buckets ? { p50: percentile(buckets, 0.5), p95: percentile(buckets, 0.95), p99: percentile(buckets, 0.99) } : null,
-  };
-}
-
-/** The p-quantile from histogram buckets, in ms, interpolating linearly inside a bucket. */
-function percentile(buckets, p) {
-  const total = buckets.reduce((a, b) => a + b.n, 0);
-  if (total === 0) return null;
-  const rank = p * total;
-  let seen = 0;
-  for (const b of buckets) {
-    if (seen + b.n >= rank) return (b.lo + ((b.hi - b.lo) * (rank - seen)) / b.n) * 1000;
-    seen += b.n;
-  }
-  return buckets[buckets.length - 1].hi * 1000;
-}
 
 /** Warns when a run's response-code mix is off the workload's by more than 3 points. */
 function checkRcodes(w, r, label) {

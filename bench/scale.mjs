@@ -4,10 +4,11 @@
 //   node bench/scale.mjs [--sizes 10000,100000,1000000] [--secs 5] [--workers 1]
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseDnsperf } from './lib/dnsperf.mjs';
+import { freePort } from './lib/ports.mjs';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({ options: {
@@ -18,7 +19,6 @@ const { values } = parseArgs({ options: {
 } });
 if (!fs.existsSync(path.join(REPO, 'dist/cli.js'))) { console.error('run `npm run build` first'); process.exit(2); }
 
-const freePort = () => new Promise((resolve) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); }); });
 
 function generate(dir, records, steered) {
   const zone = fs.createWriteStream(path.join(dir, 'scale.test.zone'));
@@ -43,7 +43,8 @@ function generate(dir, records, steered) {
 
 function dnsperf(port, file, secs) {
   const out = execFileSync('timeout', [String(secs + 10), 'dnsperf', '-s', '127.0.0.1', '-p', String(port), '-d', file, '-l', String(secs), '-c', '4', '-T', '1', '-t', '2', '-Q', '500000'], { encoding: 'utf8' });
-  return { qps: Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1]), lost: Number(/Queries lost:\s+(\d+)/.exec(out)?.[1]), avgMs: Number(/Average Latency \(s\):\s+([\d.]+)/.exec(out)?.[1]) * 1000 };
+  const r = parseDnsperf(out);
+  return { qps: r?.qps ?? NaN, lost: r?.lost ?? NaN, avgMs: r?.avgMs ?? NaN };
 }
 
 async function measure(records) {

@@ -16,6 +16,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseDnsperf } from './lib/dnsperf.mjs';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({ options: {
@@ -115,7 +116,8 @@ async function stop(s) {
 
 function dnsperf(port, file, secs) {
   const out = execFileSync('timeout', [String(secs + 10), 'dnsperf', '-s', '127.0.0.1', '-p', String(port), '-d', file, '-l', String(secs), '-c', '4', '-T', '1', '-t', '2', '-Q', '500000'], { encoding: 'utf8' });
-  return { qps: Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1]), lost: Number(/Queries lost:\s+(\d+)/.exec(out)?.[1]) };
+  const r = parseDnsperf(out);
+  return { qps: r?.qps ?? NaN, lost: r?.lost ?? NaN };
 }
 
 function dig(port, name) {

@@ -17,9 +17,9 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { freePort as sharedFreePort } from './lib/ports.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const HOST = '127.0.0.1';
@@ -62,12 +62,7 @@ const treeRssMb = (pid) => pidsOf(pid).reduce((s, p) => {
   try { return s + Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))[1]) / 1024; } catch { return s; }
 }, 0);
 
-async function freePort() {
-  for (;;) {
-    const port = await new Promise((resolve) => { const s = net.createServer().listen(0, HOST, () => { const p = s.address().port; s.close(() => resolve(p)); }); });
-    if (port !== 15401 && port !== 15402 && port !== 15410) return port;
-  }
-}
+const freePort = () => sharedFreePort({ host: HOST, avoid: new Set([15401, 15402, 15410]) });
 
 async function startServer(args) {
   const port = await freePort();

@@ -17,9 +17,6 @@ const TC = 0x0200;
 const RD = 0x0100;
 const CD = 0x0010;
 
-// Per-RR owner pointer (or -1), filled while sizing and reused while writing; grows, never shrinks.
-let ptrs = new Int32Array(64);
-
 /**
  * Offset in the request's question of a label-boundary suffix equal (case-insensitively) to `owner`,
  * or -1. Only one suffix can have the owner's length, so at most one byte comparison is made.
@@ -41,23 +38,30 @@ function ownerPointer(req: Uint8Array, nameEnd: number, owner: Uint8Array): numb
   return p;
 }
 
-/** Sizes one section, filling ptrs from index `k`; returns the section's octets. */
-function sizeSection(rrs: readonly WireRR[], k: number, req: Uint8Array, qname: string, nameEnd: number): number {
+/**
+ * Where an owner is written as a pointer: the question's name (same canonical string ⇒ same wire name
+ * up to case), a suffix of it, or -1 (written out). Asked while sizing and again while writing (one
+ * string compare, rarely a byte compare), so the encoder keeps no state between calls.
+ */
+function ownerPtr(rr: WireRR, req: Uint8Array, qname: string, nameEnd: number): number {
+  return rr.owner === qname || (rr.owner === QUESTION_NAME && qname !== '') ? HEADER : ownerPointer(req, nameEnd, rr.ownerWire);
+}
+
+/** Sizes one section; returns its octets. */
+function sizeSection(rrs: readonly WireRR[], req: Uint8Array, qname: string, nameEnd: number): number {
   let size = 0;
   for (let i = 0; i < rrs.length; i++) {
     const rr = rrs[i];
-    // Same canonical string ⇒ same wire name up to case: point at the question's name.
-    const ptr = rr.owner === qname || (rr.owner === QUESTION_NAME && qname !== '') ? HEADER : ownerPointer(req, nameEnd, rr.ownerWire);
-    ptrs[k + i] = ptr;
+    const ptr = ownerPtr(rr, req, qname, nameEnd);
     size += (ptr >= 0 ? 2 : rr.ownerWire.length) + 10 + rr.rdata.length;
   }
   return size;
 }
 
-function writeSection(out: Uint8Array, o: number, rrs: readonly WireRR[], k: number): number {
+function writeSection(out: Uint8Array, o: number, rrs: readonly WireRR[], req: Uint8Array, qname: string, nameEnd: number): number {
   for (let i = 0; i < rrs.length; i++) {
     const rr = rrs[i];
-    const ptr = ptrs[k + i];
+    const ptr = ownerPtr(rr, req, qname, nameEnd);
     if (ptr >= 0) {
       out[o++] = 0xc0 | (ptr >> 8);
       out[o++] = ptr & 0xff;
@@ -116,7 +120,8 @@ function writeHeader(out: Uint8Array, id: number, flags: number, qd: number, an:
 
 /**
  * This process's name server identifier (RFC 5001), sent only to queries that ask for it. Set once at
- * start-up (each worker its own), so operators can tell which instance and worker answered.
+ * start-up (each worker its own), so operators can tell which instance and worker answered: process
+ * configuration, never written by a query (the encoder's only module state).
  */
 let nsidPayload: Uint8Array | null = null;
 
@@ -205,17 +210,15 @@ export function encodeResponse(req: Uint8Array, query: Query, answer: Answer, ma
   const an = answer.answer;
   const ns = answer.authority;
   const ad = answer.additional;
-  const total = an.length + ns.length + ad.length;
-  if (ptrs.length < total) ptrs = new Int32Array(Math.max(total, ptrs.length * 2));
 
   const ecs = edns === null ? null : edns.ecs;
   const base = qEnd + optSize(edns, cookie); // header + question + OPT: what a truncated reply keeps
   // Without a question nothing can be pointed at: '' matches no owner and nameEnd = 12 finds no suffix.
   const qname = qEnd > HEADER ? query.qname : '';
   const size = base
-    + sizeSection(an, 0, req, qname, nameEnd)
-    + sizeSection(ns, an.length, req, qname, nameEnd)
-    + sizeSection(ad, an.length + ns.length, req, qname, nameEnd);
+    + sizeSection(an, req, qname, nameEnd)
+    + sizeSection(ns, req, qname, nameEnd)
+    + sizeSection(ad, req, qname, nameEnd);
 
   let flags = replyFlags(query.flags, query.opcode, answer.aa, rcode);
   const qd = qEnd > HEADER ? 1 : 0;
@@ -223,9 +226,9 @@ export function encodeResponse(req: Uint8Array, query: Query, answer: Answer, ma
     const out = Buffer.allocUnsafe(size);
     writeHeader(out, query.id, flags, qd, an.length, ns.length, ad.length + (edns === null ? 0 : 1));
     let o = copyRange(out, HEADER, req, HEADER, qEnd);
-    o = writeSection(out, o, an, 0);
-    o = writeSection(out, o, ns, an.length);
-    o = writeSection(out, o, ad, an.length + ns.length);
+    o = writeSection(out, o, an, req, qname, nameEnd);
+    o = writeSection(out, o, ns, req, qname, nameEnd);
+    o = writeSection(out, o, ad, req, qname, nameEnd);
     if (edns !== null) writeOpt(out, o, rcode, edns, ecs, answer.ecsScope, cookie);
     return out;
   }

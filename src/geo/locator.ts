@@ -98,6 +98,15 @@ function recordReader(buf: Buffer, recordSize: number): RecordReader {
 
 const CACHE_GENERATION = 1 << 15;
 
+/** The record and depth of a walk's result (records fit in 32 bits, depths in 8: exact in a double). */
+function recordOf(walked: number): number {
+  return Math.floor(walked / 256);
+}
+
+function depthOf(walked: number): number {
+  return walked % 256;
+}
+
 class Database {
   readonly reader: Reader<Response>;
   readonly nodeCount: number;
@@ -106,8 +115,10 @@ class Database {
   /** Node where IPv4 lookups start (after 96 zero bits in an IPv6 tree); >= nodeCount when none. */
   readonly ipv4Start: number;
   private readonly read: RecordReader;
-  /** Depth reached by the last walk(): the matched network's prefix length. */
-  depth = 0;
+  /**
+   * Derived data, safe to fill: decoded locations per (record, prefix), in two generations (the
+   * older is dropped when the newer fills). Filling it never changes what locate() returns.
+   */
   private cache = new Map<number, ClientLocation | null>();
   private older = new Map<number, ClientLocation | null>();
 
@@ -152,7 +163,8 @@ class Database {
 
   /**
    * Walks `bits` bits of `addr` from byte `from`, starting at `node`. Returns the record value
-   * (> nodeCount: data; == nodeCount: no data) and leaves the depth in `this.depth`.
+   * (> nodeCount: data; == nodeCount: no data) and the depth reached (the matched network's prefix
+   * length) as one number, record * 256 + depth: see recordOf() and depthOf().
    */
   walk(addr: Uint8Array, from: number, bits: number, node: number): number {
     const nodeCount = this.nodeCount;
@@ -160,8 +172,7 @@ class Database {
     for (; depth < bits && node < nodeCount; depth++) {
       node = this.read(node, (addr[from + (depth >> 3)] >> (7 - (depth & 7))) & 1);
     }
-    this.depth = depth;
-    return node;
+    return node * 256 + depth;
   }
 
   /** Location for a data record; `addr` (4 or 16 bytes from `from`) decodes it on a cache miss. */
@@ -236,8 +247,9 @@ export function openGeoDatabases(paths: readonly string[]): GeoLocator {
         extra = 96;
       } else if (address.length === 16) {
         for (const db of forV6) {
-          const record = db.walk(address, 0, 128, 0);
-          if (record > db.nodeCount) return db.locationAt(record, address, 0, 16, db.depth);
+          const walked = db.walk(address, 0, 128, 0);
+          const record = recordOf(walked);
+          if (record > db.nodeCount) return db.locationAt(record, address, 0, 16, depthOf(walked));
         }
         return null;
       } else {
@@ -245,8 +257,9 @@ export function openGeoDatabases(paths: readonly string[]): GeoLocator {
       }
       for (const db of forV4) {
         // A tree without IPv4 data has ipv4Start == nodeCount: the walk stops at once, no data.
-        const record = db.walk(address, from, 32, db.ipv4Start);
-        if (record > db.nodeCount) return db.locationAt(record, address, from, 4, db.depth + extra);
+        const walked = db.walk(address, from, 32, db.ipv4Start);
+        const record = recordOf(walked);
+        if (record > db.nodeCount) return db.locationAt(record, address, from, 4, depthOf(walked) + extra);
       }
       return null;
     },

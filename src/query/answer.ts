@@ -1,43 +1,68 @@
 // answer(): one query, one snapshot, one RNG → one Answer. Pure: no I/O, no clock, no Math.random.
 
 import { Rcode, RRClass, RRType } from '../dns/constants.js';
-import { ipToBytes } from '../dns/address.js';
 import { NXNAME } from '../dnssec/nsec.js';
 import type { Answer, Query, WireRR } from '../dns/types.js';
-import type { ClientAddress } from '../dns/udp.js';
 import type { RegionRecords } from '../state/endpoint-health.js';
 import type { SteeredName, Snapshot, TenantAnswer } from '../state/snapshot.js';
 import { steer, traceAnswer, traceClient, type SteeringResult } from '../steering/pipeline.js';
 import type { HostnamePolicy, RegionId, SteeringOutcome } from '../steering/policy.js';
+import type { Rng } from '../steering/rng.js';
 import type { SteeringClient } from '../steering/stages.js';
 import { routeTenant, tenantSlugEnd, tenantSlugStart, type TenantRoute } from '../steering/tenant-residency.js';
 import type { Trace, TraceTenant } from '../steering/trace.js';
 import { lookup, refused, type DynamicAnswer, type DynamicNames } from '../zone/lookup.js';
 
-export interface QueryContext {
-  query: Query;
-  /** The address the query came from (the resolver): text, or octets from the batched UDP engine. */
-  source: ClientAddress;
-  rng: () => number;
-  trace: Trace | null;
-  /** Set when a steered name was answered: what the pipeline decided (for metrics and logs). */
+const LOOPBACK = new Uint8Array([127, 0, 0, 1]);
+
+/** What answer() found: the answer, and for a steered name what the pipeline decided (for metrics and logs). */
+export interface Resolution {
+  answer: Answer;
   steering: SteeringResult | null;
+  /** The steered hostname that answered (a wildcard's owner for a tenant's subdomain); null when none did. */
   steeredName: string | null;
 }
 
-export function newContext(query: Query, source: ClientAddress, rng: () => number, trace: Trace | null = null): QueryContext {
-  return { query, source, rng, trace, steering: null, steeredName: null };
+/**
+ * `source`: the resolver's address as octets (parsed once at the socket edge); `trace`: explain's
+ * steering trace, filled as the pipeline runs. Reads the snapshot; fills only its derived-data memo.
+ */
+export function answer(query: Query, snap: Snapshot, rng: Rng, source: Uint8Array = LOOPBACK, trace: Trace | null = null): Resolution {
+  const q = query;
+  // Only class IN is served; QCLASS * (255) asks for any class, which here means IN.
+  if (q.qclass !== RRClass.IN && q.qclass !== RRClass.ANY) return unsteered(refused());
+  // No zone transfers: refuse rather than pretend (RFC 5936 §4.2 leaves the policy to the server).
+  if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) return unsteered(refused());
+  // RFC 9824 §3.5: NXNAME is a meta-type that only marks a compact denial; asking for it is FORMERR.
+  if (q.qtype === NXNAME) return unsteered(formerr());
+  if (snap.steered.size === 0) return unsteered(lookup(snap.zones, q.qname, q.qtype, null));
+  const run = new SteeredQuery(snap, query, source, rng, trace);
+  const ans = lookup(snap.zones, q.qname, q.qtype, run);
+  return { answer: ans, steering: run.steering, steeredName: run.steeredName };
 }
 
-export function answer(ctx: QueryContext, snap: Snapshot): Answer {
-  const q = ctx.query;
-  // Only class IN is served; QCLASS * (255) asks for any class, which here means IN.
-  if (q.qclass !== RRClass.IN && q.qclass !== RRClass.ANY) return refused();
-  // No zone transfers: refuse rather than pretend (RFC 5936 §4.2 leaves the policy to the server).
-  if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) return refused();
-  // RFC 9824 §3.5: NXNAME is a meta-type that only marks a compact denial; asking for it is FORMERR.
-  if (q.qtype === NXNAME) return formerr();
-  return lookup(snap.zones, q.qname, q.qtype, steeredNames(snap, ctx));
+function unsteered(ans: Answer): Resolution {
+  return { answer: ans, steering: null, steeredName: null };
+}
+
+/**
+ * One query's view of the steered names: lookup() calls answer() when it reaches one. Lives for one
+ * query, and records what the pipeline decided for the Resolution.
+ */
+class SteeredQuery implements DynamicNames {
+  steering: SteeringResult | null = null;
+  steeredName: string | null = null;
+  constructor(
+    readonly snap: Snapshot,
+    readonly query: Query,
+    readonly source: Uint8Array,
+    readonly rng: Rng,
+    readonly trace: Trace | null,
+  ) {}
+
+  answer(owner: string, qtype: number, name: string): DynamicAnswer | null {
+    return answerSteered(this, owner, qtype, name);
+  }
 }
 
 const NONE: readonly WireRR[] = Object.freeze([]);
@@ -46,23 +71,20 @@ function formerr(): Answer {
   return { rcode: Rcode.FORMERR, aa: false, answer: NONE, authority: NONE, additional: NONE, ecsScope: 0 };
 }
 
-function steeredNames(snap: Snapshot, ctx: QueryContext): DynamicNames | null {
-  if (snap.steered.size === 0) return null;
-  return { answer: (owner, qtype, name) => answerSteered(snap, ctx, owner, qtype, name) };
-}
-
 /** Who asked: the ECS subnet when the query has one with a non-zero prefix, else the resolver. */
-function steeringClient(ctx: QueryContext): SteeringClient {
+function steeringClient(ctx: SteeredQuery): SteeringClient {
   const ecs = ctx.query.edns?.ecs ?? null;
   // RFC 7871 §7.1.2: a SOURCE PREFIX-LENGTH of 0 asks us not to use client information;
   // we then steer by the resolver's address and answer with SCOPE 0.
   const useEcs = ecs !== null && ecs.sourcePrefix > 0;
-  const address = useEcs ? ecs.address : (typeof ctx.source === 'string' ? ipToBytes(ctx.source) : ctx.source) ?? LOOPBACK;
+  // An address the edge could not read (empty) steers like a local client.
+  const address = useEcs ? ecs.address : ctx.source.length !== 0 ? ctx.source : LOOPBACK;
   return { address, sourcePrefix: useEcs ? ecs.sourcePrefix : address.length * 8, fromEcs: useEcs };
 }
 
 /** `owner` is the steered hostname that matched `name`: the name itself, or a wildcard covering it. */
-function answerSteered(snap: Snapshot, ctx: QueryContext, owner: string, qtype: number, name: string): DynamicAnswer | null {
+function answerSteered(ctx: SteeredQuery, owner: string, qtype: number, name: string): DynamicAnswer | null {
+  const snap = ctx.snap;
   const steered = snap.steered.get(owner);
   if (!steered) return null;
   const policy = steered.policy;
@@ -97,7 +119,7 @@ function answerSteered(snap: Snapshot, ctx: QueryContext, owner: string, qtype: 
       regions: snap.steering.regions,
       latencyTable: snap.latencyTable,
       rng: ctx.rng,
-      cache: v6 ? snap.steeringCache6 : snap.steeringCache,
+      memo: snap.memo.steering(v6 ? 6 : 4),
     },
     ctx.trace,
   );
@@ -147,7 +169,6 @@ function traceEndpoints(trace: Trace, steered: SteeredName, family: 4 | 6): void
   }
 }
 
-const LOOPBACK = new Uint8Array([127, 0, 0, 1]);
 const TENANT_SERVFAIL: DynamicAnswer = Object.freeze({ records: NONE, servfail: true, ecsScope: 0 });
 
 // ---- tenant subdomains ---------------------------------------------------------------------------
@@ -156,19 +177,10 @@ const TENANT_SERVFAIL: DynamicAnswer = Object.freeze({ records: NONE, servfail: 
  * A tenant with a home region. Its answer depends on the snapshot only (never on the client: ECS
  * scope /0), so it is built once per snapshot, hostname and home region, and a query only looks it up.
  */
-function answerTenant(snap: Snapshot, ctx: QueryContext, steered: SteeredName, slug: string, home: RegionId, qtype: number): DynamicAnswer {
-  let t: TenantAnswer | undefined;
+function answerTenant(snap: Snapshot, ctx: SteeredQuery, steered: SteeredName, slug: string, home: RegionId, qtype: number): DynamicAnswer {
+  let t: TenantAnswer;
   if (ctx.trace === null) {
-    let byHome = snap.tenantAnswers.get(steered);
-    if (byHome === undefined) {
-      byHome = new Map();
-      snap.tenantAnswers.set(steered, byHome);
-    }
-    t = byHome.get(home);
-    if (t === undefined) {
-      t = tenantAnswer(snap, steered, home);
-      byHome.set(home, t);
-    }
+    t = snap.memo.tenantAnswer(steered, home, snap, tenantAnswer);
   } else {
     t = tenantAnswer(snap, steered, home);
     const v6 = qtype === RRType.AAAA;

@@ -3,12 +3,12 @@
 
 import { RRClass, RRType, rcodeName, typeName } from '../dns/constants.js';
 import { addressToString } from '../dns/ecs.js';
-import { bytesToIp } from '../dns/address.js';
+import { bytesToIp, ipToBytes } from '../dns/address.js';
 import { QUESTION_NAME, type ClientSubnet, type Query, type WireRR } from '../dns/types.js';
 import type { Snapshot } from '../state/snapshot.js';
 import { mathRandom, type Rng } from '../steering/rng.js';
 import { createTrace, type Trace } from '../steering/trace.js';
-import { answer, newContext } from './answer.js';
+import { answer } from './answer.js';
 
 export interface Explanation {
   hostname: string;
@@ -29,10 +29,11 @@ export function explainQuery(snap: Snapshot, fqdn: string, qtype: number, client
     edns: { version: 0, udpSize: 1232, dnssecOk: false, compactOk: false, ecs: client, nsid: false, cookie: null },
   };
   // Steered or not shows once answered: a tenant's subdomain is steered through its wildcard.
-  const ctx = newContext(query, addressToString(client.family, client.address), rng, createTrace());
-  const ans = answer(ctx, snap);
-  const steered = ctx.steeredName !== null;
-  const trace = steered ? ctx.trace : null;
+  // The resolver is the ECS client itself (used only when its prefix is /0).
+  const trace = createTrace();
+  const res = answer(query, snap, rng, ipToBytes(addressToString(client.family, client.address)) ?? undefined, trace);
+  const ans = res.answer;
+  const steered = res.steeredName !== null;
   const records = [...ans.answer].map((rr) => rrText(rr, fqdn));
   const clientText = `${addressToString(client.family, client.address)}/${client.sourcePrefix}`;
   const summary = `answer: ${rcodeName(ans.rcode)}${records.length ? ' ' + records.join(', ') : ' (no records)'}; ECS scope /${ans.ecsScope}` +
@@ -46,7 +47,7 @@ export function explainQuery(snap: Snapshot, fqdn: string, qtype: number, client
     answer: records,
     ecsScope: ans.ecsScope,
     snapshotVersion: snap.version,
-    trace,
+    trace: steered ? trace : null,
     summary,
   };
 }

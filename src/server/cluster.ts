@@ -27,6 +27,7 @@ import { BindError } from './bind-error.js';
 import { startDnsListeners, type DnsListeners } from './dns-listeners.js';
 import { initialSecrets, setUpGuard, workerSecretEnv } from './guard-setup.js';
 import { QueryHandler } from './query-handler.js';
+import { QueryLog } from './query-log.js';
 import type { PreparedConfig } from './reload/prepare.js';
 import { Reloader } from './reload/reloader.js';
 import { RollingReload } from './reload/rolling.js';
@@ -289,7 +290,7 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
     udpLimit: opts.udpLimit ?? SERVER_UDP_PAYLOAD,
     rng: opts.rng ?? mathRandom,
     log: wlog.child({ component: 'query' }),
-    queryLogSample: opts.queryLogSample ?? 0,
+    observer: new QueryLog({ log: wlog.child({ component: 'query' }), sample: opts.queryLogSample ?? 0, rng: opts.rng ?? mathRandom }),
     guard: guard.guard,
   });
   const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };

@@ -4,6 +4,7 @@
 import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from '../dns/listen-address.js';
 import { listenTcp, type TcpListener, type TcpOptions } from '../dns/tcp.js';
+import { ipToBytes } from '../dns/address.js';
 import { listenUdp, type ClientAddress, type UdpListener } from '../dns/udp.js';
 import { listenUdpBatch } from '../dns/udp-batch.js';
 import { resolveUdpEngine, type UdpEngineChoice } from '../dns/udp-engine.js';
@@ -42,8 +43,10 @@ export async function startDnsListeners(
   const close = async () => {
     await Promise.all([...udp.map((u) => u.close()), ...tcp.map((t) => t.close())]);
   };
-  // The clock is read here, at the edge: the handler's rate limiter and cookies take it as input.
-  const answerUdp = (msg: Uint8Array, src: ClientAddress) => handler.handle(msg, src, 'udp', Date.now());
+  // The clock is read here, at the edge: the handler's rate limiter and cookies take it as input. So is
+  // the resolver's address: node:dgram and TCP give text, parsed once here; the batched engine octets.
+  const octets = new ClientOctets();
+  const answerUdp = (msg: Uint8Array, src: ClientAddress) => handler.handle(msg, octets.of(src), 'udp', Date.now());
   let socketBuffer = 0; // as the kernel set it (it doubles the request, capped by net.core.rmem_max)
   try {
     for (const addr of addrs) {
@@ -60,7 +63,7 @@ export async function startDnsListeners(
       } else {
         udp.push(await listenUdp(addr, answerUdp, onError, opts).catch((err: unknown) => { throw bindError('--listen', addr, 'udp', err); }));
       }
-      tcp.push(await listenTcp(addr, (msg, src) => handler.handle(msg, src, 'tcp', Date.now()), tcpOpts, {
+      tcp.push(await listenTcp(addr, (msg, src) => handler.handle(msg, octets.of(src), 'tcp', Date.now()), tcpOpts, {
         onError,
         onOpen: () => tcpConnections.inc(),
         onClose: (reason) => { if (!REFUSED.has(reason)) tcpConnections.dec(); tcpClosed.labels(reason).inc(); },
@@ -76,3 +79,23 @@ export async function startDnsListeners(
     close,
   };
 }
+
+/**
+ * A client address as octets: text parsed, octets as they are. Traffic comes in runs from one
+ * resolver, so the last text is remembered; an address that does not parse is empty octets.
+ */
+export class ClientOctets {
+  private lastText = '';
+  private last: Uint8Array = EMPTY;
+
+  of(src: ClientAddress): Uint8Array {
+    if (typeof src !== 'string') return src;
+    if (src !== this.lastText) {
+      this.last = ipToBytes(src) ?? EMPTY;
+      this.lastText = src;
+    }
+    return this.last;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,27 +1,29 @@
 // The query path end to end: bytes in → decode → answer(snapshot) → encode → bytes out.
-// Synchronous and I/O-free; the sockets call it and send what it returns.
+// Synchronous, I/O-free and clock-free: the sockets call it with the time and the resolver's address as
+// octets, and send what it returns. What becomes a log line is decided at the edge (query-log.ts).
 
 import { CookieVerdict } from '../cookies/server-cookie.js';
 import { Rcode } from '../dns/constants.js';
 import { decodeQuery } from '../dns/decode-query.js';
 import { withDnssec } from '../dnssec/secure-answer.js';
-import { addressToString } from '../dns/ecs.js';
-import type { ClientAddress } from '../dns/udp.js';
 import { encodeErrorResponse, encodeResponse, encodeTruncatedResponse } from '../dns/encode-response.js';
 import type { Logger } from '../obs/logger.js';
 import { internalErrors, malformed, queryStats, truncated, type Transport } from '../obs/metrics.js';
-import { answer, newContext } from '../query/answer.js';
+import { answer } from '../query/answer.js';
 import { RrlAction } from '../rrl/limiter.js';
 import type { Snapshot } from '../state/snapshot.js';
+import type { SteeringResult } from '../steering/pipeline.js';
+import type { QueryObserver } from './query-log.js';
 import type { ResponseGuard } from './response-guard.js';
 
 export interface QueryHandlerOptions {
   /** Largest UDP reply we send, whatever the client advertises (DNS Flag Day 2020: 1232). */
   udpLimit: number;
   rng: () => number;
+  /** For a query that failed inside (a bug): logged with the error. */
   log: Logger;
-  /** Fraction of queries logged (0 = off, the default). */
-  queryLogSample: number;
+  /** Told of every answer (the query log, fail-open warnings); absent: nobody. */
+  observer?: QueryObserver;
   /** DNS cookies and response rate limiting; absent: neither. */
   guard?: ResponseGuard;
 }
@@ -32,7 +34,6 @@ const CLASSIC_UDP = 512;
 
 export class QueryHandler {
   private readonly malformedByKind = new Map<string, { inc(): void }>();
-  private readonly failOpenLoggedAt = new Map<string, number>();
 
   constructor(
     private readonly snapshot: () => Snapshot,
@@ -40,10 +41,11 @@ export class QueryHandler {
   ) {}
 
   /**
-   * `source` as text or octets (the batched UDP engine: a view valid during this call only);
+   * `source`: the resolver's address as octets (from the batched UDP engine a view valid during this
+   * call only; text from node:dgram or TCP is parsed once at the edge, dns-listeners.ts);
    * `now`: the time the message arrived (ms since the epoch), read at the socket edge.
    */
-  handle(msg: Uint8Array, source: ClientAddress, transport: Transport, now: number = Date.now()): Uint8Array | null {
+  handle(msg: Uint8Array, source: Uint8Array, transport: Transport, now: number): Uint8Array | null {
     const decoded = decodeQuery(msg);
     if (decoded.kind === 'drop') {
       this.countMalformed(decoded.reason);
@@ -69,15 +71,19 @@ export class QueryHandler {
     }
     const query = decoded.query;
     const maxSize = transport === 'tcp' ? MAX_TCP_MESSAGE : Math.min(limit, query.edns ? Math.max(CLASSIC_UDP, query.edns.udpSize) : CLASSIC_UDP);
-    const ctx = newContext(query, source, this.opts.rng);
     const verdict = guard ? guard.checkCookie(query.edns, source, now) : CookieVerdict.NONE;
     const cookie = guard ? guard.replyCookie(verdict) : null;
     let out: Uint8Array;
     let rcode: number;
     let slipped = false;
+    let steering: SteeringResult | null = null;
+    let steeredName: string | null = null;
     try {
       const snap = this.snapshot();
-      const plain = answer(ctx, snap);
+      const res = answer(query, snap, this.opts.rng, source);
+      const plain = res.answer;
+      steering = res.steering;
+      steeredName = res.steeredName;
       // RFC 4035 §3.2.1: signatures only for a query with DO=1.
       const ans = query.edns !== null && query.edns.dnssecOk ? withDnssec(plain, query.qname, query.qtype, snap, now, query.edns.compactOk) : plain;
       rcode = ans.rcode;
@@ -108,22 +114,14 @@ export class QueryHandler {
     }
     if (transport === 'udp' && !slipped && (out[2] & 0x02) !== 0) truncated.inc();
     queryStats.count(transport === 'udp' ? 0 : 1, query.qtype, rcode, out.length);
-    if (ctx.steering && ctx.steeredName && !slipped) {
-      queryStats.countSteered(ctx.steeredName, ctx.steering.regions[0] ?? 'none', ctx.steering.outcome);
-      if (ctx.steering.outcome === 'fail-open') this.logFailOpen(ctx.steeredName, now);
+    if (slipped) {
+      steering = null;
+      steeredName = null;
+    } else if (steering !== null && steeredName !== null) {
+      queryStats.countSteered(steeredName, steering.regions[0] ?? 'none', steering.outcome);
     }
-    if (this.opts.queryLogSample > 0 && this.opts.rng() < this.opts.queryLogSample) {
-      const client = typeof source === 'string' ? source : addressToString(source.length === 4 ? 1 : 2, source);
-      this.opts.log.info({ transport, source: client, qname: query.qname, qtype: query.qtype, rcode, ecs: query.edns?.ecs ? true : false, region: ctx.steering?.regions[0] }, 'query');
-    }
+    this.opts.observer?.answered(transport, source, query, rcode, steering, steeredName, now);
     return out;
-  }
-
-  /** At most one line per hostname every 10 s: the metric counts every answer. */
-  private logFailOpen(hostname: string, now: number): void {
-    if (now - (this.failOpenLoggedAt.get(hostname) ?? 0) < 10_000) return;
-    this.failOpenLoggedAt.set(hostname, now);
-    this.opts.log.warn({ hostname }, 'every region of the record set is down: answering fail-open with half the TTL');
   }
 
   private countMalformed(kind: string): void {

@@ -35,6 +35,7 @@ import { bindError } from './bind-error.js';
 import { startDnsListeners, type DnsListeners } from './dns-listeners.js';
 import { setUpGuard, type CookieOptions } from './guard-setup.js';
 import { QueryHandler } from './query-handler.js';
+import { QueryLog } from './query-log.js';
 import type { PreparedConfig } from './reload/prepare.js';
 import { Reloader } from './reload/reloader.js';
 
@@ -174,7 +175,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     udpLimit: opts.udpLimit ?? SERVER_UDP_PAYLOAD,
     rng: opts.rng ?? mathRandom,
     log: log.child({ component: 'query' }),
-    queryLogSample: opts.queryLogSample ?? 0,
+    observer: new QueryLog({ log: log.child({ component: 'query' }), sample: opts.queryLogSample ?? 0, rng: opts.rng ?? mathRandom }),
     guard: guard.guard,
   });
   const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };

@@ -63,7 +63,7 @@ import {
 } from './fleet-store.js';
 import type { Verdict } from '../health/verdict.js';
 import { EntryGate, type NamespaceValues } from './schemas.js';
-import { applyChanges, emptyViews, EventHub, normalizeChanges, OverrideMap, toChanges, verdictKey, type StoredChange, type Views } from './store-kit.js';
+import { applyChanges, emptyViews, EventHub, normalizeChanges, OverrideMap, toChanges, ValueDecoder, verdictKey, type StoredChange, type Views } from './store-kit.js';
 
 export const REDIS_AUDIT_LIMIT = 10_000;
 /** Pub/sub messages above this size are replaced by "resync" (Redis drops subscribers whose output buffer passes 32 MB). */
@@ -285,6 +285,8 @@ export class RedisStore implements FleetStore {
   private readonly log?: Logger;
   private readonly events: EventHub;
   private readonly gate: EntryGate;
+  /** Checks the values this instance writes against their schemas (memoised per distinct text). */
+  private readonly ownValues = new ValueDecoder();
   private readonly base: RedisOptions;
   private readonly connName: string;
   private readonly cmd: Redis;
@@ -470,6 +472,9 @@ export class RedisStore implements FleetStore {
 
   async write(changes: Change[], audit: AuditInput, opts: WriteOptions = {}): Promise<number> {
     const stored = normalizeChanges(changes);
+    // A value its namespace's schema refuses is the caller's mistake (as in MemoryStore): refused here,
+    // never written for every reader to skip.
+    for (const c of stored) if (c.json !== null) this.ownValues.own(c.ns, c.key, c.json);
     if (this.closed) throw new StoreUnavailableError('fleet store is closed');
     await this.waitForRecovery();
     try {

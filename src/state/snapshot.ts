@@ -7,7 +7,7 @@ import { QUESTION_NAME, type WireRR } from '../dns/types.js';
 import type { GeoLocator } from '../geo/types.js';
 import type { LatencyTable } from '../geo/latency-table.js';
 import type { HostnamePolicy, RegionId, SteeringConfig } from '../steering/policy.js';
-import type { SteeringCache, SteeringResult } from '../steering/pipeline.js';
+import { SteeringMemo, type SteeringResult } from '../steering/pipeline.js';
 import { NO_TENANT_FILE } from '../steering/tenant-table.js';
 import type { TenantRoute } from '../steering/tenant-residency.js';
 import type { DynamicAnswer } from '../zone/lookup.js';
@@ -52,33 +52,61 @@ export interface TenantAnswer {
   aaaa: DynamicAnswer;
 }
 
+/**
+ * Derived data, safe to fill: memos computed from a snapshot's immutable fields, kept for the next
+ * query. Filling one never changes an answer; each snapshot (withState too) starts with its own.
+ */
+export class SnapshotMemo {
+  private readonly steering4 = new SteeringMemo();
+  /** With endpoint health a region can answer one family and not the other: a memo per family. */
+  private readonly steering6 = new SteeringMemo();
+  private readonly tenants = new Map<SteeredName, Map<RegionId, TenantAnswer>>();
+
+  /** Steering orders per located client network (see steering/pipeline.ts). */
+  steering(family: Family): SteeringMemo {
+    return family === 6 ? this.steering6 : this.steering4;
+  }
+
+  /** A tenant hostname's answer for a home region: `build` runs once per snapshot, hostname and home. */
+  tenantAnswer(steered: SteeredName, home: RegionId, snap: Snapshot, build: (snap: Snapshot, steered: SteeredName, home: RegionId) => TenantAnswer): TenantAnswer {
+    let byHome = this.tenants.get(steered);
+    if (byHome === undefined) {
+      byHome = new Map();
+      this.tenants.set(steered, byHome);
+    }
+    let t = byHome.get(home);
+    if (t === undefined) {
+      t = build(snap, steered, home);
+      byHome.set(home, t);
+    }
+    return t;
+  }
+}
+
+/** Built once, never changed: a change builds a new one (withState). Queries fill `memo` only. */
 export interface Snapshot {
-  version: number;
-  builtAt: number;
-  zones: ZoneSet;
-  zoneList: readonly Zone[];
-  steering: SteeringConfig;
-  steered: Map<string, SteeredName>;
-  geo: GeoLocator | null;
-  latencyTable: LatencyTable | null;
+  readonly version: number;
+  readonly builtAt: number;
+  readonly zones: ZoneSet;
+  readonly zoneList: readonly Zone[];
+  readonly steering: SteeringConfig;
+  readonly steered: ReadonlyMap<string, SteeredName>;
+  readonly geo: GeoLocator | null;
+  readonly latencyTable: LatencyTable | null;
   /** What the health probes say; regions absent from the map are up. */
-  regionHealth: ReadonlyMap<RegionId, RegionHealth>;
+  readonly regionHealth: ReadonlyMap<RegionId, RegionHealth>;
   /** Operator drains, by region. */
-  drains: ReadonlyMap<RegionId, Drain>;
+  readonly drains: ReadonlyMap<RegionId, Drain>;
   /** Endpoint checks that are down (by quorum); absent: up. */
-  endpointHealth: ReadonlyMap<CheckId, RegionHealth>;
+  readonly endpointHealth: ReadonlyMap<CheckId, RegionHealth>;
   /** Operator drains of pool endpoints, by address. */
-  endpointDrains: ReadonlyMap<string, EndpointDrain>;
+  readonly endpointDrains: ReadonlyMap<string, EndpointDrain>;
   /** Runtime weight overrides, aligned with the policy's sets. */
-  weightOverrides: ReadonlyMap<string, readonly number[]>;
+  readonly weightOverrides: ReadonlyMap<string, readonly number[]>;
   /** Tenant slug → home region: the tenants file under the API's overrides. */
-  tenants: TenantDirectory;
-  /** Memo of steering orders per located client network (see steering/pipeline.ts) for A queries; new per snapshot. */
-  steeringCache: SteeringCache;
-  /** The same for AAAA: with endpoint health a region can answer one family and not the other. */
-  steeringCache6: SteeringCache;
-  /** Memo of tenant answers per tenant hostname and home region; new per snapshot. */
-  tenantAnswers: Map<SteeredName, Map<RegionId, TenantAnswer>>;
+  readonly tenants: TenantDirectory;
+  /** What queries derive from the fields above and keep; the only part of a snapshot a query fills. */
+  readonly memo: SnapshotMemo;
   /**
    * Health and drains of regions, and min-healthy of their endpoints for `family` (default 4), folded
    * into one function per hostname and family, bound once per snapshot.
@@ -195,11 +223,9 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
     drains,
     endpointHealth,
     endpointDrains,
-    steeringCache: new WeakMap(),
-    steeringCache6: new WeakMap(),
+    memo: new SnapshotMemo(),
     weightOverrides: inputs.weightOverrides ?? new Map(),
     tenants: new TenantDirectory(inputs.steering.tenants ?? NO_TENANT_FILE, inputs.tenantOverrides ?? new Map()),
-    tenantAnswers: new Map(),
     isOperationalFor: operationalFns(steered, regionHealth, drains),
   };
   foldedIn.set(snap, folded);
@@ -236,13 +262,11 @@ export function withState(
     endpointHealth,
     endpointDrains,
     steered,
-    steeringCache: new WeakMap(),
-    steeringCache6: new WeakMap(),
+    memo: new SnapshotMemo(),
     weightOverrides: change.weightOverrides ?? snap.weightOverrides,
     tenants: change.tenantOverrides && change.tenantOverrides !== snap.tenants.overrides
       ? new TenantDirectory(snap.tenants.file, change.tenantOverrides, snap.tenants)
       : snap.tenants,
-    tenantAnswers: new Map(),
     isOperationalFor: operationalFns(steered, regionHealth, drains),
   };
   foldedIn.set(next, folded);

@@ -24,13 +24,8 @@ export interface SteeringInput {
   regions: ReadonlyMap<RegionId, Region>;
   latencyTable: LatencyTable | null;
   rng: Rng;
-  /**
-   * Per-snapshot memo of the pipeline after the draw. Within one snapshot, health and drains are
-   * fixed, so (located client, latency-table prefix, record set) always gives the same order: the
-   * distance model runs once per client network, not once per query. Owned by the snapshot, so a
-   * swap clears it.
-   */
-  cache?: SteeringCache | null;
+  /** The snapshot's memo of orders (see SteeringMemo); absent: every stage runs. */
+  memo?: SteeringMemo | null;
 }
 
 export interface CachedOrder {
@@ -40,10 +35,36 @@ export interface CachedOrder {
 }
 
 /**
+ * Derived data, safe to fill: the pipeline's result after the draw, per snapshot. Within one snapshot,
+ * health and drains are fixed, so (located client, latency-table prefix, record set) always gives the
+ * same order: the distance model runs once per client network, not once per query. Filling it never
+ * changes an answer; a new snapshot starts with a new memo, so a swap clears it.
+ *
  * Keyed by the locator's (interned, frozen) location object, the latency table's (interned) cell for
  * the client (NO_PREFIX without a table) and the drawn RecordSet.
  */
-export type SteeringCache = WeakMap<ClientLocation, Map<PrefixCell, Map<RecordSet, CachedOrder>>>;
+export class SteeringMemo {
+  private readonly byLocation = new WeakMap<ClientLocation, Map<PrefixCell, Map<RecordSet, CachedOrder>>>();
+
+  get(location: ClientLocation, cell: PrefixCell, set: RecordSet): CachedOrder | undefined {
+    return this.byLocation.get(location)?.get(cell)?.get(set);
+  }
+
+  set(location: ClientLocation, cell: PrefixCell, set: RecordSet, order: CachedOrder): void {
+    let byCell = this.byLocation.get(location);
+    if (!byCell) { byCell = new Map(); this.byLocation.set(location, byCell); }
+    let bySet = byCell.get(cell);
+    if (!bySet) { bySet = new Map(); byCell.set(cell, bySet); }
+    bySet.set(set, order);
+  }
+
+  /** How many orders are kept for a client network (tests). */
+  orders(location: ClientLocation): number {
+    let n = 0;
+    for (const bySet of this.byLocation.get(location)?.values() ?? []) n += bySet.size;
+    return n;
+  }
+}
 
 export interface SteeringResult {
   /** Chosen regions, nearest first, at most `policy.answers`; empty on servfail. */
@@ -75,9 +96,9 @@ export function steer(input: SteeringInput, trace: Trace | null): SteeringResult
   const tableScope = tableMatch !== null ? tableMatch.scope : 0;
   // The memo is sound because nothing client-specific beyond (location, table cell) matters; it is
   // skipped when tracing, which wants every stage to run.
-  const cache = trace === null && location !== null ? input.cache : null;
-  if (cache) {
-    const hit = cache.get(location!)?.get(cell)?.get(set);
+  const memo = trace === null && location !== null ? input.memo : null;
+  if (memo) {
+    const hit = memo.get(location!, cell, set);
     if (hit) {
       const ttl = hit.outcome === 'fail-open' ? Math.floor(policy.ttl / 2) : policy.ttl;
       return { regions: hit.regions, setName: set.name, outcome: hit.outcome, ttl, ecsScope: ecsScope(policy, client, location, hit.sortMattered, null, tableScope) };
@@ -99,13 +120,7 @@ export function steer(input: SteeringInput, trace: Trace | null): SteeringResult
   const ttl = outcome === 'fail-open' ? Math.floor(policy.ttl / 2) : policy.ttl;
   const sortMattered = outcome !== 'servfail' && candidates.length > 1;
   const scope = ecsScope(policy, client, location, sortMattered, trace, tableScope);
-  if (cache) {
-    let byCell = cache.get(location!);
-    if (!byCell) { byCell = new Map(); cache.set(location!, byCell); }
-    let bySet = byCell.get(cell);
-    if (!bySet) { bySet = new Map(); byCell.set(cell, bySet); }
-    bySet.set(set, { regions: chosen, outcome, sortMattered });
-  }
+  if (memo) memo.set(location!, cell, set, { regions: chosen, outcome, sortMattered });
 
   if (trace) {
     trace.answer = traceAnswer(policy, chosen);

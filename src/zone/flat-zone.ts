@@ -13,7 +13,7 @@ import { RRType } from '../dns/constants.js';
 import { isSubdomain, parentName } from '../dns/name.js';
 import type { WireRR } from '../dns/types.js';
 import type { ZoneRecord } from './masterfile.js';
-import { ZoneRR, type NodeIndex, type RRSet, type Zone, type ZoneNode } from './tree.js';
+import { addQuestionOwned, ZoneRR, type NodeIndex, type RRSet, type Zone, type ZoneNode } from './tree.js';
 
 const NODE = 4;
 const REC = 6;
@@ -217,6 +217,7 @@ export class FlatNodes implements NodeIndex {
       if (rec[k * REC + 4] !== NO_TARGET) set.targets.push(this.text(rec[k * REC + 4], rec[k * REC + 5]));
     }
     made = { name: owner, rrsets };
+    addQuestionOwned(made);
     this.made.set(n, made);
     if (wildcard[n] >= 0) made.wildcard = this.node(wildcard[n]);
     return made;

@@ -72,7 +72,7 @@ export function lookupInZone(zone: Zone, qname: string, qtype: number, dynamic: 
     const cname = node.rrsets.get(RRType.CNAME);
     if (cname && qtype !== RRType.CNAME && qtype !== RRType.ANY) {
       chain = chain ?? [];
-      pushRecords(chain, cname, synthesizedOwner);
+      pushRecords(chain, cname, synthesizedOwner, qname);
       const target = cname.targets[0];
       // Chase only inside this zone (RFC 1034 §4.3.2 step 3.a); the resolver follows the rest.
       if (target === undefined || !isSubdomain(target, zone.origin)) return positive(chain, NONE, wildcard);
@@ -83,7 +83,7 @@ export function lookupInZone(zone: Zone, qname: string, qtype: number, dynamic: 
     const set = qtype === RRType.ANY ? anyRRSet(node) : node.rrsets.get(qtype);
     if (!set) return negative(zone, Rcode.NOERROR, chain); // NODATA (RFC 2308 §2.2)
     const out = chain ?? [];
-    pushRecords(out, set, synthesizedOwner);
+    pushRecords(out, set, synthesizedOwner, qname);
     return positive(out, NONE, wildcard);
   }
   // A chain longer than we follow: hand back what we have and let the resolver continue.
@@ -150,9 +150,14 @@ function anyRRSet(node: ZoneNode): RRSet | undefined {
   return undefined;
 }
 
-function pushRecords(out: WireRR[], set: RRSet, owner: string | null): void {
+/** `owner`: the name a wildcard's records are synthesized for (null: the set's own records). */
+function pushRecords(out: WireRR[], set: RRSet, owner: string | null, qname: string): void {
   if (owner === null) {
     for (const r of set.records) out.push(r);
+    return;
+  }
+  if (owner === qname && set.asQuestion !== undefined) {
+    for (const r of set.asQuestion) out.push(r);
     return;
   }
   const ownerWire = nameToWire(owner);

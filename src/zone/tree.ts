@@ -3,7 +3,7 @@
 
 import { RRType } from '../dns/constants.js';
 import { nameToWire, parentName, isSubdomain } from '../dns/name.js';
-import type { WireRR } from '../dns/types.js';
+import { QUESTION_NAME, type WireRR } from '../dns/types.js';
 import type { ZoneSigner } from '../dnssec/signer.js';
 import type { ZoneRecord } from './masterfile.js';
 
@@ -13,6 +13,12 @@ export interface RRSet {
   records: WireRR[];
   /** Canonical names carried in the rdata (CNAME target, NS hosts), for chasing and glue. */
   targets: string[];
+  /**
+   * At a wildcard: the records owned by QUESTION_NAME, what a name the wildcard covers is answered
+   * with (RFC 4592 §3.3.1: the owner is the query name, written as a pointer to the question). Made
+   * when the node is, so a synthesized answer encodes no owner per query.
+   */
+  asQuestion?: readonly WireRR[];
 }
 
 export interface ZoneNode {
@@ -47,7 +53,8 @@ export interface Zone {
 /**
  * A zone record for the wire. Its owner's wire form is made on first use: most answers point at the
  * question instead (the encoder compresses an owner equal to the query name), so a million-record zone
- * would otherwise build a million buffers that are never read.
+ * would otherwise build a million buffers that are never read. That lazy field is derived data, safe
+ * to fill: private, and always the same bytes for the same owner.
  */
 export class ZoneRR implements WireRR {
   private wire: Uint8Array | null = null;
@@ -105,11 +112,20 @@ export function buildZone(origin: string, file: string, records: readonly ZoneRe
     nodeFor(name);
     if (name.startsWith('*.')) hasWildcards = true; // a steered wildcard (tenant subdomains)
   }
+  if (hasWildcards) for (const node of nodes.values()) addQuestionOwned(node);
   if (!soa) throw new Error(`zone ${origin} has no SOA at the apex`);
   const s0 = soa as WireRR;
   // A new record, not a spread: a spread would drop ZoneRR's ownerWire getter.
   const negativeSoa: WireRR = new ZoneRR(s0.owner, s0.type, s0.klass, Math.min(s0.ttl, soaMinimum), s0.rdata);
   return { origin, file, nodes, soa, negativeSoa, hasCuts, hasWildcards, recordCount: records.length };
+}
+
+/** At a wildcard node, each RRset's records as answers to the question (RRSet.asQuestion). */
+export function addQuestionOwned(node: ZoneNode): void {
+  if (!node.name.startsWith('*.')) return;
+  for (const set of node.rrsets.values()) {
+    set.asQuestion = set.records.map((r) => ({ owner: QUESTION_NAME, ownerWire: r.ownerWire, type: r.type, klass: r.klass, ttl: r.ttl, rdata: r.rdata }));
+  }
 }
 
 /** The zones a server is authoritative for, matched longest-suffix first. */

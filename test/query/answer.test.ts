@@ -4,12 +4,12 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/server/load-config.js';
-import { bytesToIp } from '../../src/dns/address.js';
+import { bytesToIp, ipToBytes } from '../../src/dns/address.js';
 import { Rcode, RRClass, RRType } from '../../src/dns/constants.js';
 import { decodeQuery } from '../../src/dns/decode-query.js';
 import { QUESTION_NAME, type Answer, type Query, type WireRR } from '../../src/dns/types.js';
 import { openGeoDatabases } from '../../src/geo/locator.js';
-import { answer, newContext } from '../../src/query/answer.js';
+import { answer } from '../../src/query/answer.js';
 import { buildSnapshot, type Snapshot } from '../../src/state/snapshot.js';
 import { mulberry32 } from '../../src/steering/rng.js';
 import { readWireName } from '../../src/zone/rdata.js';
@@ -38,7 +38,7 @@ function query(name: string, qtype: number, qclass: number = RRClass.IN, ecs24?:
 
 /** The seam: one query, one snapshot, a seeded RNG, the resolver at `source`. */
 function ask(snap: Snapshot, q: Query, source = '127.0.0.1'): Answer {
-  return answer(newContext(q, source, mulberry32(1)), snap);
+  return answer(q, snap, mulberry32(1), ipToBytes(source)!).answer;
 }
 
 const DS = 43;
@@ -137,9 +137,9 @@ describe('answer()', () => {
     const q = query('gslb.example.test.', RRType.A, RRClass.IN, [193, 0, 0]);
     const location = geo.locate(Uint8Array.from([193, 0, 0, 0]));
     expect(location).not.toBeNull();
-    expect(s.steeringCache.get(location!)).toBeUndefined();
+    expect(s.memo.steering(4).orders(location!)).toBe(0);
     const first = ask(s, q);
-    expect(s.steeringCache.get(location!)?.size).toBe(1); // the order is memoised for this client network
+    expect(s.memo.steering(4).orders(location!)).toBe(1); // the order is memoised for this client network
     const second = ask(s, q);
     expect(lines(second.answer, 'gslb.example.test.')).toEqual(['gslb.example.test. 30 A 198.51.100.10']);
     expect(second).toEqual(first);

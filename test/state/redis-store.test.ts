@@ -1,4 +1,5 @@
-// RedisStore against a real, private redis-server (see test/helpers/redis.ts).
+// RedisStore against a real, private redis-server (see test/helpers/redis.ts): what it does beyond the
+// FleetStore contract (store-contract.test.ts runs that against every store): several instances, epochs, faults.
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/obs/logger.js';
@@ -182,22 +183,6 @@ describe('RedisStore', () => {
     // The same write id again (a retry): answered with the version it committed as, applied once.
     expect(await raw.eval(WRITE_SCRIPT.lua, keys.length, ...keys, ...args(past + 60_000, 'E1', 0))).toBe(1);
     expect(await raw.get(keys[0])).toBe('1');
-  });
-
-  it('leases: one holder at a time, refreshed by its holder, free after the ttl', async () => {
-    const p = newPrefix();
-    const a = await open(p, 'a');
-    const b = await open(p, 'b');
-    const [ga, gb] = await Promise.all([a.tryLease('ramps', 'a', 300), b.tryLease('ramps', 'b', 300)]);
-    expect([ga, gb].filter(Boolean)).toHaveLength(1);
-    const [holder, other, otherId, holderId] = ga ? [a, b, 'b', 'a'] : [b, a, 'a', 'b'];
-    await new Promise((r) => setTimeout(r, 200));
-    expect(await holder.tryLease('ramps', holderId, 300)).toBe(true); // refresh: 300 ms more from now
-    await new Promise((r) => setTimeout(r, 200));
-    expect(await other.tryLease('ramps', otherId, 300)).toBe(false); // 400 ms after the first grant
-    await new Promise((r) => setTimeout(r, 150));
-    expect(await other.tryLease('ramps', otherId, 300)).toBe(true);
-    expect(await holder.tryLease('ramps', holderId, 300)).toBe(false);
   });
 
   it('start() against an unreachable Redis rejects with StoreUnavailableError', async () => {

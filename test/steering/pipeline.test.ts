@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ClientLocation } from '../../src/geo/types.js';
 import type { HostnamePolicy } from '../../src/steering/policy.js';
 import { parseLatencyTable } from '../../src/geo/latency-table.js';
-import { steer, type SteeringCache, type SteeringInput, type SteeringResult } from '../../src/steering/pipeline.js';
+import { steer, SteeringMemo, type SteeringInput, type SteeringResult } from '../../src/steering/pipeline.js';
 import { createTrace, formatTrace } from '../../src/steering/trace.js';
 import {
   allUp, BERLIN, DELHI, downRegions, fixedRng, NEW_YORK, policy, REGIONS, split, table, v4Client, v6Client,
@@ -222,25 +222,24 @@ describe('the steering memo with a latency table', () => {
   const p = policy({ answers: 2 });
 
   it('stays on, keyed by the table prefix, and answers as the uncached pipeline does', () => {
-    const cache: SteeringCache = new WeakMap();
-    const inside = input(p, { latencyTable: measured, cache, client: v4Client('198.51.100.7', 24) });
-    const beside = input(p, { latencyTable: measured, cache, client: v4Client('198.51.104.7', 24) });
+    const memo = new SteeringMemo();
+    const inside = input(p, { latencyTable: measured, memo, client: v4Client('198.51.100.7', 24) });
+    const beside = input(p, { latencyTable: measured, memo, client: v4Client('198.51.104.7', 24) });
     const first = steer(inside, null);
     expect(first.regions).toEqual(['ap-south', 'eu-central']);
-    const cell = measured.match(inside.client.address).cell;
-    expect(cache.get(BERLIN)?.get(cell)?.size).toBe(1); // memoised under the /22's cell
+    expect(memo.orders(BERLIN)).toBe(1); // memoised under the /22's cell
     const again = steer(inside, null);
     expect(again).toEqual(first);
     expect(again.regions).toBe(first.regions); // the memo's array: the pipeline did not run
     // Same location, outside the /22: its own entry, the model's order.
     expect(steer(beside, null).regions).toEqual(['eu-central', 'ap-south']);
-    expect(steer(beside, null).regions).toEqual(steer({ ...beside, cache: null }, createTrace()).regions);
-    expect(cache.get(BERLIN)?.size).toBe(2);
+    expect(steer(beside, null).regions).toEqual(steer({ ...beside, memo: null }, createTrace()).regions);
+    expect(memo.orders(BERLIN)).toBe(2); // a second cell for the same location
   });
 
   it('claims the table prefix as ECS scope when it is narrower than the GeoIP network', () => {
     // BERLIN is a /20; the table's /22 splits it, so a resolver may reuse the answer only within the /22.
-    const r = steer(input(p, { latencyTable: measured, cache: new WeakMap() }), null);
+    const r = steer(input(p, { latencyTable: measured, memo: new SteeringMemo() }), null);
     expect(r.ecsScope).toBe(22);
     const trace = createTrace();
     steer(input(p, { latencyTable: measured }), trace);

@@ -10,7 +10,7 @@ import { encodeResponse } from '../../src/dns/encode-response.js';
 import { bytesToIp } from '../../src/dns/address.js';
 import { QUESTION_NAME, type Answer, type Query } from '../../src/dns/types.js';
 import type { ClientLocation, GeoLocator } from '../../src/geo/types.js';
-import { answer, newContext } from '../../src/query/answer.js';
+import { answer } from '../../src/query/answer.js';
 import { explainQuery } from '../../src/query/explain.js';
 import type { Drain } from '../../src/state/fleet-store.js';
 import { OverrideMap } from '../../src/state/store-kit.js';
@@ -182,8 +182,8 @@ function ask(snap: ReturnType<typeof snapshot>, name: string, type: 'A' | 'AAAA'
   const req = buildQuery(name, type, subnet ? { edns: { options: [ecsOption(subnet)] } } : {});
   const d = decodeQuery(req);
   if (d.kind !== 'query') throw new Error('bad query');
-  const ctx = newContext(d.query, '127.0.0.1', () => 0.5);
-  const ans = answer(ctx, snap);
+  const ctx = answer(d.query, snap, () => 0.5, Uint8Array.of(127, 0, 0, 1));
+  const ans = ctx.answer;
   return { ans, ctx, req, query: d.query, wire: () => Packet.parse(encodeResponse(req, d.query as Query, ans, 1232)) };
 }
 
