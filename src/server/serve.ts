@@ -137,12 +137,16 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   if (tokens.size === 0 && localTokenDir === null) log.warn(HOW_TO_CONFIGURE_TOKENS);
   const store = openStore({ redis: opts.redis, stateDir: opts.stateDir, instanceId }, log);
   // Before the store opens: a bad cookie secret stops the start with little to undo.
-  const guard = await setUpGuard(opts.cookies, opts.rrl, log);
+  const guard = await setUpGuard(opts.cookies, opts.rrl, log).catch(async (err: unknown) => {
+    await reloader.close();
+    throw err;
+  });
   // Without the fleet's state an instance could undo a drain: refuse to start rather than guess.
   try {
     await store.start();
   } catch (err) {
     await guard.close();
+    await reloader.close();
     throw err;
   }
   if (localTokenDir !== null) {
