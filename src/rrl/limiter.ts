@@ -9,6 +9,7 @@
 // flood of distinct keys costs accuracy, never memory.
 
 import { randomBytes } from 'node:crypto';
+import { fmix32 } from '../core/fmix32.js';
 import { clientIntoBytes, ipIntoBytes } from '../dns/address.js';
 import { ResponseKind, type Account } from './classify.js';
 
@@ -191,18 +192,9 @@ export class ResponseRateLimiter {
       a = mix(a, name.charCodeAt(i));
       b = mix(b, name.charCodeAt(i));
     }
-    this.hashA = fmix(a ^ name.length);
-    this.hashB = fmix(b ^ name.length);
+    this.hashA = fmix32(a ^ name.length);
+    this.hashB = fmix32(b ^ name.length);
   }
-}
-
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 function mix(h: number, k: number): number {

@@ -2,6 +2,7 @@
 // picks, removes, reorders or cuts, and records what it did when handed a trace. With `trace === null`
 // (the query path) nothing is recorded and no trace data is built.
 
+import { fmix32 } from '../core/fmix32.js';
 import { addressToString } from '../dns/ecs.js';
 import { estimateRttMs, greatCircleKm } from '../geo/latency.js';
 import type { LatencyTable } from '../geo/latency-table.js';
@@ -44,12 +45,7 @@ export function stickySubnetHash(address: Uint8Array): number {
     h ^= i < keep ? address[i] : 0;
     h = Math.imul(h, 0x01000193);
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
 
 /** Sum of `weights` when they are usable for `count` sets (same length, finite, ≥ 0, some > 0); else -1. */

@@ -12,6 +12,7 @@ import { dig } from '../helpers/dig.js';
 import { buildQuery, ecsOption, parse, udpExchange } from '../helpers/dns-client.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { REPO, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { untilOk } from '../helpers/ops-api.js';
 
 const GEOIP = path.join(REPO, 'geo/fixtures/world-geoip2.mmdb');
 /** Amsterdam in the fixture database: eu-central first, then us-east. */
@@ -97,17 +98,6 @@ function zonesDir(t: { a: Target; b: Target; v6: Target }): string {
   return dir;
 }
 
-async function until<T>(what: string, read: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000, stepMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (let i = 0; i < 100_000; i++) {
-    last = await read();
-    if (ok(last)) return last;
-    if (Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  throw new Error(`${what}: not reached within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
-}
 
 /** The addresses answered to an Amsterdam client, sorted (async: the targets live in this process). */
 async function answer(port: number, host = 'www', type: 'A' | 'AAAA' = 'A'): Promise<string[]> {
@@ -137,7 +127,7 @@ describe('per-endpoint health (one instance)', () => {
   beforeAll(async () => {
     await Promise.all(Object.values(t).map((x) => x.listen(0)));
     server = await startServer(['--zones', zonesDir(t), '--geoip', GEOIP, '--ops-open-reads']);
-    await until('every endpoint check probed', async () => (await (await fetch(`http://127.0.0.1:${server.httpPort}/v1/health`)).json()) as HealthReport,
+    await untilOk('every endpoint check probed', async () => (await (await fetch(`http://127.0.0.1:${server.httpPort}/v1/health`)).json()) as HealthReport,
       (h) => Object.values(h.endpointChecks).length === 3 && Object.values(h.endpointChecks).every((c) => (c.local?.recent.length ?? 0) > 0));
   });
   afterAll(async () => {
@@ -162,7 +152,7 @@ describe('per-endpoint health (one instance)', () => {
   it('kill one of two endpoints: it leaves the answers within interval × fall + 1 s while the other stays; revive: back within interval × rise + 1 s', async () => {
     const t0 = Date.now();
     await t.a.kill();
-    await until('the dead endpoint leaves', () => answer(server.port), same([EU[1]]));
+    await untilOk('the dead endpoint leaves', () => answer(server.port), same([EU[1]]));
     const left = Date.now() - t0;
     measured.push(`kill HTTP endpoint → out of the answers: ${left} ms (bound ${INTERVAL_MS * FALL + 1000} ms)`);
     expect(left).toBeLessThan(INTERVAL_MS * FALL + 1000);
@@ -182,7 +172,7 @@ describe('per-endpoint health (one instance)', () => {
 
     const t1 = Date.now();
     await t.a.listen();
-    await until('the endpoint comes back', () => answer(server.port), same(EU));
+    await untilOk('the endpoint comes back', () => answer(server.port), same(EU));
     const back = Date.now() - t1;
     measured.push(`revive HTTP endpoint → back in the answers: ${back} ms (bound ${INTERVAL_MS * RISE + 1000} ms)`);
     expect(back).toBeLessThan(INTERVAL_MS * RISE + 1000);
@@ -192,33 +182,33 @@ describe('per-endpoint health (one instance)', () => {
   it('kill the TCP endpoint: the same, measured for a TCP check', async () => {
     const t0 = Date.now();
     await t.b.kill();
-    await until('the dead endpoint leaves', () => answer(server.port), same([EU[0]]));
+    await untilOk('the dead endpoint leaves', () => answer(server.port), same([EU[0]]));
     measured.push(`kill TCP endpoint → out of the answers: ${Date.now() - t0} ms`);
     expect(Date.now() - t0).toBeLessThan(INTERVAL_MS * FALL + 1000);
     const t1 = Date.now();
     await t.b.listen();
-    await until('the endpoint comes back', () => answer(server.port), same(EU));
+    await untilOk('the endpoint comes back', () => answer(server.port), same(EU));
     measured.push(`revive TCP endpoint → back in the answers: ${Date.now() - t1} ms`);
   });
 
   it('kill both IPv4 endpoints: the next region answers A; AAAA stays with the healthy IPv6 endpoint', async () => {
     const t0 = Date.now();
     await Promise.all([t.a.kill(), t.b.kill()]);
-    await until('A moves to us-east', () => answer(server.port), same([US]));
+    await untilOk('A moves to us-east', () => answer(server.port), same([US]));
     measured.push(`kill both endpoints → next region answers: ${Date.now() - t0} ms`);
     expect(digAnswer(server.port)).toEqual([US]);
     expect(digAnswer(server.port, 'www', 'AAAA')).toEqual([EU6]);
     await Promise.all([t.a.listen(), t.b.listen()]);
-    await until('A back to eu-central', () => answer(server.port), same(EU));
+    await untilOk('A back to eu-central', () => answer(server.port), same(EU));
   });
 
   it('AAAA with only IPv4 endpoints healthy: AAAA goes to the next region, A stays', async () => {
     await t.v6.kill();
-    await until('AAAA moves to us-east', () => answer(server.port, 'www', 'AAAA'), same([US6]));
+    await untilOk('AAAA moves to us-east', () => answer(server.port, 'www', 'AAAA'), same([US6]));
     expect(digAnswer(server.port, 'www', 'AAAA')).toEqual([US6]);
     expect(digAnswer(server.port)).toEqual([...EU].sort());
     await t.v6.listen();
-    await until('AAAA back to eu-central', () => answer(server.port, 'www', 'AAAA'), same([EU6]));
+    await untilOk('AAAA back to eu-central', () => answer(server.port, 'www', 'AAAA'), same([EU6]));
   });
 });
 
@@ -255,11 +245,11 @@ describe('endpoint drains (two instances, one Redis)', () => {
 
   it('a drain on one instance takes the endpoint out of the other\'s answers, and the undrain brings it back', async () => {
     const [one, two] = servers;
-    await until('both answer with both endpoints', async () => [await answer(one.port), await answer(two.port)], (v) => v.every(same(EU)));
+    await untilOk('both answer with both endpoints', async () => [await answer(one.port), await answer(two.port)], (v) => v.every(same(EU)));
     const r = await api(one, 'POST', `/v1/endpoints/${EU[0]}/drain`, { reason: 'swapping the load balancer', hostnames: ['www.ep.test'] });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body.drain).toMatchObject({ address: EU[0], hostnames: ['www.ep.test.'], by: 'alice' });
-    await until('the second instance drops the endpoint', () => answer(two.port), same([EU[1]]));
+    await untilOk('the second instance drops the endpoint', () => answer(two.port), same([EU[1]]));
     expect(digAnswer(two.port)).toEqual([EU[1]]);
     // Only www: "two" keeps both.
     expect(digAnswer(two.port, 'two')).toEqual([...EU].sort());
@@ -273,7 +263,7 @@ describe('endpoint drains (two instances, one Redis)', () => {
 
     const u = await api(two, 'DELETE', `/v1/endpoints/${EU[0]}/drain`, { reason: 'done' });
     expect(u.status, JSON.stringify(u.body)).toBe(200);
-    await until('the first instance answers with it again', () => answer(one.port), same(EU));
+    await untilOk('the first instance answers with it again', () => answer(one.port), same(EU));
     expect((await api(two, 'DELETE', `/v1/endpoints/${EU[0]}/drain`)).status).toBe(404);
     expect((await api(two, 'POST', '/v1/endpoints/203.0.113.99/drain', { reason: 'x' })).body.error.code).toBe('REGIONDNS_ERR_UNKNOWN_ENDPOINT');
   });

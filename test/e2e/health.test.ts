@@ -13,6 +13,7 @@ import { dig } from '../helpers/dig.js';
 import { buildQuery, ecsOption, parse, udpExchange } from '../helpers/dns-client.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { BIN, REPO, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { untilOk } from '../helpers/ops-api.js';
 
 const TEMPLATE = path.resolve(import.meta.dirname, 'health-zones');
 const GEOIP = path.join(REPO, 'geo/fixtures/world-geoip2.mmdb');
@@ -95,18 +96,6 @@ function zonesDir(urls: { us: string; eu: string; ap: string }): string {
   return dir;
 }
 
-/** Polls until `ok(value)`, at most `timeoutMs`; fails with the last value seen. */
-async function until<T>(what: string, read: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000, stepMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (let i = 0; i < 10_000; i++) {
-    last = await read();
-    if (ok(last)) return last;
-    if (Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  throw new Error(`${what}: not reached within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
-}
 
 /** The address answered to an Amsterdam client (async, so the targets in this process keep answering). */
 async function answer(port: number): Promise<string | undefined> {
@@ -168,7 +157,7 @@ async function startProber(zones: string, redisUrl: string, id: string): Promise
     return code;
   };
   try {
-    await until(`prober ${id} starts`, () => proc.exitCode ?? logs.some((l) => l.msg === 'probing'), (v) => v === true || typeof v === 'number', 15_000);
+    await untilOk(`prober ${id} starts`, () => proc.exitCode ?? logs.some((l) => l.msg === 'probing'), (v) => v === true || typeof v === 'number', 15_000);
     if (proc.exitCode !== null) throw new Error(`exited with ${proc.exitCode}`);
   } catch (err) {
     await stop();
@@ -197,7 +186,7 @@ describe('health checks steer answers (one instance, memory store)', () => {
 
   it('a healthy eu-central answers Amsterdam', async () => {
     // Every check has run at least once: no region is waiting on its first probe.
-    await until('every check probed', () => healthOf(server.httpPort), (h) =>
+    await untilOk('every check probed', () => healthOf(server.httpPort), (h) =>
       Object.values(h.regions).every((r) => (r.checks.healthz.local?.recent.length ?? 0) > 0));
     expect(digAnswer(server.port)).toBe(ADDR['eu-central']);
   });
@@ -205,7 +194,7 @@ describe('health checks steer answers (one instance, memory store)', () => {
   it('HTTP 500: down after fall 2, answers move to us-east (next nearest), metrics and log say why; back after rise 2', async () => {
     const t0 = Date.now();
     await targets.eu.set('fail');
-    await until('answer leaves eu-central', () => answer(server.port), (a) => a !== ADDR['eu-central']);
+    await untilOk('answer leaves eu-central', () => answer(server.port), (a) => a !== ADDR['eu-central']);
     const took = Date.now() - t0;
     // fall 2 at 300 ms (±10%): two failing probes, the first within one interval (bench/failover.mjs measures it).
     expect(took).toBeLessThan(2_000);
@@ -228,7 +217,7 @@ describe('health checks steer answers (one instance, memory store)', () => {
     expect(/^regiondns_region_operational\{region="eu-central"\} 0$/m.test(m)).toBe(true);
 
     await targets.eu.set('ok');
-    await until('answer back to eu-central', () => answer(server.port), (a) => a === ADDR['eu-central']);
+    await untilOk('answer back to eu-central', () => answer(server.port), (a) => a === ADDR['eu-central']);
     expect(digAnswer(server.port)).toBe(ADDR['eu-central']);
     expect(transitions('up').at(-1)).toMatchObject({ from: 'down', to: 'up', cause: 'HTTP 200' });
     expect(metricLine('regiondns_check_up', 'eu-central').exec(await metrics(server.httpPort))?.[1]).toBe('1');
@@ -240,7 +229,7 @@ describe('health checks steer answers (one instance, memory store)', () => {
   ] as const)('target %s → down with cause "%s", and back', async (mode, _name, cause) => {
     const downs = transitions('down').length;
     await targets.eu.set(mode);
-    await until('answer leaves eu-central', () => answer(server.port), (a) => a !== ADDR['eu-central']);
+    await untilOk('answer leaves eu-central', () => answer(server.port), (a) => a !== ADDR['eu-central']);
     expect(digAnswer(server.port)).toBe(ADDR['us-east']);
     const check = (await healthOf(server.httpPort)).regions['eu-central'].checks.healthz;
     expect(check.up).toBe(false);
@@ -251,7 +240,7 @@ describe('health checks steer answers (one instance, memory store)', () => {
     expect(String(line.cause)).toMatch(cause);
 
     await targets.eu.set('ok');
-    await until('answer back to eu-central', () => answer(server.port), (a) => a === ADDR['eu-central']);
+    await untilOk('answer back to eu-central', () => answer(server.port), (a) => a === ADDR['eu-central']);
   });
 });
 
@@ -288,7 +277,7 @@ describe('quorum: three probers vote through Redis, a --no-probe instance answer
   const voter = (c: Awaited<ReturnType<typeof euCheck>>, id: string) => c.voters.find((v) => v.prober === id);
 
   it('three fresh voters, all up; the DNS instance has no local view', async () => {
-    const c = await until('three fresh up voters', euCheck, (c) => c.voters.filter((v) => v.fresh && v.up).length === 3);
+    const c = await untilOk('three fresh up voters', euCheck, (c) => c.voters.filter((v) => v.fresh && v.up).length === 3);
     expect(c).toMatchObject({ up: true, stale: false, local: null, cause: 'HTTP 200 (3 of 3 probers)' });
     expect(c.voters.map((v) => v.prober)).toEqual(['p1', 'p2', 'p3']);
     expect((await healthOf(dns.httpPort)).prober).toBeNull();
@@ -297,7 +286,7 @@ describe('quorum: three probers vote through Redis, a --no-probe instance answer
 
   it('1 of 3 failing: the region stays up (no majority)', async () => {
     await eu[0].set('fail');
-    const c = await until('p1 votes down', euCheck, (c) => voter(c, 'p1')?.up === false && voter(c, 'p1')!.fresh);
+    const c = await untilOk('p1 votes down', euCheck, (c) => voter(c, 'p1')?.up === false && voter(c, 'p1')!.fresh);
     expect(c.up).toBe(true);
     expect(c.cause).toBe('HTTP 200 (2 of 3 probers)');
     expect(voter(c, 'p1')!.cause).toMatch(/^HTTP 500/);
@@ -311,7 +300,7 @@ describe('quorum: three probers vote through Redis, a --no-probe instance answer
 
   it('2 of 3 failing: down and answers move; back to 1 of 3: up again', async () => {
     await eu[1].set('fail');
-    await until('answer leaves eu-central', () => answer(dns.port), (a) => a !== ADDR['eu-central']);
+    await untilOk('answer leaves eu-central', () => answer(dns.port), (a) => a !== ADDR['eu-central']);
     expect(digAnswer(dns.port)).toBe(ADDR['us-east']);
     const c = await euCheck();
     expect(c.up).toBe(false);
@@ -319,32 +308,32 @@ describe('quorum: three probers vote through Redis, a --no-probe instance answer
     expect((await healthOf(dns.httpPort)).regions['eu-central'].reason).toBe('down: eu-central/healthz HTTP 500 (expected 200) (2 of 3 probers)');
 
     await eu[1].set('ok');
-    await until('answer back to eu-central', () => answer(dns.port), (a) => a === ADDR['eu-central']);
+    await untilOk('answer back to eu-central', () => answer(dns.port), (a) => a === ADDR['eu-central']);
     expect((await euCheck()).cause).toBe('HTTP 200 (2 of 3 probers)');
   });
 
   it('stale verdicts do not vote: with the two failing probers stopped, the last fresh one decides', async () => {
     await eu[1].set('fail');
-    await until('answer leaves eu-central', () => answer(dns.port), (a) => a !== ADDR['eu-central']);
+    await untilOk('answer leaves eu-central', () => answer(dns.port), (a) => a !== ADDR['eu-central']);
     await Promise.all([probers[0].stop(), probers[1].stop()]);
     // After 3 × interval their verdicts are stale: listed with fresh: false, and p3 (target healthy) alone says up.
-    const c = await until('p1 and p2 stale', euCheck, (c) => c.up && ['p1', 'p2'].every((id) => voter(c, id)?.fresh === false), 10_000, 20);
+    const c = await untilOk('p1 and p2 stale', euCheck, (c) => c.up && ['p1', 'p2'].every((id) => voter(c, id)?.fresh === false), 10_000, 20);
     expect(c).toMatchObject({ stale: false, cause: 'HTTP 200 (1 of 1 probers)' });
     expect(c.voters.map((v) => [v.prober, v.fresh, v.up])).toEqual([['p3', true, true], ['p1', false, false], ['p2', false, false]]);
     for (const id of ['p1', 'p2']) {
       expect(voter(c, id)!.cause).toMatch(/^HTTP 500/);
       expect(voter(c, id)!.ageMs).toBeGreaterThan(3 * INTERVAL_MS);
     }
-    await until('answer back to eu-central', () => answer(dns.port), (a) => a === ADDR['eu-central']);
+    await untilOk('answer back to eu-central', () => answer(dns.port), (a) => a === ADDR['eu-central']);
     expect(digAnswer(dns.port)).toBe(ADDR['eu-central']);
   });
 
   it('every prober stopped: the last state holds (down here) and the check is stale', async () => {
     await eu[2].set('fail');
-    await until('answer leaves eu-central', () => answer(dns.port), (a) => a !== ADDR['eu-central']);
+    await untilOk('answer leaves eu-central', () => answer(dns.port), (a) => a !== ADDR['eu-central']);
     expect((await euCheck()).cause).toBe('HTTP 500 (expected 200) (1 of 1 probers)');
     await probers[2].stop();
-    const c = await until('no fresh voter left', euCheck, (c) => c.stale, 10_000);
+    const c = await untilOk('no fresh voter left', euCheck, (c) => c.stale, 10_000);
     expect(c.up).toBe(false);
     expect(c.cause).toBe('HTTP 500 (expected 200) (1 of 1 probers)');
     expect(c.voters.filter((v) => v.fresh)).toEqual([]);
@@ -352,7 +341,7 @@ describe('quorum: three probers vote through Redis, a --no-probe instance answer
     const region = (await healthOf(dns.httpPort)).regions['eu-central'];
     expect(region).toMatchObject({ operational: false, stale: true });
     expect(region.reason).toContain('stale: no fresh verdict');
-    await until('regiondns_check_stale is 1', () => metrics(dns.httpPort), (m) => metricLine('regiondns_check_stale', 'eu-central').exec(m)?.[1] === '1', 5_000, 100);
+    await untilOk('regiondns_check_stale is 1', () => metrics(dns.httpPort), (m) => metricLine('regiondns_check_stale', 'eu-central').exec(m)?.[1] === '1', 5_000, 100);
     // Held, not reverted to the initial "up", for several intervals.
     for (let i = 0; i < 4; i++) {
       expect(await answer(dns.port)).toBe(ADDR['us-east']);

@@ -45,3 +45,16 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
     await sleep(everyMs);
   }
 }
+
+/** Reads until `ok(value)`, at most `timeoutMs`; fails with the last value read. */
+export async function untilOk<T>(what: string, read: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000, stepMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (let i = 0; i < 100_000; i++) {
+    last = await read();
+    if (ok(last)) return last;
+    if (Date.now() > deadline) break;
+    await sleep(stepMs);
+  }
+  throw new Error(`${what}: not reached within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+}
