@@ -12,7 +12,7 @@ import { operational, type Snapshot } from '../state/snapshot.js';
 import type { HostnamePolicy } from '../steering/policy.js';
 import { OpsError } from './errors.js';
 import {
-  addRoute, commitChecked, DrainBody, drainHostnames, lastRegionError, orEmpty, param, parseBody, ReasonBody, regionsOf, type OpsDeps, type Stranded,
+  addRoute, commitChecked, commitUndrain, DrainBody, drainHostnames, forcedDrain, lastRegionError, orEmpty, param, parseBody, ReasonBody, regionsOf, type OpsDeps, type Stranded,
 } from './route-kit.js';
 
 /** Hostnames whose pools list `address` (canonical text), in config order. */
@@ -99,18 +99,15 @@ export function registerEndpointRoutes(v1: FastifyInstance, deps: OpsDeps): void
       const stranded = endpointStrandedBy(deps.snapshot(), drain, { endpointDrains: store.get('endpoint'), drains: store.get('drain') });
       if (stranded.length && !body.force) throw lastRegionError(address, stranded);
       const before = store.get('endpoint').get(address) ?? null;
+      const forced = forcedDrain(stranded);
       return {
         changes: [{ ns: 'endpoint', key: address, value: drain }],
-        audit: {
-          actor: who!.name, action: 'endpoint.drain', target: address, reason: drain.reason, before, after: drain,
-          ...(stranded.length ? { detail: { forced: true, stranded: stranded.map((s) => s.fqdn) } } : {}),
-        },
+        audit: { actor: who!.name, action: 'endpoint.drain', target: address, reason: drain.reason, before, after: drain, ...forced.audit },
         answer: (version) => {
           const scope = hostnames ? `for ${hostnames.join(', ')}` : `in every pool that lists it (${users.map((p) => p.fqdn).join(', ')})`;
           return {
             drain, replaced: before, version,
-            message: `${address} drained ${scope}${before ? ' (replacing the previous drain)' : ''}` +
-              (stranded.length ? `; forced: ${stranded.map((s) => s.fqdn).join(', ')} now ${stranded.length === 1 ? 'has' : 'have'} no operational region` : ''),
+            message: `${address} drained ${scope}${before ? ' (replacing the previous drain)' : ''}${forced.message}`,
           };
         },
       };
@@ -120,14 +117,6 @@ export function registerEndpointRoutes(v1: FastifyInstance, deps: OpsDeps): void
   addRoute(v1, deps, 'DELETE', '/endpoints/:address/drain', 'write', async (req, who) => {
     const { address } = addressParam(req, deps.snapshot());
     const body = parseBody(ReasonBody, orEmpty(req.body));
-    return commitChecked(store, () => {
-      const before = store.get('endpoint').get(address) ?? null;
-      if (!before) throw new OpsError('NOT_DRAINED', `${address} is not drained`);
-      return {
-        changes: [{ ns: 'endpoint', key: address, value: null }],
-        audit: { actor: who!.name, action: 'endpoint.undrain', target: address, reason: body.reason ?? null, before, after: null },
-        answer: (version) => ({ undrained: before, version, message: `${address} is no longer drained` }),
-      };
-    });
+    return commitUndrain(store, 'endpoint', address, 'endpoint.undrain', who!.name, body.reason ?? null);
   });
 }

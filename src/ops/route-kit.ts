@@ -10,7 +10,7 @@ import type { Logger } from '../obs/logger.js';
 import type { ConfigIdentity } from '../config/identity.js';
 import { alignWeights } from '../state/coordinator.js';
 import type { FleetPresence } from '../state/fleet-presence.js';
-import { StoreConflictError, type AuditInput, type Change, type Drain, type FleetStore, type WeightOverride } from '../state/fleet-store.js';
+import { StoreConflictError, type AuditInput, type Change, type Drain, type EndpointDrain, type FleetStore, type WeightOverride } from '../state/fleet-store.js';
 import { operational, type Snapshot } from '../state/snapshot.js';
 import type { HostnamePolicy, RegionId } from '../steering/policy.js';
 import { bearerToken, HOW_TO_CONFIGURE_TOKENS, type Access, type TokenIdentity, type TokenSet } from './auth.js';
@@ -163,10 +163,29 @@ export function drainHostnames(list: readonly string[] | undefined, check: (fqdn
   return out;
 }
 
-/** The 409 of a drain that would strand hostnames, naming each with its regions' reasons. */
-export function lastRegionError(target: string, stranded: Stranded[]): OpsError {
-  const what = stranded.map((s) => `${s.fqdn} (${s.regions.map((r) => `${r.region}: ${r.reason}`).join('; ')})`).join(', ');
-  return new OpsError('LAST_REGION', `draining ${target} would leave ${stranded.length === 1 ? 'a hostname' : `${stranded.length} hostnames`} with no operational region: ${what}. Pass force: true (ctl: --force) to drain anyway`, { hostnames: stranded });
+/**
+ * The 409 of a drain that would strand hostnames, naming each (with `label`'s words on the stranded
+ * record set, if any) and its regions' reasons. A hostname with several stranded sets counts once.
+ */
+export function lastRegionError(target: string, stranded: Stranded[], label: (s: Stranded) => string = () => ''): OpsError {
+  const what = stranded.map((s) => `${s.fqdn}${label(s)} (${s.regions.map((r) => `${r.region}: ${r.reason}`).join('; ')})`).join(', ');
+  const n = strandedNames(stranded).length;
+  return new OpsError('LAST_REGION', `draining ${target} would leave ${n === 1 ? 'a hostname' : `${n} hostnames`} with no operational region: ${what}. Pass force: true (ctl: --force) to drain anyway`, { hostnames: stranded });
+}
+
+/** The hostnames a forced drain strands, each once. */
+export function strandedNames(stranded: Stranded[]): string[] {
+  return [...new Set(stranded.map((s) => s.fqdn))];
+}
+
+/** What a forced drain adds to its audit entry and to its answer's message (nothing when it strands no hostname). */
+export function forcedDrain(stranded: Stranded[]): { audit: { detail?: { forced: true; stranded: string[] } }; message: string } {
+  if (!stranded.length) return { audit: {}, message: '' };
+  const names = strandedNames(stranded);
+  return {
+    audit: { detail: { forced: true, stranded: names } },
+    message: `; forced: ${names.join(', ')} now ${names.length === 1 ? 'has' : 'have'} no operational region`,
+  };
 }
 
 /** Percentages of traffic per set for aligned weights. */
@@ -225,6 +244,21 @@ export async function commitChecked<T>(store: FleetStore, prepare: () => Prepare
       throw storeError(err);
     }
   }
+}
+
+/** Lifts a drain (a region's or an endpoint's), judged where the write commits: NOT_DRAINED when there is none. */
+export function commitUndrain(
+  store: FleetStore, ns: 'drain' | 'endpoint', key: string, action: 'undrain' | 'endpoint.undrain', actor: string, reason: string | null,
+): Promise<{ undrained: Drain | EndpointDrain; version: number; message: string }> {
+  return commitChecked(store, () => {
+    const before = store.get(ns).get(key) ?? null;
+    if (!before) throw new OpsError('NOT_DRAINED', `${key} is not drained`);
+    return {
+      changes: [{ ns, key, value: null }],
+      audit: { actor, action, target: key, reason, before, after: null },
+      answer: (version) => ({ undrained: before, version, message: `${key} is no longer drained` }),
+    };
+  });
 }
 
 /** Persists changes with their audit entry, unconditionally (no invariant depends on the state). */
@@ -287,6 +321,13 @@ export function query(req: FastifyRequest): Record<string, string | undefined> {
 
 export function isStoreUnavailable(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === OpsErrors.STORE_UNAVAILABLE.code;
+}
+
+/** Names for an error message: all of them, or the first 20 and how many more. */
+export function listOf(it: Iterable<string>): string {
+  const all = [...it];
+  if (all.length === 0) return 'none';
+  return all.length > 20 ? `${all.slice(0, 20).join(', ')}, … ${all.length - 20} more` : all.join(', ');
 }
 
 export function hostnameParam(raw: string, what: string): string {

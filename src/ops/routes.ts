@@ -22,7 +22,7 @@ import { registerReloadRoute } from './fleet-reload.js';
 import { registerTenantRoutes, tenantsView } from './tenant-routes.js';
 import { endpointsView, registerEndpointRoutes } from './endpoints.js';
 import {
-  addRoute, commitChecked, DrainBody, drainHostnames, hostnameParam, isStoreUnavailable, OPS_PREFIX, orEmpty, param, parseBody, query, RampBody, ReasonBody, regionsOf,
+  addRoute, commitChecked, commitUndrain, DrainBody, drainHostnames, forcedDrain, hostnameParam, isStoreUnavailable, lastRegionError, listOf, OPS_PREFIX, orEmpty, param, parseBody, query, RampBody, ReasonBody, regionsOf,
   shares, SplitBody, strandedBy, strandedBySplit, type Handler, type Method, type OpsDeps, type Prepared, type Stranded,
 } from './route-kit.js';
 
@@ -114,25 +114,17 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
         // Judged on the store's state at the version the write commits on (a retry judges again).
         const now = deps.snapshot();
         const stranded = strandedBy(now, drain, { drains: store.get('drain'), weights: store.get('weights') });
-        if (stranded.length && !body.force) {
-          const what = stranded.map((s) => `${s.fqdn}${setName(now, s)} (${s.regions.map((r) => `${r.region}: ${r.reason}`).join('; ')})`).join(', ');
-          const n = new Set(stranded.map((s) => s.fqdn)).size;
-          throw new OpsError('LAST_REGION', `draining ${region} would leave ${n === 1 ? 'a hostname' : `${n} hostnames`} with no operational region: ${what}. Pass force: true (ctl: --force) to drain anyway`, { hostnames: stranded });
-        }
+        if (stranded.length && !body.force) throw lastRegionError(region, stranded, (s) => setName(now, s));
         const before = store.get('drain').get(region) ?? null;
-        const names = [...new Set(stranded.map((s) => s.fqdn))];
+        const forced = forcedDrain(stranded);
         return {
           changes: [{ ns: 'drain', key: region, value: drain }],
-          audit: {
-            actor: who!.name, action: 'drain', target: region, reason: drain.reason, before, after: drain,
-            ...(stranded.length ? { detail: { forced: true, stranded: names } } : {}),
-          },
+          audit: { actor: who!.name, action: 'drain', target: region, reason: drain.reason, before, after: drain, ...forced.audit },
           answer: (version) => {
             const scope = hostnames ? `for ${hostnames.join(', ')}` : 'for every hostname';
             return {
               drain, replaced: before, version,
-              message: `${region} drained ${scope}${before ? ' (replacing the previous drain)' : ''}` +
-                (stranded.length ? `; forced: ${names.join(', ')} now ${names.length === 1 ? 'has' : 'have'} no operational region` : ''),
+              message: `${region} drained ${scope}${before ? ' (replacing the previous drain)' : ''}${forced.message}`,
             };
           },
         };
@@ -140,18 +132,9 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
     });
 
     route('DELETE', '/regions/:region/drain', 'write', async (req, who) => {
-      const snap = deps.snapshot();
-      const region = regionParam(snap, req);
+      const region = regionParam(deps.snapshot(), req);
       const body = parseBody(ReasonBody, orEmpty(req.body));
-      return commit(() => {
-        const before = store.get('drain').get(region) ?? null;
-        if (!before) throw new OpsError('NOT_DRAINED', `${region} is not drained`);
-        return {
-          changes: [{ ns: 'drain', key: region, value: null }],
-          audit: { actor: who!.name, action: 'undrain', target: region, reason: body.reason ?? null, before, after: null },
-          answer: (version) => ({ undrained: before, version, message: `${region} is no longer drained` }),
-        };
-      });
+      return commitUndrain(store, 'drain', region, 'undrain', who!.name, body.reason ?? null);
     });
 
     // -- weighted splits --
@@ -365,12 +348,6 @@ function regionParam(snap: Snapshot, req: FastifyRequest): RegionId {
   const region = param(req, 'region');
   if (!snap.steering.regions.has(region)) throw new OpsError('UNKNOWN_REGION', `no region "${region}" (known: ${listOf(snap.steering.regions.keys())})`);
   return region;
-}
-
-function listOf(it: Iterable<string>): string {
-  const all = [...it];
-  if (all.length === 0) return 'none';
-  return all.length > 20 ? `${all.slice(0, 20).join(', ')}, … ${all.length - 20} more` : all.join(', ');
 }
 
 /** " set stable" for a hostname with several record sets; nothing for one with a single set. */
