@@ -1,14 +1,21 @@
-// POST /v1/reload: every instance reloads its zones from its own files and reports, through its
-// presence, the reload's outcome and what it now serves. The answer waits (bounded) until every
-// instance live when the reload was asked has reported, and names those that did not in time.
+// A fleet-wide reload (POST /v1/reload): every instance reloads its zones from its own files and
+// reports, through its presence, the reload's outcome and what it now serves. The answer waits
+// (bounded) until every instance live when the reload was asked has reported, and names those that
+// did not in time.
 
-import type { FastifyInstance } from 'fastify';
 import type { FleetPresence, Presence } from '../state/fleet-presence.js';
-import { OpsError } from './errors.js';
-import { addRoute, commitChanges, orEmpty, parseBody, ReasonBody, type FleetReloader, type OpsDeps } from './route-kit.js';
 
 export const DEFAULT_RELOAD_WAIT_MS = 10_000;
 const POLL_MS = 150;
+
+/** How a reload reaches the fleet: its presence, through which every instance is asked and reports. */
+export interface FleetReloader {
+  presence: FleetPresence;
+  newId(): string;
+  waitMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+}
 
 export interface InstanceReloadResult {
   id: string;
@@ -63,23 +70,4 @@ export async function fleetReload(r: FleetReloader, id: string): Promise<FleetRe
     instances.push({ id: i, ok: p.lastReload.ok, hash: p.hash, serials: p.serials, error: p.lastReload.ok ? null : p.lastReload.error ?? 'reload failed' });
   }
   return { reload: id, ok: notReported.length === 0 && instances.every((x) => x.ok), instances, notReported, error };
-}
-
-/** POST /v1/reload (a write token; audited before anything is reloaded). */
-export function registerReloadRoute(v1: FastifyInstance, deps: OpsDeps): void {
-  addRoute(v1, deps, 'POST', '/reload', 'write', async (req, who) => {
-    const body = parseBody(ReasonBody, orEmpty(req.body));
-    const reloader = deps.reloader;
-    if (!reloader) throw new OpsError('NOT_FOUND', 'fleet-wide reload is not enabled on this instance');
-    const id = reloader.newId();
-    const before = await reloader.presence.instances();
-    // Audited first: a reload nobody can trace is worse than one refused while the store is down.
-    await commitChanges(deps.store, [], {
-      actor: who!.name, action: 'reload', target: 'fleet', reason: body.reason ?? null,
-      before: before.instances.map((p) => ({ id: p.id, hash: p.hash })), after: null, detail: { reload: id },
-    });
-    const report = await fleetReload(reloader, id);
-    deps.log?.info({ reload: id, by: who!.name, ok: report.ok, notReported: report.notReported }, 'fleet-wide reload');
-    return report;
-  });
 }

@@ -1,7 +1,7 @@
 // The shared kit of the ops API: what every resource's routes use (dependencies, token checks,
 // body parsing, compare-and-set commits, store error mapping, request helpers, the body schemas
-// several resources share, and the last-region guard). routes.ts and the resource modules import
-// it; it imports none of them, so no resource module depends on the module that registers it.
+// several resources share, and the last-region guard). Each resource's plugin (*-routes.ts) and
+// routes.ts, which mounts them, import it; it imports none of them, so no resource depends on another.
 
 import { canonicalName } from '../dns/name.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -9,22 +9,13 @@ import * as z from 'zod';
 import type { Logger } from '../obs/logger.js';
 import type { ConfigIdentity } from '../config/identity.js';
 import { alignWeights } from '../state/coordinator.js';
-import type { FleetPresence } from '../state/fleet-presence.js';
 import { StoreConflictError, type AuditInput, type Change, type Drain, type EndpointDrain, type FleetStore, type WeightOverride } from '../state/fleet-store.js';
 import { operational, type Snapshot } from '../state/snapshot.js';
 import type { HostnamePolicy, RegionId } from '../steering/policy.js';
 import { bearerToken, HOW_TO_CONFIGURE_TOKENS, type Access, type TokenIdentity, type TokenSet } from './auth.js';
 import type { InstanceReport } from './drift.js';
 import { OpsError, OpsErrors } from './errors.js';
-
-/** How POST /v1/reload reaches the fleet: its presence, through which every instance is asked and reports. */
-export interface FleetReloader {
-  presence: FleetPresence;
-  newId(): string;
-  waitMs?: number;
-  sleep?: (ms: number) => Promise<void>;
-  now?: () => number;
-}
+import type { FleetReloader } from './fleet-reload.js';
 
 export interface OpsDeps {
   store: FleetStore;
@@ -60,20 +51,6 @@ export const DrainBody = z.strictObject({
 
 /** DELETE bodies are optional; a reason, when given, goes to the audit log. */
 export const ReasonBody = z.strictObject({ reason: Reason.optional() });
-
-export const SplitBody = z.strictObject({
-  sets: z.array(z.strictObject({ name: z.string().min(1), weight: z.number().min(0, 'must be ≥ 0') })).min(1),
-  reason: Reason.optional(),
-  force: z.boolean().optional(),
-});
-
-export const RampBody = z.strictObject({
-  set: z.string().min(1),
-  steps: z.array(z.number()).min(1).max(100),
-  every: z.union([z.string(), z.number()]),
-  'halt-on': z.strictObject({ 'unhealthy-regions': z.boolean().optional() }).optional(),
-  reason: Reason.optional(),
-});
 
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body);

@@ -23,20 +23,10 @@ const IMPORT_PROBLEMS = 20;
 const JSON_LINES = new Set(['application/x-ndjson', 'application/jsonl', 'application/json-lines', 'application/jsonlines', 'application/json']);
 const CSV = new Set(['text/csv', 'text/plain']);
 
-/** Counts for GET /v1/state. */
-export function tenantsView(deps: Pick<OpsDeps, 'store' | 'snapshot'>) {
-  const snap = deps.snapshot();
-  return {
-    hostnames: tenantHostnames(snap.steering).map((h) => h.fqdn),
-    file: snap.tenants.file.file,
-    fileEntries: snap.tenants.file.entries.size,
-    apiEntries: deps.store.get('tenant').size,
-  };
-}
+const TenantBody = z.strictObject({ region: z.string().min(1), reason: Reason.optional() });
 
-export function registerTenantRoutes(v1: FastifyInstance, deps: OpsDeps): void {
+export async function tenantRoutes(v1: FastifyInstance, deps: OpsDeps): Promise<void> {
   const { store } = deps;
-  const TenantBody = z.strictObject({ region: z.string().min(1), reason: Reason.optional() });
 
   /** The map as the store has it now (the snapshot may be one change behind). */
   // Built on the snapshot's directory (at most a change or two behind): its table is reused, not

@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/server/load-config.js';
 import { RRType } from '../../src/dns/constants.js';
 import { parseSubnet } from '../../src/dns/ecs.js';
 import type { ClientLocation, GeoLocator } from '../../src/geo/types.js';
-import { endpointStrandedBy } from '../../src/ops/endpoints.js';
+import { endpointStrandedBy } from '../../src/ops/endpoint-routes.js';
 import { explainQuery } from '../../src/query/explain.js';
 import type { EndpointDrain } from '../../src/state/fleet-store.js';
 import { buildSnapshot, withState, type RegionHealth, type Snapshot } from '../../src/state/snapshot.js';

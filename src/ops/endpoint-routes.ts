@@ -60,12 +60,7 @@ export function endpointStrandedBy(
   return out;
 }
 
-/** The endpoint drains for GET /v1/state. */
-export function endpointsView(snap: Snapshot): { address: string; reason: string; by: string; at: number; hostnames: string[] | null }[] {
-  return [...snap.endpointDrains.values()].map((d) => ({ address: d.address, reason: d.reason, by: d.by, at: d.at, hostnames: d.hostnames }));
-}
-
-export function registerEndpointRoutes(v1: FastifyInstance, deps: OpsDeps): void {
+export async function endpointRoutes(v1: FastifyInstance, deps: OpsDeps): Promise<void> {
   const { store } = deps;
 
   /** The address in the path, canonical; 404 when no pool lists it. */

@@ -7,40 +7,29 @@
 // deltas, and a lost stream is recovered by reconnecting. Tokens travel in the Authorization
 // header (the page reads the stream with fetch, not EventSource, which cannot send headers).
 
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Snapshot } from '../state/snapshot.js';
-import type { Access, TokenIdentity } from './auth.js';
 import { OpsError } from './errors.js';
-
-/** What routes.ts hands over (passed in rather than imported, so the two modules do not import each other). */
-export interface ConsoleApiDeps {
-  route(method: 'GET', url: string, access: Access, handler: (req: FastifyRequest, who: TokenIdentity | null, reply: FastifyReply) => Promise<unknown>): void;
-  /** The body of GET /v1/state. */
-  state(): unknown;
-  health(): unknown;
-  /** Region → its pool endpoints (the map shows them with their checks and drains). */
-  endpoints(): Record<string, RegionEndpoint[]>;
-  openReads: boolean;
-  instanceId: string;
-  /** Subscriptions to every change the page shows. */
-  onChange: ((fn: () => void) => () => void)[];
-}
+import { addRoute, type OpsDeps } from './route-kit.js';
+import { stateView } from './state-view.js';
 
 /** At most this many open streams per instance: each holds a socket and gets every change. */
 export const MAX_STREAMS = 32;
 const STREAM_MIN_INTERVAL_MS = 200;
 const HEARTBEAT_MS = 15_000;
 
-export function registerConsoleApi(deps: ConsoleApiDeps): void {
+export async function consoleRoutes(v1: FastifyInstance, deps: OpsDeps): Promise<void> {
   let open = 0;
+  // Every change the page shows: store events (drains, splits, ramps, tenants) and snapshot swaps (health, reloads).
+  const onChange = [(fn: () => void) => deps.store.onEvent(fn), ...(deps.onSnapshot ? [deps.onSnapshot] : [])];
 
-  deps.route('GET', '/whoami', 'read', async (_req, who) => ({
+  addRoute(v1, deps, 'GET', '/whoami', 'read', async (_req, who) => ({
     name: who?.name ?? null,
     access: who?.access ?? (deps.openReads ? 'read' : null),
     instance: deps.instanceId,
   }));
 
-  deps.route('GET', '/events', 'read', async (req, _who, reply) => {
+  addRoute(v1, deps, 'GET', '/events', 'read', async (req, _who, reply) => {
     if (open >= MAX_STREAMS) throw new OpsError('TOO_MANY_STREAMS', `this instance already serves ${MAX_STREAMS} event streams; close a console tab or use another instance`);
     open++;
     reply.hijack();
@@ -56,14 +45,14 @@ export function registerConsoleApi(deps: ConsoleApiDeps): void {
     const send = () => {
       timer = null;
       lastSent = Date.now();
-      const body = { seq: ++seq, state: deps.state(), health: deps.health(), endpoints: deps.endpoints() };
+      const body = { seq: ++seq, state: stateView(deps), health: deps.healthReport?.() ?? null, endpoints: regionEndpoints(deps.snapshot()) };
       res.write(`event: state\nid: ${seq}\ndata: ${JSON.stringify(body)}\n\n`);
     };
     const changed = () => {
       if (timer) return;
       timer = setTimeout(send, Math.max(0, STREAM_MIN_INTERVAL_MS - (Date.now() - lastSent)));
     };
-    const unsubscribe = deps.onChange.map((on) => on(changed));
+    const unsubscribe = onChange.map((on) => on(changed));
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
     const close = () => {
       if (timer) clearTimeout(timer);
