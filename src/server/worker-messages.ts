@@ -1,15 +1,17 @@
-// What a worker accepts from its primary. A message crosses a process boundary: it is parsed like
+// What a worker thread and its primary say to each other. What a worker accepts is parsed like
 // anything read back from a store (same schemas), and a bad one is skipped and counted, so it can
 // never become a SERVFAIL. Tenant entries (up to a million per message) are checked by hand: a
 // schema walk over each would cost seconds.
 
+import type { Registry } from 'prom-client';
 import * as z from 'zod';
 import { DrainSchema, EndpointDrainSchema, type EntryGate } from '../state/schemas.js';
 import type { Drain, EndpointDrain } from '../state/fleet-store.js';
 import type { RegionHealth } from '../state/snapshot.js';
 import type { RegionId } from '../steering/policy.js';
+import type { BindError } from './bind-error.js';
 
-/** The runtime state a worker needs, in a form that crosses the IPC channel. */
+/** The runtime state a worker needs, as plain data (structured clone). */
 export interface StateMessage {
   type: 'state';
   version: number;
@@ -33,7 +35,20 @@ export interface TenantsMessage {
   removed: string[];
 }
 
-export type ToWorker = StateMessage | TenantsMessage | { type: 'reload' } | { type: 'metrics'; id: number };
+/** `stop`: close the sockets and end the thread (the instance is shutting down). */
+export type ToWorker = StateMessage | TenantsMessage | { type: 'reload' } | { type: 'metrics'; id: number } | { type: 'stop' };
+
+/** Metrics of a worker's registry, as prom-client's AggregatorRegistry takes them. */
+export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+export type ToPrimary = { type: 'ready' } | { type: 'tenants-resync' } | { type: 'metrics'; id: number; data: MetricsJson }
+  | { type: 'reloaded'; ok: boolean; version: number } | StartFailedMessage;
+
+/** A worker could not start for a reason a restart will not fix (a listener that cannot bind). */
+export interface StartFailedMessage {
+  type: 'start-failed';
+  bind: ReturnType<BindError['toJSON']>;
+}
 
 const RegionHealthSchema = z.object({ up: z.boolean(), reason: z.string() });
 
@@ -55,7 +70,7 @@ const TenantsHeadSchema = z.object({
   removed: z.array(z.string()),
 });
 
-const OtherSchema = z.union([z.object({ type: z.literal('reload') }), z.object({ type: z.literal('metrics'), id: z.number() })]);
+const OtherSchema = z.union([z.object({ type: z.literal('reload') }), z.object({ type: z.literal('metrics'), id: z.number() }), z.object({ type: z.literal('stop') })]);
 
 /** The message, or undefined (counted under namespace "worker", logged once per type) when it does not parse. */
 export function parseWorkerMessage(raw: unknown, gate: EntryGate): ToWorker | undefined {
