@@ -203,7 +203,7 @@ export const tcpClosed = new client.Counter({
 
 export const workerRestarts = new client.Counter({
   name: 'regiondns_worker_restarts_total',
-  help: 'DNS worker processes that died and were replaced',
+  help: 'DNS worker threads that died and were replaced',
   registers: [registry],
 });
 

@@ -25,6 +25,7 @@ import type { Snapshot } from '../state/snapshot.js';
 import { BindError } from './bind-error.js';
 import type { DnsWorkerData, DnsWorkerOptions } from './dns-worker.js';
 import { initialSecrets, workerSecretEnv } from './guard-setup.js';
+import type { SharedConfig } from './reload/prepare.js';
 import { RollingReload } from './reload/rolling.js';
 import { defaultInstanceId, openGeoFiles, readGeo, serve, type RunningServer, type ServeOptions } from './serve.js';
 
@@ -74,8 +75,7 @@ export interface RunningCluster {
 /** The options a worker thread gets: plain data only (functions and open handles stay here). */
 function workerOptions(opts: ClusterOptions, instanceId: string): DnsWorkerOptions {
   return {
-    zonesDir: opts.zonesDir, listen: opts.listen, udpLimit: opts.udpLimit, udpEngine: opts.udpEngine,
-    latencyTable: opts.latencyTable, keysDir: opts.keysDir, maxFileBytes: opts.maxFileBytes,
+    zonesDir: opts.zonesDir, listen: opts.listen, udpLimit: opts.udpLimit, udpEngine: opts.udpEngine, keysDir: opts.keysDir,
     queryLogSample: opts.queryLogSample, tcp: opts.tcp, instanceId, nsid: opts.nsid, cookies: opts.cookies, rrl: opts.rrl,
   };
 }
@@ -132,13 +132,15 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
   const geoFiles = opts.geo !== undefined ? null : readGeo(opts.geoip, log);
   const geo = opts.geo !== undefined ? opts.geo : geoFiles && openGeoFiles(geoFiles, log.child({ component: 'geo' }));
   const instanceId = opts.instanceId ?? defaultInstanceId();
-  const data = (index: number): DnsWorkerData => ({
-    role: 'dns-worker', index, options: workerOptions(opts, instanceId), geo: geoFiles, logLevel: log.level,
+  const data = (index: number, config: SharedConfig): DnsWorkerData => ({
+    role: 'dns-worker', index, options: workerOptions(opts, instanceId), geo: geoFiles, config, logLevel: log.level,
   });
 
   const start = (index: number): Worker => {
+    const startedWith = server!.config().shared;
     const w = new Worker(WORKER_ENTRY, {
-      workerData: data(index),
+      // The configuration in force now; one put in force while the worker starts follows when it is ready.
+      workerData: data(index, startedWith),
       // REGIONDNS_WORKER_INDEX says which worker a thread is, also to code preloaded with --import.
       env: { ...process.env, REGIONDNS_WORKER_INDEX: String(index), ...secretEnv },
       name: `regiondns-dns-${index}`,
@@ -152,6 +154,8 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
         everReady.add(id);
         startFailures = 0;
         if (server) {
+          const config = server.config().shared;
+          if (config !== startedWith) send(w, { type: 'config', config });
           const snap = server.coordinator.snapshot();
           syncTenants(snap);
           send(w, tenantsFull());
@@ -215,11 +219,12 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
     ...opts,
     geo,
     instanceId,
-    // Every good reload of the primary (SIGHUP or POST /v1/reload) goes to every worker.
-    // Workers reload one at a time from their own reload process: never every worker at once.
+    // Every good reload of the primary (SIGHUP or POST /v1/reload) goes to every worker: the
+    // configuration the primary validated, put in force by one worker at a time, never all at once.
     reloadWorkers: async () => {
+      const config = server!.config().shared;
       const targets = [...live.entries()].filter(([id]) => ready.has(id))
-        .map(([id, { worker }]) => ({ id, send: () => { if (!live.has(id)) return false; send(worker, { type: 'reload' }); return true; } }));
+        .map(([id, { worker }]) => ({ id, send: () => { if (!live.has(id)) return false; send(worker, { type: 'config', config }); return true; } }));
       const done = await rolling.run(targets);
       log.info({ workers: done.ok, failed: done.failed }, 'workers reloaded');
     },

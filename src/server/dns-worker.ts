@@ -1,9 +1,11 @@
-// A DNS worker thread of a multi-core server (cluster.ts starts them). It loads the zones itself,
-// binds its own UDP and TCP sockets (SO_REUSEPORT: the kernel spreads clients over the workers),
-// answers from its own Snapshot, and applies the primary's state messages (health, drains, weights,
-// tenants, reloads) with withState(): one swap per change, as in a single process.
-// The GeoIP databases are not read here: the primary hands over the bytes it read into shared
-// memory, and each thread opens a reader over the same copy.
+// A DNS worker thread of a multi-core server (cluster.ts starts them). It binds its own UDP and TCP
+// sockets (SO_REUSEPORT: the kernel spreads clients over the workers), answers from its own
+// Snapshot, and applies the primary's messages (health, drains, weights, tenants, configurations)
+// with withState(): one swap per change, as in a single process.
+// Nothing is read from disk here but DNSSEC keys: the primary hands over the GeoIP databases and
+// each configuration it validated (zones and the tenants table in shared memory, see SharedConfig),
+// and each thread takes views of the same copy. So every worker serves exactly what the primary
+// checked, and a reload parses the zones folder once, not once per worker.
 //
 // This module is the thread's entry point; it imports nothing of the primary's (HTTP, Redis, ops),
 // so a thread holds only what answering needs.
@@ -28,8 +30,9 @@ import { startDnsListeners, type DnsListeners } from './dns-listeners.js';
 import { setUpGuard, type CookieOptions } from './guard-setup.js';
 import { QueryHandler } from './query-handler.js';
 import { QueryLog } from './query-log.js';
-import type { PreparedConfig } from './reload/prepare.js';
-import { Reloader } from './reload/reloader.js';
+import { formatConfigError } from '../config/errors.js';
+import { defaultKeysDir } from '../dnssec/load.js';
+import { ConfigBuilder, type PreparedConfig, type SharedConfig } from './reload/prepare.js';
 import { parseWorkerMessage, type StateMessage, type TenantsMessage, type ToPrimary } from './worker-messages.js';
 
 /** What a worker needs of the server's options: plain data, copied to the thread when it starts. */
@@ -38,9 +41,7 @@ export interface DnsWorkerOptions {
   listen: ListenAddress[];
   udpLimit?: number;
   udpEngine?: UdpEngineChoice;
-  latencyTable?: string | null;
   keysDir?: string | null;
-  maxFileBytes?: number;
   queryLogSample?: number;
   tcp?: Partial<TcpOptions>;
   /** Resolved by the primary (the thread shares its pid): NSID "auto" names it, with the worker index. */
@@ -57,6 +58,8 @@ export interface DnsWorkerData {
   options: DnsWorkerOptions;
   /** The primary's copy of the GeoIP databases (SharedArrayBuffer-backed), or null for none. */
   geo: GeoFile[] | null;
+  /** The configuration in force when the worker starts. */
+  config: SharedConfig;
   logLevel: string;
 }
 
@@ -68,9 +71,10 @@ export async function serveWorker(data: DnsWorkerData, port: MessagePort, log: L
   configureNsid(opts.nsid === 'auto' ? `${opts.instanceId}/w${index}` : opts.nsid ?? null);
   // The primary reported the GeoIP banner and the zone summary; a worker opens quietly.
   const geo = data.geo ? openGeoDatabases(data.geo) : null;
-  let applyConfig: (c: PreparedConfig) => void = () => undefined;
-  const reloader = new Reloader({ zonesDir: opts.zonesDir, latencyTablePath: opts.latencyTable, keysDir: opts.keysDir, maxFileBytes: opts.maxFileBytes, log: wlog, metrics: false }, (c) => applyConfig(c));
-  const first = await reloader.initial();
+  const builder = new ConfigBuilder(opts.keysDir ?? defaultKeysDir(opts.zonesDir));
+  const built = builder.build(data.config);
+  if (!built.ok) throw new Error(`the configuration could not be put in force: ${built.errors.map(formatConfigError).join('; ')}`);
+  const first = built.config;
   let base = buildSnapshot({ version: 0, zones: [], builtZones: first.zones, steering: first.steering, geo, latencyTable: first.latencyTable });
   let state: StateMessage | null = null;
   let tenantOverrides = OverrideMap.EMPTY;
@@ -112,7 +116,7 @@ export async function serveWorker(data: DnsWorkerData, port: MessagePort, log: L
     guard: guard.guard,
   });
   const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };
-  applyConfig = (next) => {
+  const applyConfig = (next: PreparedConfig) => {
     base = buildSnapshot({ version: current.version, zones: [], builtZones: next.zones, steering: next.steering, geo, latencyTable: next.latencyTable });
     apply();
   };
@@ -122,12 +126,11 @@ export async function serveWorker(data: DnsWorkerData, port: MessagePort, log: L
     dns = await startDnsListeners(opts.listen, handler, tcpOpts, wlog, { reusePort: true, udpEngine: opts.udpEngine, worker: true });
   } catch (err) {
     await guard.close();
-    await reloader.close();
     // The primary says it once and exits: restarting a worker cannot free a port.
     if (err instanceof BindError) send({ type: 'start-failed', bind: err.toJSON() });
     throw err;
   }
-  const close = async () => { await dns.close(); await guard.close(); await reloader.close(); };
+  const close = async () => { await dns.close(); await guard.close(); };
 
   const gate = new EntryGate(wlog);
   port.on('message', (raw: unknown) => {
@@ -138,9 +141,12 @@ export async function serveWorker(data: DnsWorkerData, port: MessagePort, log: L
       apply();
     } else if (m.type === 'tenants') {
       applyTenants(m);
-    } else if (m.type === 'reload') {
-      guard.reloadSecrets();
-      void reloader.reload().then((r) => send({ type: 'reloaded', ok: r.ok, version: current.version }));
+    } else if (m.type === 'config') {
+      guard.reloadSecrets(); // a rotated fleet secret, with the zones (SIGHUP)
+      const r = builder.build(m.config);
+      if (r.ok) applyConfig(r.config);
+      else for (const e of r.errors) wlog.error({ error: formatConfigError(e) }, 'reload failed: keeping the previous zones');
+      send({ type: 'reloaded', ok: r.ok, version: current.version });
     } else if (m.type === 'metrics') {
       registry.getMetricsAsJSON().then((metrics) => send({ type: 'metrics', id: m.id, data: metrics }));
     } else if (m.type === 'stop') {

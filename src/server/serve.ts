@@ -68,7 +68,7 @@ export interface ServeOptions {
   instanceId?: string;
   /** How often this instance refreshes its presence in Redis (default 5 s; it expires after 3). */
   presenceIntervalMs?: number;
-  /** A multi-core primary: reload the workers (one at a time) once this process's reload succeeded. */
+  /** A multi-core primary: hand a new configuration to the workers (one at a time) once this thread put it in force. */
   reloadWorkers?(): Promise<void>;
   opsTokensFile?: string | null;
   opsOpenReads?: boolean;
@@ -110,6 +110,8 @@ export interface RunningServer {
    * error keeps serving the previous snapshot. `id`: a fleet-wide reload's, reported in presence.
    */
   reload(id?: string): Promise<{ ok: boolean; errors: string[] }>;
+  /** The configuration in force (what a multi-core primary hands its workers). */
+  config(): PreparedConfig;
   /** Actual bound addresses (useful with port 0). */
   dnsAddresses(): { udp: AddressInfo[]; tcp: AddressInfo[] };
   httpAddress(): AddressInfo | null;
@@ -128,6 +130,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     await reloader.close();
     throw err;
   }
+  let config = first;
   let identity = configIdentity(first.summary, first.steering);
 
   const instanceId = opts.instanceId ?? defaultInstanceId();
@@ -186,6 +189,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   });
   const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };
   applyConfig = (next) => {
+    config = next;
     // Overrides live in the store, so they survive the reload; checks added or removed start or stop.
     const snap = coordinator.replaceConfig({ zones: [], builtZones: next.zones, steering: next.steering, geo, latencyTable: next.latencyTable });
     identity = configIdentity(next.summary, next.steering);
@@ -282,6 +286,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
       reloads = run.catch(() => undefined);
       return run;
     },
+    config: () => config,
     dnsAddresses: () => dns.addresses(),
     httpAddress: () => (http ? (http.server.address() as AddressInfo) : null),
     async close() {

@@ -10,6 +10,7 @@ import type { Drain, EndpointDrain } from '../state/fleet-store.js';
 import type { RegionHealth } from '../state/snapshot.js';
 import type { RegionId } from '../steering/policy.js';
 import type { BindError } from './bind-error.js';
+import type { SharedConfig } from './reload/prepare.js';
 
 /** The runtime state a worker needs, as plain data (structured clone). */
 export interface StateMessage {
@@ -35,8 +36,14 @@ export interface TenantsMessage {
   removed: string[];
 }
 
+/** A configuration the primary validated and put in force: the worker puts it in force too. */
+export interface ConfigMessage {
+  type: 'config';
+  config: SharedConfig;
+}
+
 /** `stop`: close the sockets and end the thread (the instance is shutting down). */
-export type ToWorker = StateMessage | TenantsMessage | { type: 'reload' } | { type: 'metrics'; id: number } | { type: 'stop' };
+export type ToWorker = StateMessage | TenantsMessage | ConfigMessage | { type: 'metrics'; id: number } | { type: 'stop' };
 
 /** Metrics of a worker's registry, as prom-client's AggregatorRegistry takes them. */
 export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
@@ -70,7 +77,13 @@ const TenantsHeadSchema = z.object({
   removed: z.array(z.string()),
 });
 
-const OtherSchema = z.union([z.object({ type: z.literal('reload') }), z.object({ type: z.literal('metrics'), id: z.number() }), z.object({ type: z.literal('stop') })]);
+// A configuration comes from this process's own primary, which validated it: only its frame is checked.
+const ConfigHeadSchema = z.object({
+  type: z.literal('config'),
+  config: z.object({ zones: z.array(z.object({ key: z.string(), origin: z.string(), data: z.object({}).passthrough() }).passthrough()), steering: z.object({}).passthrough() }).passthrough(),
+});
+
+const OtherSchema = z.union([z.object({ type: z.literal('metrics'), id: z.number() }), z.object({ type: z.literal('stop') })]);
 
 /** The message, or undefined (counted under namespace "worker", logged once per type) when it does not parse. */
 export function parseWorkerMessage(raw: unknown, gate: EntryGate): ToWorker | undefined {
@@ -91,6 +104,10 @@ export function parseWorkerMessage(raw: unknown, gate: EntryGate): ToWorker | un
       if (!ok) return bad(`set: not a [slug, region] pair: ${JSON.stringify(e)?.slice(0, 80)}`);
     }
     return r.data as TenantsMessage;
+  }
+  if (type === 'config') {
+    const r = ConfigHeadSchema.safeParse(raw);
+    return r.success ? (raw as ConfigMessage) : bad(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   }
   const r = OtherSchema.safeParse(raw);
   return r.success ? r.data : bad(`unknown message type ${JSON.stringify(type)?.slice(0, 40)}`);

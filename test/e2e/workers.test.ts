@@ -64,11 +64,17 @@ describe(`${WORKERS} workers`, () => {
     expect((await untilEveryWorker('api.steer.test', '193.0.0.0/24', ['198.51.100.10'])).size).toBe(WORKERS);
   });
 
-  it('a zone reload (SIGHUP) reaches every worker', async () => {
+  it('a zone reload (SIGHUP) reaches every worker, the folder read once', async () => {
     const file = path.join(zones, 'steer.test.zone');
+    const logsBefore = server.logs.length;
+    const reloadsBefore = server.logs.filter((l) => l.msg === 'reload done').length;
     fs.appendFileSync(file, 'new  A   192.0.2.123\n');
     server.proc.kill('SIGHUP');
     expect((await untilEveryWorker('new.steer.test', '193.0.0.0/24', ['192.0.2.123'])).size).toBe(WORKERS);
+    // The folder is read once, by the primary's reload process; the workers take what it validated.
+    const rolled = (l: Record<string, unknown>) => l.msg === 'workers reloaded' && l.workers === WORKERS && l.failed === 0;
+    if (!server.logs.slice(logsBefore).some(rolled)) await server.waitForLog(rolled);
+    expect(server.logs.filter((l) => l.msg === 'reload done').length).toBe(reloadsBefore + 1);
   });
 
   it('a worker that dies is replaced, and the others keep serving', async () => {
