@@ -662,7 +662,7 @@ async function main() {
     const geoLoaded = recs.find((r) => r.msg === 'GeoIP database loaded');
     const listening = recs.find((r) => r.msg === 'listening');
     serverWorkers = listening?.workers ?? 1;
-    console.log(`server ready: ${listening?.workers ? `${listening.workers} worker processes` : 'one process'} (pid ${server.child.pid})`);
+    console.log(`server ready: ${listening?.workers ? `${listening.workers} worker threads` : 'one process'} (pid ${server.child.pid})`);
     if (geoLoaded) console.log(`server loaded GeoIP: ${geoLoaded.geoip}`);
     else warn('the server did not log "GeoIP database loaded": steered answers ignore client location');
     answersOk = await verify(server, opts.workloads);

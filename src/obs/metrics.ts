@@ -1,6 +1,7 @@
 // Every metric regiondns exports, declared in one place with bounded labels.
 // Hot-path counters are plain arrays (QueryStats) read at scrape time.
 
+import { isMainThread } from 'node:worker_threads';
 import client from 'prom-client';
 import { COOKIE_VERDICT_LABELS } from '../cookies/server-cookie.js';
 import { rcodeName, typeName, RRType } from '../dns/constants.js';
@@ -9,7 +10,10 @@ import { RESPONSE_KIND_LABELS } from '../rrl/classify.js';
 export type Transport = 'udp' | 'tcp';
 
 export const registry = new client.Registry();
-client.collectDefaultMetrics({ register: registry, prefix: 'regiondns_' }); // regiondns_process_cpu_seconds_total, regiondns_nodejs_heap_size_used_bytes, …
+// regiondns_process_cpu_seconds_total, regiondns_nodejs_heap_size_used_bytes, …: the process's, once.
+// A DNS worker thread's registry is added to the primary's on /metrics, and process figures (CPU,
+// RSS, file descriptors) summed over threads would count the one process several times.
+if (isMainThread) client.collectDefaultMetrics({ register: registry, prefix: 'regiondns_' });
 
 // Queries, response sizes and steered answers are counted on the hot path in plain arrays
 // (QueryStats below) and turned into Prometheus series only when /metrics is scraped: a query
@@ -199,7 +203,7 @@ export const tcpClosed = new client.Counter({
 
 export const workerRestarts = new client.Counter({
   name: 'regiondns_worker_restarts_total',
-  help: 'DNS worker processes that died and were replaced',
+  help: 'DNS worker threads that died and were replaced',
   registers: [registry],
 });
 

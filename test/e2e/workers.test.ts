@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, startServer, type ServerProcess } from '../helpers/server-process.js';
 import { steerZonesWithCheck } from '../helpers/steer-zones.js';
-import { killWorker, untilEveryWorker as everyWorker } from '../helpers/workers.js';
+import { killWorker, untilEveryWorker as everyWorker, workerFaultEnv } from '../helpers/workers.js';
 
 const WORKERS = 2;
 const TOKEN = 'ops-test-token-0123456789';
@@ -15,6 +15,7 @@ let server: ServerProcess;
 let zones: string;
 let target: http.Server;
 let targetStatus = 200;
+const fault = workerFaultEnv();
 
 /** Asks until every worker has answered `expected` (bounded: 2,000 queries or 10 s), and returns the workers seen. */
 const untilEveryWorker = (name: string, subnet: string, expected: string[]) => everyWorker(server.port, WORKERS, name, subnet, expected);
@@ -27,12 +28,13 @@ beforeAll(async () => {
   const tokens = path.join(zones, '..', `tokens-${process.pid}`);
   fs.writeFileSync(tokens, `test:${TOKEN}\n`);
   server = await startServer(['--zones', zones, '--geoip', path.join(REPO, 'geo/fixtures/world-geoip2.mmdb'),
-    '--workers', String(WORKERS), '--reuse-port', '--nsid', 'auto', '--ops-tokens', tokens]);
+    '--workers', String(WORKERS), '--nsid', 'auto', '--ops-tokens', tokens], { env: fault });
 });
 afterAll(async () => {
   await server?.stop();
   target?.close();
   if (zones) fs.rmSync(zones, { recursive: true, force: true });
+  fs.rmSync(fault.REGIONDNS_TEST_FAULT_DIR, { recursive: true, force: true });
 });
 
 describe(`${WORKERS} workers`, () => {
@@ -62,16 +64,25 @@ describe(`${WORKERS} workers`, () => {
     expect((await untilEveryWorker('api.steer.test', '193.0.0.0/24', ['198.51.100.10'])).size).toBe(WORKERS);
   });
 
-  it('a zone reload (SIGHUP) reaches every worker', async () => {
+  it('a zone reload (SIGHUP) reaches every worker, the folder read once', async () => {
     const file = path.join(zones, 'steer.test.zone');
+    const logsBefore = server.logs.length;
+    const reloadsBefore = server.logs.filter((l) => l.msg === 'reload done').length;
     fs.appendFileSync(file, 'new  A   192.0.2.123\n');
     server.proc.kill('SIGHUP');
     expect((await untilEveryWorker('new.steer.test', '193.0.0.0/24', ['192.0.2.123'])).size).toBe(WORKERS);
+    // The folder is read once, by the primary's reload process; the workers take what it validated.
+    const rolled = (l: Record<string, unknown>) => l.msg === 'workers reloaded' && l.workers === WORKERS && l.failed === 0;
+    if (!server.logs.slice(logsBefore).some(rolled)) await server.waitForLog(rolled);
+    expect(server.logs.filter((l) => l.msg === 'reload done').length).toBe(reloadsBefore + 1);
   });
 
-  it('a worker that dies is replaced', async () => {
-    const pid = await killWorker(server, 0);
-    expect(server.logs.some((l) => l.msg === 'worker died: starting a new one' && l.pid === pid)).toBe(true);
+  it('a worker that dies is replaced, and the others keep serving', async () => {
+    const thread = await killWorker(server, fault.REGIONDNS_TEST_FAULT_DIR, 0);
+    expect(server.logs.some((l) => l.msg === 'worker failed' && l.thread === thread && String((l.err as { message?: string })?.message).includes('fault injected'))).toBe(true);
+    expect(server.logs.some((l) => l.msg === 'worker died: starting a new one' && l.thread === thread)).toBe(true);
+    // One process: the worker's thread ended, not the instance.
+    expect(server.proc.exitCode).toBeNull();
     expect((await untilEveryWorker('api.steer.test', '193.0.0.0/24', ['198.51.100.10'])).size).toBe(WORKERS);
     const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
     expect(text).toMatch(/regiondns_worker_restarts_total 1/);

@@ -1,6 +1,9 @@
 // Multi-core servers in tests: which worker answered (NSID, RFC 5001), "every worker answers X", and
-// killing a worker until its replacement serves.
+// failing a worker thread until its replacement serves.
 import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { buildQuery, ecsOption, parse } from './dns-client.js';
 import type { ServerProcess } from './server-process.js';
 
@@ -32,12 +35,22 @@ export async function untilEveryWorker(port: number, workers: number, name: stri
   return good;
 }
 
-/** SIGKILLs worker `index` and waits until its replacement serves; returns the killed pid. */
-export async function killWorker(server: ServerProcess, index: number): Promise<number> {
+/** Environment for a server whose worker threads can be made to fail (worker-fault.mjs), and its fault folder. */
+export function workerFaultEnv(): NodeJS.ProcessEnv & { REGIONDNS_TEST_FAULT_DIR: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'regiondns-fault-'));
+  const injector = path.join(import.meta.dirname, 'worker-fault.mjs');
+  return { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${injector}`.trim(), REGIONDNS_TEST_FAULT_DIR: dir };
+}
+
+/**
+ * Makes worker `index` throw an uncaught error (the server was started with workerFaultEnv()) and
+ * waits until its replacement serves; returns the failed thread's id.
+ */
+export async function killWorker(server: ServerProcess, faultDir: string, index: number): Promise<number> {
   const serving = server.logs.filter((l) => l.msg === 'worker serving' && l.worker === index);
-  const pid = Number(serving[serving.length - 1].pid);
-  const replaced = server.waitForLog((l) => l.msg === 'worker serving' && l.worker === index && l.pid !== pid, 15_000);
-  process.kill(pid, 'SIGKILL');
+  const thread = Number(serving[serving.length - 1].thread);
+  const replaced = server.waitForLog((l) => l.msg === 'worker serving' && l.worker === index && l.thread !== thread, 15_000);
+  fs.writeFileSync(path.join(faultDir, `crash-${index}`), '');
   await replaced;
-  return pid;
+  return thread;
 }

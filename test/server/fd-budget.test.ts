@@ -1,7 +1,7 @@
 // Connection caps derived from ulimit -n: descriptors are kept for the process and for probes, the
 // HTTP listener gets the smallest share, explicit flags are kept (with a warning when they do not fit).
 import { describe, expect, it } from 'vitest';
-import { openFileLimit, PER_PROBE, planCaps, PROCESS_RESERVE } from '../../src/server/fd-budget.js';
+import { openFileLimit, PER_PROBE, PER_WORKER, planCaps, PROCESS_RESERVE } from '../../src/server/fd-budget.js';
 
 const LIMITS = `Limit                     Soft Limit           Hard Limit           Units
 Max cpu time              unlimited            unlimited            seconds
@@ -49,5 +49,19 @@ describe('planCaps', () => {
   it('a per-client cap is never above the global one unless asked', () => {
     expect(planCaps(null, DEFAULTS, { tcpMaxConnections: 5 }, 32).tcpMaxConnectionsPerClient).toBe(5);
     expect(planCaps(null, DEFAULTS, { tcpMaxConnections: 5, tcpMaxConnectionsPerClient: 9 }, 32).tcpMaxConnectionsPerClient).toBe(9);
+  });
+
+  it('shares one limit among the worker threads: each gets its TCP cap, all of them fit', () => {
+    const limit = 1024;
+    const plan = planCaps(limit, DEFAULTS, {}, 32, 4);
+    const room = limit - PROCESS_RESERVE - PER_PROBE * 32 - PER_WORKER * 4;
+    expect(plan.httpMaxConnections + 4 * plan.tcpMaxConnections).toBeLessThanOrEqual(room);
+    expect(plan.tcpMaxConnections).toBeGreaterThan(plan.httpMaxConnections);
+    expect(plan.warnings).toEqual([]);
+    // One worker gets it all; the limit is high enough for the defaults in every worker: unchanged.
+    expect(planCaps(limit, DEFAULTS, {}, 32, 1).tcpMaxConnections).toBeGreaterThan(2 * plan.tcpMaxConnections);
+    expect(planCaps(1_048_576, DEFAULTS, {}, 32, 4)).toEqual({ ...DEFAULTS, warnings: [] });
+    const tight = planCaps(limit, DEFAULTS, { tcpMaxConnections: 500 }, 32, 4);
+    expect(tight.warnings[0]).toMatch(/4 workers × --tcp-max-connections 500/);
   });
 });

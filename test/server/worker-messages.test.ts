@@ -19,7 +19,9 @@ describe('parseWorkerMessage', () => {
   it('passes good messages unchanged', () => {
     expect(parseWorkerMessage(state, gate)).toEqual(state);
     expect(parseWorkerMessage(tenants, gate)).toEqual(tenants);
-    expect(parseWorkerMessage({ type: 'reload' }, gate)).toEqual({ type: 'reload' });
+    const config = { type: 'config', config: { zones: [{ key: 'k', origin: 'example.', data: { chars: new Uint16Array(2) } }], steering: { regions: new Map() }, latencyTable: null } };
+    expect(parseWorkerMessage(config, gate)).toBe(config);
+    expect(parseWorkerMessage({ type: 'stop' }, gate)).toEqual({ type: 'stop' });
     expect(parseWorkerMessage({ type: 'metrics', id: 4 }, gate)).toEqual({ type: 'metrics', id: 4 });
   });
 
@@ -34,6 +36,9 @@ describe('parseWorkerMessage', () => {
       { ...tenants, set: [['acme']] },
       { ...tenants, seq: 'two' },
       { type: 'explode' },
+      { type: 'reload' }, // workers are handed configurations now, they do not load one
+      { type: 'config', config: { zones: [{ origin: 'example.' }], steering: {} } },
+      { type: 'config' },
       null,
       'state',
     ];

@@ -46,6 +46,9 @@ typedef struct {
   napi_ref callback;
   napi_ref slabs[4];
   napi_async_context async;
+  /* Closes the socket when the thread that owns it ends (a worker thread stopped or replaced):
+   * its loop must hold no handle of ours by then, and the fd must leave the SO_REUSEPORT group. */
+  napi_async_cleanup_hook_handle cleanup;
   uint8_t *in;
   uint8_t *out;
   int32_t *meta;
@@ -92,6 +95,11 @@ static void on_handle_closed(uv_handle_t *h) {
   close(s->fd); /* only once libuv no longer watches it */
   s->fd = -1;
   s->handle_closed = 1;
+  if (s->cleanup) {
+    napi_async_cleanup_hook_handle c = s->cleanup;
+    s->cleanup = NULL;
+    napi_remove_async_cleanup_hook(c); /* lets the thread's teardown go on, if it is waiting */
+  }
   if (s->finalized) free(s);
 }
 
@@ -113,6 +121,12 @@ static void finalize(napi_env env, void *data, void *hint) {
   s->finalized = 1;
   if (!s->closing) start_close(s); /* JavaScript lost the socket without closing it */
   else if (s->handle_closed) free(s);
+}
+
+/* The thread is ending with the socket open: close it; teardown waits until the handle is closed. */
+static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
+  (void)handle;
+  start_close((udp_socket *)arg);
 }
 
 /* One control message into slot i's send buffer; returns the space it takes. */
@@ -349,6 +363,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   s->poll.data = s;
   uv_poll_start(&s->poll, UV_READABLE, on_readable);
+  if (napi_add_async_cleanup_hook(env, on_env_cleanup, s, &s->cleanup) != napi_ok) s->cleanup = NULL;
   if (napi_create_external(env, s, finalize, NULL, &ext) != napi_ok) {
     start_close(s); /* freed when the handle closes */
     s->finalized = 1;

@@ -37,20 +37,30 @@ export function writeFlatZone(d: FlatZoneData, path: string): FlatZoneFile {
   return { path, meta, parts };
 }
 
-/** Reads the file (off the event loop) and removes it. */
+/**
+ * Reads the file (off the event loop) into shared memory, so the DNS worker threads take views of
+ * the same arrays, and removes it.
+ */
 export async function readFlatZone(f: FlatZoneFile): Promise<FlatZoneData> {
-  let buf: Buffer;
+  let bytes: Uint8Array;
+  const fh = await fs.promises.open(f.path, 'r');
   try {
-    buf = await fs.promises.readFile(f.path);
+    const size = (await fh.stat()).size;
+    // A SharedArrayBuffer of its own starts aligned for every array type.
+    bytes = new Uint8Array(new SharedArrayBuffer(size));
+    for (let at = 0; at < size;) {
+      const { bytesRead } = await fh.read(bytes, at, size - at, at);
+      if (bytesRead === 0) throw new Error(`${f.path}: shorter than its ${size} bytes`);
+      at += bytesRead;
+    }
   } finally {
+    await fh.close();
     await fs.promises.rm(f.path, { force: true });
   }
-  // A buffer of its own starts aligned; copy once if the allocator gave a shared one.
-  const bytes: Uint8Array = buf.byteOffset % 8 === 0 ? buf : new Uint8Array(buf);
   const out = { ...f.meta } as FlatZoneData;
   for (const key of Object.keys(ARRAYS) as ArrayKey[]) {
     const p = f.parts[key];
-    (out as unknown as Record<ArrayKey, unknown>)[key] = new ARRAYS[key](bytes.buffer as ArrayBuffer, bytes.byteOffset + p.offset, p.length);
+    (out as unknown as Record<ArrayKey, unknown>)[key] = new ARRAYS[key](bytes.buffer as ArrayBuffer, p.offset, p.length);
   }
   return out;
 }

@@ -1,7 +1,7 @@
 // A multi-core reload: the primary prepares and validates first; only a good configuration goes to
 // the workers, and to one worker at a time, each answering when its new snapshot is in force. A
-// worker prepares aside and keeps answering anyway; one at a time bounds the CPU a reload takes
-// from serving to one core's worth and keeps a bad surprise in one worker from reaching all.
+// worker wraps the primary's shared arrays (no parsing) and keeps answering meanwhile; one at a
+// time keeps a bad surprise in one worker (a DNSSEC key it cannot read) from reaching all.
 
 /** How long one worker may take before the next one is told anyway. */
 const WORKER_RELOAD_TIMEOUT_MS = 300_000;
