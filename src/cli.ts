@@ -82,6 +82,8 @@ Options (default in parentheses):
   --workers N            DNS worker threads (default: the number of cores; 1 = single thread); each
                          binds its own UDP/TCP sockets (SO_REUSEPORT); one GeoIP copy for all
   --reuse-port           accepted for older command lines: workers always bind their own sockets
+  --worker-stall-timeout D  a worker that does not answer the primary's heartbeat for this long
+                         (a stuck event loop) is ended and replaced (default 10s)
   --nsid ID|auto         answer NSID requests (RFC 5001) with ID, or "auto": instance id and worker
   --tcp-message-timeout MS  a TCP message must arrive whole within this time (default 10000)
   --tcp-max-connections-per-client N   TCP connections one client /24 (IPv6: /56) may hold
@@ -209,6 +211,7 @@ export const SERVE_OPTIONS = {
   'ramp-tick': { type: 'string' },
   workers: { type: 'string' },
   'reuse-port': { type: 'boolean', default: false },
+  'worker-stall-timeout': { type: 'string' },
   nsid: { type: 'string' },
   'tcp-message-timeout': { type: 'string' },
   'tcp-max-connections-per-client': { type: 'string' },
@@ -263,6 +266,7 @@ async function cmdServe(argv: string[]): Promise<number> {
   const httpRequestTimeout = optionalInt('--http-request-timeout', 100, 3_600_000);
   const options: ClusterOptions = {
       workers,
+      ...(values['worker-stall-timeout'] ? { workerStallMs: durationOption('--worker-stall-timeout', values['worker-stall-timeout'], 200, 600_000) } : {}),
       nsid: values.nsid ?? null,
       zonesDir: values.zones!,
       listen: (values.listen ?? ['127.0.0.1:5353']).map(parseListenAddress),

@@ -50,9 +50,14 @@ export function stateMessage(s: Snapshot): StateMessage {
 
 export interface ClusterOptions extends ServeOptions {
   workers: number;
+  /** A worker that has not answered a heartbeat for this long is ended and replaced (default 10 s). */
+  workerStallMs?: number;
 }
 
 const METRICS_TIMEOUT_MS = 2_000;
+/** A stuck event loop (a bug looping forever) answers no query, and its socket still takes its
+ * share of them: the primary sends each serving worker a heartbeat, and ends one that stops answering. */
+const DEFAULT_STALL_MS = 10_000;
 /** How long a stopping worker may take to close its sockets before its thread is ended. */
 const STOP_TIMEOUT_MS = 5_000;
 /** A worker that dies within this long of its start counts towards the crash-loop backoff. */
@@ -81,8 +86,8 @@ function workerOptions(opts: ClusterOptions, instanceId: string): DnsWorkerOptio
 }
 
 export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<RunningCluster> {
-  /** Live workers by thread id, and their index (0..workers-1, kept by a replacement). */
-  const live = new Map<number, { worker: Worker; index: number }>();
+  /** Live workers by thread id, their index (0..workers-1, kept by a replacement), and when they last answered a heartbeat. */
+  const live = new Map<number, { worker: Worker; index: number; heardAt: number }>();
   const ready = new Set<number>();
   const pending = new Map<number, { want: number; got: MetricsJson[]; done: (v: MetricsJson[]) => void }>();
   let nextMetricsId = 1;
@@ -147,8 +152,11 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
     });
     const id = w.threadId;
     const startedAt = Date.now();
-    live.set(id, { worker: w, index });
+    const entry = { worker: w, index, heardAt: startedAt };
+    live.set(id, entry);
     w.on('message', (m: ToPrimary) => {
+      entry.heardAt = Date.now();
+      if (m.type === 'pong') return;
       if (m.type === 'ready') {
         ready.add(id);
         everReady.add(id);
@@ -243,6 +251,21 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
     broadcast(stateMessage(s));
   });
   for (let i = 0; i < opts.workers; i++) start(i);
+  const stallMs = opts.workerStallMs ?? DEFAULT_STALL_MS;
+  const heartbeat = setInterval(() => {
+    const now = Date.now();
+    for (const [id, l] of live) {
+      if (!ready.has(id)) continue; // starting: its start-up is bounded elsewhere
+      if (now - l.heardAt > stallMs) {
+        log.error({ worker: l.index, thread: id, silentMs: now - l.heardAt }, 'worker stalled: ending it');
+        l.heardAt = Infinity; // one termination, however long it takes
+        void l.worker.terminate(); // its 'exit' replaces it
+      } else {
+        send(l.worker, { type: 'ping' });
+      }
+    }
+  }, Math.max(50, Math.floor(stallMs / 4)));
+  heartbeat.unref();
 
   return {
     server: running,
@@ -251,6 +274,7 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
     failed,
     async close() {
       shuttingDown = true;
+      clearInterval(heartbeat);
       await Promise.all([...live.values()].map(({ worker }) => new Promise<void>((resolve) => {
         worker.once('exit', () => resolve());
         // A worker closes its sockets and ends; one that does not within the bound is ended here.

@@ -149,6 +149,8 @@ export async function serveWorker(data: DnsWorkerData, port: MessagePort, log: L
       send({ type: 'reloaded', ok: r.ok, version: current.version });
     } else if (m.type === 'metrics') {
       registry.getMetricsAsJSON().then((metrics) => send({ type: 'metrics', id: m.id, data: metrics }));
+    } else if (m.type === 'ping') {
+      send({ type: 'pong' });
     } else if (m.type === 'stop') {
       // Sockets closed first, so the kernel stops handing this thread queries; then the thread ends.
       close().finally(() => process.exit(0));

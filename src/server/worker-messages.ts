@@ -43,13 +43,14 @@ export interface ConfigMessage {
 }
 
 /** `stop`: close the sockets and end the thread (the instance is shutting down). */
-export type ToWorker = StateMessage | TenantsMessage | ConfigMessage | { type: 'metrics'; id: number } | { type: 'stop' };
+/** `ping`: the primary's heartbeat, answered by `pong` from the worker's event loop. */
+export type ToWorker = StateMessage | TenantsMessage | ConfigMessage | { type: 'metrics'; id: number } | { type: 'stop' } | { type: 'ping' };
 
 /** Metrics of a worker's registry, as prom-client's AggregatorRegistry takes them. */
 export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 export type ToPrimary = { type: 'ready' } | { type: 'tenants-resync' } | { type: 'metrics'; id: number; data: MetricsJson }
-  | { type: 'reloaded'; ok: boolean; version: number } | StartFailedMessage;
+  | { type: 'reloaded'; ok: boolean; version: number } | { type: 'pong' } | StartFailedMessage;
 
 /** A worker could not start for a reason a restart will not fix (a listener that cannot bind). */
 export interface StartFailedMessage {
@@ -83,7 +84,7 @@ const ConfigHeadSchema = z.object({
   config: z.object({ zones: z.array(z.object({ key: z.string(), origin: z.string(), data: z.object({}).passthrough() }).passthrough()), steering: z.object({}).passthrough() }).passthrough(),
 });
 
-const OtherSchema = z.union([z.object({ type: z.literal('metrics'), id: z.number() }), z.object({ type: z.literal('stop') })]);
+const OtherSchema = z.union([z.object({ type: z.literal('metrics'), id: z.number() }), z.object({ type: z.literal('stop') }), z.object({ type: z.literal('ping') })]);
 
 /** The message, or undefined (counted under namespace "worker", logged once per type) when it does not parse. */
 export function parseWorkerMessage(raw: unknown, gate: EntryGate): ToWorker | undefined {

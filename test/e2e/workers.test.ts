@@ -28,7 +28,7 @@ beforeAll(async () => {
   const tokens = path.join(zones, '..', `tokens-${process.pid}`);
   fs.writeFileSync(tokens, `test:${TOKEN}\n`);
   server = await startServer(['--zones', zones, '--geoip', path.join(REPO, 'geo/fixtures/world-geoip2.mmdb'),
-    '--workers', String(WORKERS), '--nsid', 'auto', '--ops-tokens', tokens], { env: fault });
+    '--workers', String(WORKERS), '--nsid', 'auto', '--ops-tokens', tokens, '--worker-stall-timeout', '2s'], { env: fault });
 });
 afterAll(async () => {
   await server?.stop();
@@ -86,5 +86,16 @@ describe(`${WORKERS} workers`, () => {
     expect((await untilEveryWorker('api.steer.test', '193.0.0.0/24', ['198.51.100.10'])).size).toBe(WORKERS);
     const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
     expect(text).toMatch(/regiondns_worker_restarts_total 1/);
+  });
+
+  it('a worker whose event loop is stuck is ended by the heartbeat and replaced', async () => {
+    const restarts = async () => Number(/regiondns_worker_restarts_total (\d+)/.exec(await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text())?.[1]);
+    const before = await restarts();
+    const thread = await killWorker(server, fault.REGIONDNS_TEST_FAULT_DIR, 1, 'stall');
+    const stalled = server.logs.find((l) => l.msg === 'worker stalled: ending it' && l.thread === thread);
+    expect(stalled).toBeDefined();
+    expect(Number(stalled!.silentMs)).toBeGreaterThan(2000);
+    expect((await untilEveryWorker('api.steer.test', '193.0.0.0/24', ['198.51.100.10'])).size).toBe(WORKERS);
+    expect(await restarts()).toBe(before + 1);
   });
 });

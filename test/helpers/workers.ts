@@ -43,14 +43,14 @@ export function workerFaultEnv(): NodeJS.ProcessEnv & { REGIONDNS_TEST_FAULT_DIR
 }
 
 /**
- * Makes worker `index` throw an uncaught error (the server was started with workerFaultEnv()) and
- * waits until its replacement serves; returns the failed thread's id.
+ * Makes worker `index` throw an uncaught error, or loop forever (`stall`), the server having been
+ * started with workerFaultEnv(), and waits until its replacement serves; returns the failed thread's id.
  */
-export async function killWorker(server: ServerProcess, faultDir: string, index: number): Promise<number> {
+export async function killWorker(server: ServerProcess, faultDir: string, index: number, fault: 'crash' | 'stall' = 'crash'): Promise<number> {
   const serving = server.logs.filter((l) => l.msg === 'worker serving' && l.worker === index);
   const thread = Number(serving[serving.length - 1].thread);
   const replaced = server.waitForLog((l) => l.msg === 'worker serving' && l.worker === index && l.thread !== thread, 15_000);
-  fs.writeFileSync(path.join(faultDir, `crash-${index}`), '');
+  fs.writeFileSync(path.join(faultDir, `${fault}-${index}`), '');
   await replaced;
   return thread;
 }
