@@ -7,6 +7,14 @@
 // The table has a fixed number of slots (typed arrays allocated once, like Knot's): a decision
 // does no allocation; when the slots a key may use are all live, the stalest is taken over, so a
 // flood of distinct keys costs accuracy, never memory.
+//
+// The DNS worker threads of one instance share one table (in SharedArrayBuffers, see RrlTable), so
+// the rate holds per instance, not per worker. No lock (one held by a thread ended mid-update
+// would stop the others): charges are atomic subtractions, and a second's credit is added once, by
+// the thread whose compare-and-swap moves the account's stamp on. Two threads that take over one
+// free slot at the same instant can still mix two accounts for a moment, as an eviction does.
+// Two threads flooding one account for 20 (simulated) seconds passed the rate to within a response
+// or two; without the atomic steps, up to 1.5 times it (test/rrl/limiter-shared.test.ts).
 
 import { randomBytes } from 'node:crypto';
 import { fmix32 } from '../core/fmix32.js';
@@ -59,16 +67,45 @@ export type RrlAction = (typeof RrlAction)[keyof typeof RrlAction];
 /** Slots a key may live in, from its home slot on. */
 const PROBE = 8;
 
+/** The accounts: one entry a slot in each array, and the hash seeds; shareable between threads. */
+export interface RrlTable {
+  keyA: Uint32Array;
+  keyB: Uint32Array;
+  /** Unix second of the last response charged; 0: empty slot. */
+  stamp: Uint32Array;
+  balance: Int32Array;
+  /** Limited responses since the account was created, for the slip count. */
+  limited: Uint32Array;
+  /** Hash seeds drawn at start-up, so nobody can aim a flood at one slot. */
+  seedA: number;
+  seedB: number;
+}
+
+/** A table of `opts.tableSize` slots (rounded up to a power of two); `shared`: in SharedArrayBuffers, for worker threads. */
+export function newRrlTable(opts: Pick<RrlOptions, 'tableSize'>, shared = false): RrlTable {
+  let size = 1;
+  while (size < opts.tableSize) size *= 2;
+  const bytes = (n: number) => (shared ? new SharedArrayBuffer(n * 4) : new ArrayBuffer(n * 4));
+  const seed = randomBytes(8);
+  return {
+    keyA: new Uint32Array(bytes(size)),
+    keyB: new Uint32Array(bytes(size)),
+    stamp: new Uint32Array(bytes(size)),
+    balance: new Int32Array(bytes(size)),
+    limited: new Uint32Array(bytes(size)),
+    seedA: seed.readUInt32LE(0),
+    seedB: seed.readUInt32LE(4),
+  };
+}
+
 export class ResponseRateLimiter {
   private readonly mask: number;
+  // The table's arrays and seeds, as fields (the hot path reads them without an indirection).
   private readonly keyA: Uint32Array;
   private readonly keyB: Uint32Array;
-  /** Unix second of the last response charged; 0: empty slot. */
   private readonly stamp: Uint32Array;
   private readonly balance: Int32Array;
-  /** Limited responses since the account was created, for the slip count. */
   private readonly limited: Uint32Array;
-  /** Hash seeds drawn at start-up, so nobody can aim a flood at one slot. */
   private readonly seedA: number;
   private readonly seedB: number;
   private readonly addr = new Uint8Array(16);
@@ -84,19 +121,13 @@ export class ResponseRateLimiter {
   /** Live accounts taken over because every slot of their key was in use (the table is too small). */
   evictions = 0;
 
-  /** `onEvict`: told each time a live account is taken over (the table is too small). */
-  constructor(readonly opts: RrlOptions, private readonly onEvict: () => void = () => undefined) {
-    let size = 1;
-    while (size < opts.tableSize) size *= 2;
-    this.mask = size - 1;
-    this.keyA = new Uint32Array(size);
-    this.keyB = new Uint32Array(size);
-    this.stamp = new Uint32Array(size);
-    this.balance = new Int32Array(size);
-    this.limited = new Uint32Array(size);
-    const seed = randomBytes(8);
-    this.seedA = seed.readUInt32LE(0);
-    this.seedB = seed.readUInt32LE(4);
+  /**
+   * `onEvict`: told each time a live account is taken over (the table is too small). `table`: one
+   * shared with other threads (newRrlTable(opts, true)); by default a table of this limiter's own.
+   */
+  constructor(readonly opts: RrlOptions, private readonly onEvict: () => void = () => undefined, table: RrlTable = newRrlTable(opts)) {
+    this.mask = table.stamp.length - 1;
+    ({ keyA: this.keyA, keyB: this.keyB, stamp: this.stamp, balance: this.balance, limited: this.limited, seedA: this.seedA, seedB: this.seedB } = table);
     this.rates = Int32Array.from(kindRates(opts));
     this.maxDebts = this.rates.map((r) => r * opts.window);
   }
@@ -110,25 +141,25 @@ export class ResponseRateLimiter {
     const a = this.hashA;
     const b = this.hashB;
     const slot = this.slotFor(a, b, now);
-    let bal = this.balance[slot];
-    if (this.stamp[slot] === 0) {
-      bal = rate;
+    const stamp = this.stamp;
+    const balance = this.balance;
+    const st = stamp[slot];
+    if (st === 0) {
+      balance[slot] = rate;
       this.limited[slot] = 0;
-    } else if (now > this.stamp[slot]) {
-      // One second's credit at most: a quiet account cannot save up for a burst.
-      bal = Math.min(rate, bal + (now - this.stamp[slot]) * rate);
+      this.keyA[slot] = a;
+      this.keyB[slot] = b;
+      stamp[slot] = now === 0 ? 1 : now;
+    } else if (now > st && Atomics.compareExchange(stamp, slot, st, now) === st) {
+      // The thread that moves the stamp on adds the credit, as a difference, so a charge another
+      // thread makes meanwhile is kept. One second's credit at most: a quiet account cannot save up for a burst.
+      const was = balance[slot];
+      Atomics.add(balance, slot, Math.min(rate, was + (now - st) * rate) - was);
     }
-    this.keyA[slot] = a;
-    this.keyB[slot] = b;
-    this.stamp[slot] = now === 0 ? 1 : now;
-    bal -= 1;
-    if (bal >= 0) {
-      this.balance[slot] = bal;
-      return RrlAction.PASS;
-    }
-    const maxDebt = this.maxDebts[account.kind];
-    this.balance[slot] = bal < -maxDebt ? -maxDebt : bal;
-    const n = ++this.limited[slot];
+    const bal = Atomics.sub(balance, slot, 1) - 1;
+    if (bal >= 0) return RrlAction.PASS;
+    if (bal < -this.maxDebts[account.kind]) Atomics.add(balance, slot, 1); // at most `window` seconds of debt
+    const n = Atomics.add(this.limited, slot, 1) + 1;
     const slip = this.opts.slip;
     return slip > 0 && n % slip === 0 ? RrlAction.SLIP : RrlAction.DROP;
   }

@@ -18,6 +18,7 @@ import client from 'prom-client';
 import { formatListenAddress } from '../dns/listen-address.js';
 import type { Logger } from '../obs/logger.js';
 import { registry, workerRestarts } from '../obs/metrics.js';
+import { newRrlTable, rrlEnabled } from '../rrl/limiter.js';
 import { OverrideMap } from '../state/store-kit.js';
 import { regionOf } from '../state/tenant-directory.js';
 import type { MetricsJson, StateMessage, TenantsMessage, ToPrimary, ToWorker } from './worker-messages.js';
@@ -137,8 +138,10 @@ export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<R
   const geoFiles = opts.geo !== undefined ? null : readGeo(opts.geoip, log);
   const geo = opts.geo !== undefined ? opts.geo : geoFiles && openGeoFiles(geoFiles, log.child({ component: 'geo' }));
   const instanceId = opts.instanceId ?? defaultInstanceId();
+  // One table of rate-limit accounts for every worker: the rate holds per instance, not per worker.
+  const rrlTable = opts.rrl && rrlEnabled(opts.rrl) ? newRrlTable(opts.rrl, true) : null;
   const data = (index: number, config: SharedConfig): DnsWorkerData => ({
-    role: 'dns-worker', index, options: workerOptions(opts, instanceId), geo: geoFiles, config, logLevel: log.level,
+    role: 'dns-worker', index, options: workerOptions(opts, instanceId), geo: geoFiles, config, rrlTable, logLevel: log.level,
   });
 
   const start = (index: number): Worker => {

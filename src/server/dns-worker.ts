@@ -19,7 +19,7 @@ import type { ListenAddress } from '../dns/listen-address.js';
 import { openGeoDatabases, type GeoFile } from '../geo/locator.js';
 import { createLogger, type Logger } from '../obs/logger.js';
 import { registry } from '../obs/metrics.js';
-import type { RrlOptions } from '../rrl/limiter.js';
+import type { RrlOptions, RrlTable } from '../rrl/limiter.js';
 import { EntryGate } from '../state/schemas.js';
 import { buildSnapshot, withState, type Snapshot } from '../state/snapshot.js';
 import { OverrideMap } from '../state/store-kit.js';
@@ -60,6 +60,8 @@ export interface DnsWorkerData {
   geo: GeoFile[] | null;
   /** The configuration in force when the worker starts. */
   config: SharedConfig;
+  /** The rate limiter's accounts, one table for every worker (null: rate limiting is off). */
+  rrlTable: RrlTable | null;
   logLevel: string;
 }
 
@@ -107,7 +109,7 @@ export async function serveWorker(data: DnsWorkerData, port: MessagePort, log: L
     apply();
   };
 
-  const guard = await setUpGuard(opts.cookies, opts.rrl, wlog.child({ component: 'guard' }));
+  const guard = await setUpGuard(opts.cookies, opts.rrl, wlog.child({ component: 'guard' }), data.rrlTable ?? undefined);
   const handler = new QueryHandler(() => current, {
     udpLimit: opts.udpLimit ?? SERVER_UDP_PAYLOAD,
     rng: mathRandom,

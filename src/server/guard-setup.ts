@@ -7,7 +7,7 @@ import { CookieSecretError, formatCookieSecrets, parseCookieSecrets, randomCooki
 import { RedisCookieSecret } from '../cookies/redis-secret.js';
 import { CookieJar } from '../cookies/server-cookie.js';
 import type { Logger } from '../obs/logger.js';
-import { rrlEnabled, type RrlOptions } from '../rrl/limiter.js';
+import { rrlEnabled, type RrlOptions, type RrlTable } from '../rrl/limiter.js';
 import { ResponseGuard } from './response-guard.js';
 
 export interface CookieOptions {
@@ -43,9 +43,9 @@ export function workerSecretEnv(cookies: CookieOptions | null | undefined): Reco
 
 /**
  * `cookies`: undefined means on with the default (random) secret; null means off.
- * `rrl`: null or every rate 0 means off.
+ * `rrl`: null or every rate 0 means off; `rrlTable`: the accounts, shared by an instance's worker threads.
  */
-export async function setUpGuard(cookies: CookieOptions | null | undefined, rrl: RrlOptions | null | undefined, log: Logger): Promise<GuardSetup> {
+export async function setUpGuard(cookies: CookieOptions | null | undefined, rrl: RrlOptions | null | undefined, log: Logger, rrlTable?: RrlTable): Promise<GuardSetup> {
   const cookieOpts = cookies === undefined ? { secretFile: null } : cookies;
   let jar: CookieJar | null = null;
   let fromRedis: RedisCookieSecret | null = null;
@@ -55,7 +55,7 @@ export async function setUpGuard(cookies: CookieOptions | null | undefined, rrl:
   } else if (cookieOpts !== null) {
     jar = new CookieJar(initialSecrets(cookieOpts));
   }
-  const guard = new ResponseGuard({ cookies: jar, rrl: rrl ?? null });
+  const guard = new ResponseGuard({ cookies: jar, rrl: rrl ?? null, rrlTable });
   if (jar) log.info({ secret: jar.source }, 'DNS cookies on');
   if (rrl && rrlEnabled(rrl)) log.info({ rrl }, 'response rate limiting on');
   return {

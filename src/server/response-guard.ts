@@ -7,13 +7,15 @@ import { CookieVerdict, type CookieJar } from '../cookies/server-cookie.js';
 import type { Answer, Edns, Query } from '../dns/types.js';
 import { guardStats, rrlEvictions, type Transport } from '../obs/metrics.js';
 import { classify, errorAccount, type Account } from '../rrl/classify.js';
-import { ResponseRateLimiter, RrlAction, rrlEnabled, type RrlOptions } from '../rrl/limiter.js';
+import { ResponseRateLimiter, RrlAction, rrlEnabled, type RrlOptions, type RrlTable } from '../rrl/limiter.js';
 
 export interface GuardOptions {
   /** null: cookies are ignored, as by a server that does not implement them (RFC 7873 §5.2). */
   cookies: CookieJar | null;
   /** null, or every rate 0: no rate limiting. */
   rrl: RrlOptions | null;
+  /** The accounts, shared by the DNS worker threads of the instance; absent: a table of this guard's own. */
+  rrlTable?: RrlTable;
 }
 
 export class ResponseGuard {
@@ -21,7 +23,7 @@ export class ResponseGuard {
   private readonly account: Account = { kind: 0, name: '', qtype: 0 };
 
   constructor(private readonly opts: GuardOptions) {
-    this.limiter = opts.rrl && rrlEnabled(opts.rrl) ? new ResponseRateLimiter(opts.rrl, () => rrlEvictions.inc()) : null;
+    this.limiter = opts.rrl && rrlEnabled(opts.rrl) ? new ResponseRateLimiter(opts.rrl, () => rrlEvictions.inc(), opts.rrlTable) : null;
   }
 
   get cookiesOn(): boolean {
