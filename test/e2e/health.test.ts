@@ -235,6 +235,8 @@ describe('health checks steer answers (one instance, memory store)', () => {
     expect(check.up).toBe(false);
     expect(check.cause).toMatch(new RegExp(cause.source.replace(/\$$/, '')));
     expect(check.local?.recent[0].cause).toMatch(cause);
+    // The log line is read from the server's stdout, which can trail the answer it caused.
+    await untilOk('the transition logged', () => transitions('down').length, (n) => n >= downs + 1, 5_000);
     const line = transitions('down').at(-1)!;
     expect(transitions('down').length).toBe(downs + 1);
     expect(String(line.cause)).toMatch(cause);
