@@ -196,7 +196,7 @@ function answerTenant(snap: Snapshot, ctx: SteeredQuery, steered: SteeredName, s
 function tenantAnswer(snap: Snapshot, steered: SteeredName, home: RegionId): TenantAnswer {
   const policy = steered.policy;
   const route = routeTenant(policy, policy.tenants!, home, snap.isOperationalFor(policy.fqdn, 4), snap.steering.regions);
-  const route6 = policy.endpointChecks || steered.endpoints ? routeTenant(policy, policy.tenants!, home, snap.isOperationalFor(policy.fqdn, 6), snap.steering.regions) : route;
+  const route6 = steered.endpoints ? routeTenant(policy, policy.tenants!, home, snap.isOperationalFor(policy.fqdn, 6), snap.steering.regions) : route;
   const a: WireRR[] = [];
   const aaaa: WireRR[] = [];
   for (const region of route.regions) a.push(...regionRecords(steered, region, route.outcome, false));

@@ -253,7 +253,7 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
   let applyConfig: (c: PreparedConfig) => void = () => undefined;
   const reloader = new Reloader({ zonesDir: opts.zonesDir, latencyTablePath: opts.latencyTable, keysDir: opts.keysDir, maxFileBytes: opts.maxFileBytes, log: wlog, metrics: false }, (c) => applyConfig(c));
   const first = await reloader.initial();
-  let base = buildSnapshot({ version: 0, zones: [], builtZones: first.zones, steering: first.steering, geo, latencyTable: first.latencyTable });
+  let base = buildSnapshot({ version: 0, zones: [], builtZones: first.zones, steering: first.steering, endpointCheckIds: first.health.pools, geo, latencyTable: first.latencyTable });
   let state: StateMessage | null = null;
   let tenantOverrides = OverrideMap.EMPTY;
   let tenantSeq = -1; // no full copy yet
@@ -295,7 +295,7 @@ export async function serveWorker(opts: ClusterOptions, log: Logger): Promise<{ 
   });
   const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };
   applyConfig = (next) => {
-    base = buildSnapshot({ version: current.version, zones: [], builtZones: next.zones, steering: next.steering, geo, latencyTable: next.latencyTable });
+    base = buildSnapshot({ version: current.version, zones: [], builtZones: next.zones, steering: next.steering, endpointCheckIds: next.health.pools, geo, latencyTable: next.latencyTable });
     apply();
   };
   let dns: DnsListeners;

@@ -14,6 +14,7 @@ import type { DynamicAnswer } from '../zone/lookup.js';
 import { buildZone, buildZoneSet, type Zone, type ZoneSet } from '../zone/tree.js';
 import type { LoadedZone } from '../zone/load.js';
 import type { CheckId } from '../health/check-config.js';
+import type { PoolChecks } from '../health/plan.js';
 import { foldHostname, needsFold, type RegionEndpoints, type RegionRecords } from './endpoint-health.js';
 import type { Drain, EndpointDrain } from './fleet-store.js';
 import { TenantDirectory } from './tenant-directory.js';
@@ -91,6 +92,8 @@ export interface Snapshot {
   readonly zoneList: readonly Zone[];
   readonly steering: SteeringConfig;
   readonly steered: ReadonlyMap<string, SteeredName>;
+  /** Which endpoint checks decide each pool endpoint (ids only: the checks are the health plan's). */
+  readonly endpointCheckIds: PoolChecks;
   readonly geo: GeoLocator | null;
   readonly latencyTable: LatencyTable | null;
   /** What the health probes say; regions absent from the map are up. */
@@ -157,17 +160,18 @@ function operationalFns(
  * records answered now; the others are shared. The map itself is shared when nothing is folded.
  */
 function foldSteered(
-  steered: ReadonlyMap<string, SteeredName>, endpointHealth: ReadonlyMap<CheckId, RegionHealth>, endpointDrains: ReadonlyMap<string, EndpointDrain>,
+  steered: ReadonlyMap<string, SteeredName>, checkIds: PoolChecks, endpointHealth: ReadonlyMap<CheckId, RegionHealth>, endpointDrains: ReadonlyMap<string, EndpointDrain>,
   folded: ReadonlySet<string> | null,
 ): { steered: Map<string, SteeredName>; folded: Set<string> } {
   const out = new Set<string>();
   let copy: Map<string, SteeredName> | null = null;
   for (const [fqdn, s] of steered) {
-    const need = needsFold(s.policy, endpointDrains);
+    const checks = checkIds.get(fqdn);
+    const need = needsFold(s.policy, checks, endpointDrains);
     if (!need && !folded?.has(fqdn)) continue;
     copy ??= new Map(steered);
     if (!need) { copy.set(fqdn, { policy: s.policy, records: s.all, all: s.all }); continue; }
-    const f = foldHostname(s.policy, s.all, endpointHealth, endpointDrains);
+    const f = foldHostname(s.policy, s.all, checks, endpointHealth, endpointDrains);
     copy.set(fqdn, { policy: s.policy, records: f.records, all: s.all, endpoints: f.endpoints });
     out.add(fqdn);
   }
@@ -183,6 +187,8 @@ export interface SnapshotInputs {
   /** Zones already built (a reload gets them built, src/server/reload/): used instead of `zones`. */
   builtZones?: readonly Zone[];
   steering: SteeringConfig;
+  /** The health plan's `pools`: absent, no endpoint has checks. */
+  endpointCheckIds?: PoolChecks;
   geo: GeoLocator | null;
   latencyTable: LatencyTable | null;
   regionHealth?: ReadonlyMap<RegionId, RegionHealth>;
@@ -207,7 +213,8 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
   for (const p of inputs.steering.hostnames.values()) encoded.set(p.fqdn, preEncode(p));
   const endpointHealth = inputs.endpointHealth ?? new Map();
   const endpointDrains = inputs.endpointDrains ?? new Map();
-  const { steered, folded } = foldSteered(encoded, endpointHealth, endpointDrains, null);
+  const endpointCheckIds = inputs.endpointCheckIds ?? new Map();
+  const { steered, folded } = foldSteered(encoded, endpointCheckIds, endpointHealth, endpointDrains, null);
   const regionHealth = inputs.regionHealth ?? new Map();
   const drains = inputs.drains ?? new Map();
   const snap: Snapshot = {
@@ -217,6 +224,7 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
     zoneList,
     steering: inputs.steering,
     steered,
+    endpointCheckIds,
     geo: inputs.geo,
     latencyTable: inputs.latencyTable,
     regionHealth,
@@ -252,7 +260,7 @@ export function withState(
   const sameEndpoints = endpointHealth === snap.endpointHealth && endpointDrains === snap.endpointDrains;
   const { steered, folded } = sameEndpoints
     ? { steered: snap.steered, folded: foldedIn.get(snap) ?? new Set<string>() }
-    : foldSteered(snap.steered, endpointHealth, endpointDrains, foldedIn.get(snap) ?? null);
+    : foldSteered(snap.steered, snap.endpointCheckIds, endpointHealth, endpointDrains, foldedIn.get(snap) ?? null);
   const next: Snapshot = {
     ...snap,
     version: change.version,

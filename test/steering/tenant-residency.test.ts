@@ -21,7 +21,7 @@ import { parseTenants, routeTenant, slugProblem, tenantSlug, type TenantRoute } 
 import { buildQuery, ecsOption, Packet } from '../helpers/dns-client.js';
 import { downRegions, endpoints } from './fixtures.js';
 
-const region = (id: RegionId, lat: number, lon: number): Region => ({ id, location: { lat, lon }, checks: [], file: 'regions.yaml', line: 1 });
+const region = (id: RegionId, lat: number, lon: number): Region => ({ id, location: { lat, lon }, file: 'regions.yaml', line: 1 });
 const REGIONS: ReadonlyMap<RegionId, Region> = new Map([
   ['us-east', region('us-east', 39.04, -77.49)],
   ['eu-central', region('eu-central', 50.11, 8.68)],

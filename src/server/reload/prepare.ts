@@ -6,6 +6,7 @@
 import type { ConfigError } from '../../config/errors.js';
 import { maxConfigFileBytes, readConfigFile } from '../../config/read-file.js';
 import { parseLatencyTable, type LatencyTable } from '../../geo/latency-table.js';
+import type { HealthPlan } from '../../health/plan.js';
 import type { SteeringConfig } from '../../steering/policy.js';
 import { TenantTable } from '../../steering/tenant-table.js';
 import { defaultKeysDir, zoneSigner } from '../../dnssec/load.js';
@@ -29,6 +30,8 @@ export interface PreparedConfig {
   zones: Zone[];
   summary: ZoneSummary[];
   steering: SteeringConfig;
+  /** Plain data, as the reload process made it: the prober takes the checks, snapshots the ids. */
+  health: HealthPlan;
   latencyTable: LatencyTable | null;
   warnings: ConfigError[];
   /** Files skipped because their content was unchanged. */
@@ -69,7 +72,7 @@ export class ConfigPreparer {
     const t0 = performance.now();
     const { tenants: _tenants, ...sent } = res.steering;
     const steering: SteeringConfig = {
-      ...sent, // regions, hostnames, endpoint checks: plain data, as the reload process made them
+      ...sent, // regions and hostnames: plain data, as the reload process made them
       ...(res.steering.tenants ? { tenants: { file: res.steering.tenants.file, entries: TenantTable.fromParts(res.steering.tenants.entries) } } : {}),
     };
     const built = new Map<string, Zone>();
@@ -91,6 +94,7 @@ export class ConfigPreparer {
         zones,
         summary: res.zones.map((p, i) => ({ origin: p.origin, file: p.file, records: p.records, serial: soaSerial(zones[i]), hash: p.hash })),
         steering,
+        health: res.health,
         latencyTable,
         warnings: res.warnings,
         unchanged: res.unchanged,
