@@ -8,7 +8,7 @@
 import type { WireRR } from '../dns/types.js';
 import type { CheckId } from '../health/check-config.js';
 import type { PoolChecks } from '../health/plan.js';
-import type { Endpoint, HostnamePolicy, RegionId } from '../steering/policy.js';
+import type { Endpoint, HostnamePolicy, RegionId, SteeringOutcome } from '../steering/policy.js';
 import type { EndpointDrain } from './fleet-store.js';
 
 export interface OperationalVerdict {
@@ -125,6 +125,26 @@ export function foldHostname(
     });
   }
   return { records, endpoints };
+}
+
+const NONE: readonly WireRR[] = Object.freeze([]);
+
+/**
+ * A region's records for an outcome: its healthy endpoints normally; every endpoint when failing open
+ * (as if up, TTL halved); for a fallback region, its healthy endpoints or, when none is, all of them
+ * (the fallback is served whatever its health).
+ */
+export function regionRecords(
+  s: { records: ReadonlyMap<RegionId, RegionRecords>; all: ReadonlyMap<RegionId, RegionRecords> }, region: RegionId, outcome: SteeringOutcome, v6: boolean,
+): readonly WireRR[] {
+  if (outcome === 'fail-open') return familyRecords(s.all.get(region), v6, true);
+  const live = familyRecords(s.records.get(region), v6, false);
+  return live.length === 0 && outcome === 'fallback-region' ? familyRecords(s.all.get(region), v6, false) : live;
+}
+
+function familyRecords(r: RegionRecords | undefined, v6: boolean, halved: boolean): readonly WireRR[] {
+  if (r === undefined) return NONE;
+  return v6 ? (halved ? r.aaaaHalf : r.aaaa) : halved ? r.aHalf : r.a;
 }
 
 /** A pool with fewer endpoints of the family than min-healthy needs all of them (else it could never answer). */
