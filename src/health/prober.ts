@@ -7,7 +7,6 @@ import type { Logger } from '../obs/logger.js';
 import { checkTransitions, checkUp, endpointProbes, probeDuration, probesSkipped } from '../obs/metrics.js';
 import type { FleetStore } from '../state/fleet-store.js';
 import type { Verdict } from './verdict.js';
-import type { RegionId } from '../steering/policy.js';
 import type { HealthPlan } from './plan.js';
 import { FRESH_INTERVALS } from './quorum.js';
 import { LOCAL_FAILURES, type CheckConfig, type CheckId, type LocalFailure, type ProbeResult } from './check-config.js';
