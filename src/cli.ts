@@ -429,7 +429,7 @@ async function cmdExplain(argv: string[]): Promise<number> {
   }
   const paths = values['no-geoip'] ? null : values.geoip ?? defaultGeoDatabasePaths();
   const geo = paths && paths.length ? openGeoDatabases(paths) : null;
-  const snap = buildSnapshot({ version: 1, zones: cfg.zones, steering: cfg.steering, geo, latencyTable: cfg.latencyTable });
+  const snap = buildSnapshot({ version: 1, zones: cfg.zones, steering: cfg.steering, endpointCheckIds: cfg.health.pools, geo, latencyTable: cfg.latencyTable });
   const qtype = values.type!.toUpperCase() === 'AAAA' ? RRType.AAAA : RRType.A;
   const result = explainQuery(snap, canonicalName(hostname), qtype, parseSubnet(values.client));
   if (values.json) console.log(JSON.stringify({ source: 'files', ...result }, null, 2));

@@ -6,6 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { checkTarget, probeIdentity, type CheckConfig, type CheckId } from './check-config.js';
+import type { HealthPlan } from './plan.js';
 
 /** The canonical copy of an endpoint check: the id made from its identity. */
 export function endpointCheck(c: CheckConfig): CheckConfig {
@@ -46,30 +47,28 @@ export interface PoolEndpoint {
   hostnames: string[];
 }
 
-interface PoolsSource {
-  hostnames: ReadonlyMap<string, { fqdn: string; pools: ReadonlyMap<string, { list?: readonly { text: string; checks: readonly CheckConfig[] }[] }> }>;
-}
-
 const tables = new WeakMap<object, PoolEndpoint[]>();
 
-/** Every (region, address) with checks in a steering config; computed once per config. */
-export function poolEndpoints(steering: PoolsSource): readonly PoolEndpoint[] {
-  let out = tables.get(steering);
+/** Every (region, address) with checks in a plan; computed once per plan. */
+export function poolEndpoints(plan: Pick<HealthPlan, 'pools' | 'endpointChecks'>): readonly PoolEndpoint[] {
+  let out = tables.get(plan.pools);
   if (out) return out;
   const byKey = new Map<string, PoolEndpoint & { checks: CheckConfig[] }>();
-  for (const p of steering.hostnames.values()) {
-    for (const [region, pool] of p.pools) {
-      for (const e of pool.list ?? []) {
-        if (e.checks.length === 0) continue;
-        const key = `${region} ${e.text}`;
+  for (const [fqdn, pools] of plan.pools) {
+    for (const [region, endpoints] of pools) {
+      for (const [address, ids] of endpoints) {
+        const key = `${region} ${address}`;
         let pe = byKey.get(key);
-        if (!pe) byKey.set(key, (pe = { region, address: e.text, key, checks: [], hostnames: [] }));
-        for (const c of e.checks) if (!pe.checks.includes(c)) pe.checks.push(c);
-        pe.hostnames.push(p.fqdn);
+        if (!pe) byKey.set(key, (pe = { region, address, key, checks: [], hostnames: [] }));
+        for (const id of ids) {
+          const c = plan.endpointChecks.get(id);
+          if (c && !pe.checks.includes(c)) pe.checks.push(c);
+        }
+        pe.hostnames.push(fqdn);
       }
     }
   }
   out = [...byKey.values()];
-  tables.set(steering, out);
+  tables.set(plan.pools, out);
   return out;
 }

@@ -7,7 +7,7 @@ import type { Logger } from '../obs/logger.js';
 import { checkTransitions, checkUp, endpointProbes, probeDuration, probesSkipped } from '../obs/metrics.js';
 import type { FleetStore } from '../state/fleet-store.js';
 import type { Verdict } from './verdict.js';
-import type { RegionId } from '../steering/policy.js';
+import type { HealthPlan } from './plan.js';
 import { FRESH_INTERVALS } from './quorum.js';
 import { LOCAL_FAILURES, type CheckConfig, type CheckId, type LocalFailure, type ProbeResult } from './check-config.js';
 import { probeHttp } from './probe-http.js';
@@ -102,10 +102,10 @@ export class Prober {
 
   /**
    * Applies a (re)loaded config: new checks start, removed ones stop, unchanged ones keep their state.
-   * `endpointChecks` are the pools' checks (steering config `endpointChecks`), each probed once.
+   * Endpoint checks are probed once each, however many pools name them.
    */
-  update(regions: ReadonlyMap<RegionId, { readonly checks: readonly CheckConfig[] }>, endpointChecks: Iterable<CheckConfig> = []): void {
-    const checks = [...[...regions.values()].flatMap((r) => r.checks), ...endpointChecks];
+  update(plan: Pick<HealthPlan, 'regions' | 'endpointChecks'>): void {
+    const checks = [...[...plan.regions.values()].flat(), ...plan.endpointChecks.values()];
     const perSecond = checks.reduce((sum, c) => sum + 1000 / c.intervalMs, 0);
     this.scheduler.setConcurrency(Math.min(MAX_CONCURRENCY, Math.max(this.opts.concurrency ?? DEFAULT_CONCURRENCY, Math.ceil((perSecond * PROBE_BUDGET_MS) / 1000))));
     const { added, removed, kept } = this.scheduler.update(checks);

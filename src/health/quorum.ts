@@ -66,11 +66,6 @@ export interface HealthInput {
 
 export const NO_VERDICT_CAUSE = 'initial state, no verdict yet';
 
-/** Region → its checks, from a loaded steering config's regions. */
-export function checksByRegion(regions: ReadonlyMap<RegionId, { readonly checks: readonly CheckConfig[] }>): Map<RegionId, readonly CheckConfig[]> {
-  return new Map([...regions].map(([id, r]) => [id, r.checks]));
-}
-
 export function evaluateHealth(input: HealthInput): HealthView {
   const { now, previous } = input;
   const quorum = input.quorum ?? 'majority';

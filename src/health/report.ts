@@ -3,9 +3,10 @@
 // gauges. Built from values; serving it is the ops API's job.
 
 import { checkStale, endpointsByState, endpointTransitions, endpointUp, regionOperational } from '../obs/metrics.js';
-import type { RegionId, SteeringConfig } from '../steering/policy.js';
+import type { RegionId } from '../core/region-id.js';
 import { checkTarget, type CheckConfig, type CheckId } from './check-config.js';
 import { poolEndpoints } from './endpoint-checks.js';
+import type { HealthPlan } from './plan.js';
 import type { LocalCheckStatus } from './prober.js';
 import type { HealthView, VoterView } from './quorum.js';
 
@@ -65,13 +66,13 @@ export interface LocalReport {
 export interface ReportInput {
   view: HealthView;
   checks: ReadonlyMap<RegionId, readonly CheckConfig[]>;
-  /** For the pools' endpoint checks; absent: none listed. */
-  steering?: Pick<SteeringConfig, 'hostnames' | 'endpointChecks'>;
+  /** The pools' endpoint checks; absent: none listed. */
+  endpoints?: Pick<HealthPlan, 'pools' | 'endpointChecks'>;
   /** This instance's prober, when it runs one. */
   local: { proberId: string; states: ReadonlyMap<CheckId, LocalCheckStatus> } | null;
 }
 
-export function healthReport({ view, checks, steering, local }: ReportInput): HealthReport {
+export function healthReport({ view, checks, endpoints, local }: ReportInput): HealthReport {
   const regions: Record<RegionId, RegionReport> = {};
   const checkReport = (c: CheckConfig): CheckReport => {
     const ch = view.checks.get(c.id);
@@ -91,16 +92,16 @@ export function healthReport({ view, checks, steering, local }: ReportInput): He
     regions[region] = out;
   }
   const endpointChecks: Record<CheckId, EndpointCheckReport> = {};
-  if (steering?.endpointChecks) {
+  if (endpoints && endpoints.endpointChecks.size > 0) {
     const users = new Map<CheckId, string[]>();
-    for (const e of poolEndpoints(steering)) {
+    for (const e of poolEndpoints(endpoints)) {
       for (const c of e.checks) {
         const list = users.get(c.id) ?? [];
         if (list.length === 0) users.set(c.id, list);
         list.push(`${e.region} ${e.address}`);
       }
     }
-    for (const c of steering.endpointChecks.values()) endpointChecks[c.id] = { ...checkReport(c), endpoints: users.get(c.id) ?? [] };
+    for (const c of endpoints.endpointChecks.values()) endpointChecks[c.id] = { ...checkReport(c), endpoints: users.get(c.id) ?? [] };
   }
   return { at: iso(view.at), prober: local?.proberId ?? null, regions, endpointChecks };
 }
@@ -133,8 +134,8 @@ let endpointStates = new Map<string, boolean>();
  * more than `limit` endpoints the per-endpoint series are dropped and transitions count under
  * endpoint="*", so the series stay bounded by the number of regions.
  */
-export function recordEndpointMetrics(view: HealthView, steering: Pick<SteeringConfig, 'hostnames'>, limit: number): void {
-  const endpoints = poolEndpoints(steering);
+export function recordEndpointMetrics(view: HealthView, plan: Pick<HealthPlan, 'pools' | 'endpointChecks'>, limit: number): void {
+  const endpoints = poolEndpoints(plan);
   const perEndpoint = endpoints.length <= limit;
   const counts = new Map<RegionId, { up: number; down: number }>();
   const next = new Map<string, boolean>();

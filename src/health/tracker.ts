@@ -5,12 +5,13 @@
 
 import { recordEndpointMetrics, recordHealthMetrics, healthReport, type HealthReport } from './report.js';
 import type { CheckId } from './check-config.js';
-import { checksByRegion, evaluateHealth, FRESH_INTERVALS, type HealthView, type Quorum } from './quorum.js';
+import { evaluateHealth, FRESH_INTERVALS, type HealthView, type Quorum } from './quorum.js';
 import type { Prober } from './prober.js';
 import type { FleetStore } from '../state/fleet-store.js';
 import type { Verdict } from './verdict.js';
 import type { RegionHealth, Snapshot } from '../state/snapshot.js';
-import type { RegionId, SteeringConfig } from '../steering/policy.js';
+import type { RegionId } from '../core/region-id.js';
+import { checkCount, type HealthPlan } from './plan.js';
 
 /** A stale verdict is still shown (never counted) until it is this many of its intervals old. */
 export const SHOWN_STALE_INTERVALS = 20;
@@ -24,15 +25,26 @@ export class HealthTracker {
   private lastNow = -1;
   /** check id → prober → the newest verdict seen. */
   private readonly seen = new Map<CheckId, Map<string, Verdict>>();
-  /** The config the last view was judged for. */
-  private steering: SteeringConfig | null = null;
+  /** The plan the last view was judged for. */
+  private judged: HealthPlan | null = null;
   /** When the first fresh verdict seen goes stale. */
   private staleAt = Infinity;
 
   constructor(
+    /** The checks in force: replaced by `setPlan` on a reload, before the new config's snapshot is built. */
+    private plan: HealthPlan,
     private readonly store: Pick<FleetStore, 'verdicts'>,
     private readonly opts: { quorum?: Quorum; prober?: Prober | null; proberId?: string; endpointMetricsLimit?: number; now?: () => number } = {},
   ) {}
+
+  setPlan(plan: HealthPlan): void {
+    this.plan = plan;
+  }
+
+  /** Region and endpoint checks in force (the coordinator spaces its re-judgements by it). */
+  checkCount(): number {
+    return checkCount(this.plan);
+  }
 
   /** The coordinator's HealthSource: region → operational, per the probes' quorum. */
   readonly source = (snap: Snapshot, now: number): ReadonlyMap<RegionId, RegionHealth> => {
@@ -46,7 +58,7 @@ export class HealthTracker {
   readonly endpointSource = (snap: Snapshot, now: number): ReadonlyMap<CheckId, RegionHealth> => {
     const view = this.evaluate(snap, now);
     const out = new Map<CheckId, RegionHealth>();
-    for (const id of snap.steering.endpointChecks?.keys() ?? []) {
+    for (const id of this.plan.endpointChecks.keys()) {
       const h = view.checks.get(id);
       if (h && !h.up) out.set(id, { up: false, reason: `${h.cause}${h.stale ? ', stale: no fresh verdict' : ''}` });
     }
@@ -60,25 +72,25 @@ export class HealthTracker {
    * cause, none went stale (or fresh again), and the config is the same.
    */
   private evaluate(snap: Snapshot, now: number): HealthView {
-    if (this.previous && this.lastSnapshot === snap && this.lastNow === now) return this.previous;
+    if (this.previous && this.lastSnapshot === snap && this.lastNow === now && this.judged === this.plan) return this.previous;
     this.lastSnapshot = snap;
     this.lastNow = now;
     const changed = this.merge(now);
-    if (this.previous && !changed && this.steering === snap.steering) return this.previous;
-    this.steering = snap.steering;
-    const view = this.judge(snap.steering, now);
+    if (this.previous && !changed && this.judged === this.plan) return this.previous;
+    this.judged = this.plan;
+    const view = this.judge(now);
     this.previous = view;
     recordHealthMetrics(view);
-    recordEndpointMetrics(view, snap.steering, this.opts.endpointMetricsLimit ?? DEFAULT_ENDPOINT_METRICS_LIMIT);
+    recordEndpointMetrics(view, this.plan, this.opts.endpointMetricsLimit ?? DEFAULT_ENDPOINT_METRICS_LIMIT);
     return view;
   }
 
-  private judge(steering: SteeringConfig, now: number): HealthView {
+  private judge(now: number): HealthView {
     const verdicts: Verdict[] = [];
     for (const byProber of this.seen.values()) for (const v of byProber.values()) verdicts.push(v);
     return evaluateHealth({
-      checks: checksByRegion(steering.regions),
-      endpointChecks: steering.endpointChecks?.values(),
+      checks: this.plan.regions,
+      endpointChecks: this.plan.endpointChecks.values(),
       verdicts,
       now,
       previous: this.previous,
@@ -123,9 +135,9 @@ export class HealthTracker {
     if (!this.previous || !this.lastSnapshot) return null;
     const prober = this.opts.prober;
     return healthReport({
-      view: this.judge(this.lastSnapshot.steering, (this.opts.now ?? Date.now)()),
-      checks: checksByRegion(this.lastSnapshot.steering.regions),
-      steering: this.lastSnapshot.steering,
+      view: this.judge((this.opts.now ?? Date.now)()),
+      checks: this.plan.regions,
+      endpoints: this.plan,
       local: prober ? { proberId: this.opts.proberId ?? 'local', states: prober.localStates() } : null,
     });
   }

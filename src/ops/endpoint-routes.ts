@@ -42,7 +42,7 @@ export function endpointStrandedBy(
     if (drain.hostnames !== null && !drain.hostnames.includes(policy.fqdn)) continue;
     const steered = snap.steered.get(policy.fqdn);
     if (!steered) continue;
-    const folded = foldHostname(policy, steered.all, snap.endpointHealth, drains).endpoints;
+    const folded = foldHostname(policy, steered.all, snap.endpointCheckIds.get(policy.fqdn), snap.endpointHealth, drains).endpoints;
     const regions = regionsOf(policy);
     for (const family of [4, 6] as const) {
       const states = regions.map((region) => {

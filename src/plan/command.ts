@@ -8,7 +8,7 @@ import { loadConfig } from '../server/load-config.js';
 import { parseCommand, UsageError, type OptionSpec } from '../cli/options.js';
 import type { Endpoints, HostnamePolicy, Region, SteeringConfig } from '../steering/policy.js';
 import { countryPlaces } from './places.js';
-import { formatPlan, hasChanges, plan, type PlanConfig } from './plan.js';
+import { formatPlan, hasChanges, plan, planChecks, type PlanCheck, type PlanConfig } from './plan.js';
 
 export const PLAN_HELP = `Usage: regiondns plan --zones NEW [--against DIR | --server URL] [options]
 
@@ -54,7 +54,7 @@ export async function cmdPlan(argv: string[], io: { out(t: string): void; err(t:
     io.err(`${v.zones} has ${next.errors.length} error${next.errors.length === 1 ? '' : 's'}: nothing to plan`);
     return 1;
   }
-  const after: PlanConfig = { steering: next.steering, latencyTable: next.latencyTable };
+  const after: PlanConfig = { steering: next.steering, checks: planChecks(next.health.regions), latencyTable: next.latencyTable };
   let before: PlanConfig;
   let what: string;
   if (v.server) {
@@ -74,7 +74,7 @@ export async function cmdPlan(argv: string[], io: { out(t: string): void; err(t:
       io.err(`${dir} (the configuration in force) has errors; compare with --server URL instead`);
       return 1;
     }
-    before = { steering: cur.steering, latencyTable: cur.latencyTable };
+    before = { steering: cur.steering, checks: planChecks(cur.health.regions), latencyTable: cur.latencyTable };
     what = `${v.zones} against ${dir}`;
   }
   const report = plan(before, after, countryPlaces());
@@ -106,13 +106,10 @@ async function fromServer(server: string, token: string | undefined, like: PlanC
   const state = await get<StateBody>('/v1/state');
   const health = await get<HealthBody>('/v1/health').catch(() => ({ regions: {} }) as HealthBody);
   const regions = new Map<string, Region>();
+  const checks = new Map<string, PlanCheck[]>();
   for (const r of state.regions) {
-    const checks = Object.entries(health.regions[r.id]?.checks ?? {}).map(([name, c]) => ({ name, ...c }));
-    regions.set(r.id, {
-      id: r.id, location: r.location ?? { lat: 0, lon: 0 }, file: server, line: 0,
-      // Only what the plan compares: the name, target and timings of each check.
-      checks: checks as unknown as Region['checks'],
-    });
+    regions.set(r.id, { id: r.id, location: r.location ?? { lat: 0, lon: 0 }, file: server, line: 0 });
+    checks.set(r.id, Object.entries(health.regions[r.id]?.checks ?? {}).map(([name, c]) => ({ name, target: c.target, intervalMs: c.intervalMs, rise: c.rise, fall: c.fall })));
   }
   const hostnames = new Map<string, HostnamePolicy>();
   const empty: Endpoints = { v4: [], v6: [], v4Text: [], v6Text: [] };
@@ -127,5 +124,5 @@ async function fromServer(server: string, token: string | undefined, like: PlanC
     });
   }
   const steering: SteeringConfig = { regions, hostnames };
-  return { steering, latencyTable: like.latencyTable };
+  return { steering, checks, latencyTable: like.latencyTable };
 }

@@ -3,14 +3,30 @@
 // alone (every region operational, file weights), per record set, for a client at each place.
 
 import type { LatencyTable } from '../geo/latency-table.js';
-import { checkTarget } from '../health/check-config.js';
-import type { HostnamePolicy, RecordSet, SteeringConfig } from '../steering/policy.js';
+import { checkTarget, type CheckConfig } from '../health/check-config.js';
+import type { HostnamePolicy, RecordSet, RegionId, SteeringConfig } from '../steering/policy.js';
 import { firstN, sortByLatency } from '../steering/stages.js';
 import type { Place } from './places.js';
 
 export interface PlanConfig {
   steering: SteeringConfig;
+  /** Region → its checks, as far as the plan compares them. */
+  checks: ReadonlyMap<RegionId, readonly PlanCheck[]>;
   latencyTable: LatencyTable | null;
+}
+
+/** What the plan compares of a check: its name, what it probes and its timings. */
+export interface PlanCheck {
+  name: string;
+  target: string;
+  intervalMs: number;
+  rise: number;
+  fall: number;
+}
+
+/** The plan's view of loaded checks (a live server's /v1/health gives the same fields). */
+export function planChecks(regions: ReadonlyMap<RegionId, readonly CheckConfig[]>): Map<RegionId, PlanCheck[]> {
+  return new Map([...regions].map(([id, list]) => [id, list.map((c) => ({ name: c.name, target: checkTarget(c), intervalMs: c.intervalMs, rise: c.rise, fall: c.fall }))]));
 }
 
 export interface PopulationChange {
@@ -100,7 +116,7 @@ function compareHostname(before: PlanConfig, after: PlanConfig, a: HostnamePolic
 
 function checkLines(cfg: PlanConfig): Set<string> {
   const out = new Set<string>();
-  for (const [id, r] of cfg.steering.regions) for (const c of r.checks) out.add(`${id}/${c.name}: ${checkTarget(c)} every ${c.intervalMs} ms, rise ${c.rise}, fall ${c.fall}`);
+  for (const id of cfg.steering.regions.keys()) for (const c of cfg.checks.get(id) ?? []) out.add(`${id}/${c.name}: ${c.target} every ${c.intervalMs} ms, rise ${c.rise}, fall ${c.fall}`);
   return out;
 }
 

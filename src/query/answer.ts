@@ -3,13 +3,14 @@
 import { Rcode, RRClass, RRType } from '../dns/constants.js';
 import { NXNAME } from '../dnssec/nsec.js';
 import type { Answer, Query, WireRR } from '../dns/types.js';
-import type { RegionRecords } from '../state/endpoint-health.js';
-import type { SteeredName, Snapshot, TenantAnswer } from '../state/snapshot.js';
+import { regionRecords } from '../state/endpoint-health.js';
+import type { SteeredName, Snapshot } from '../state/snapshot.js';
+import { tenantAnswer } from '../state/tenant-answers.js';
 import { steer, traceAnswer, traceClient, type SteeringResult } from '../steering/pipeline.js';
-import type { HostnamePolicy, RegionId, SteeringOutcome } from '../steering/policy.js';
+import type { HostnamePolicy, RegionId } from '../steering/policy.js';
 import type { Rng } from '../steering/rng.js';
 import type { SteeringClient } from '../steering/stages.js';
-import { routeTenant, tenantSlugEnd, tenantSlugStart, type TenantRoute } from '../steering/tenant-residency.js';
+import { tenantSlugEnd, tenantSlugStart, type TenantRoute } from '../steering/tenant-residency.js';
 import type { Trace, TraceTenant } from '../steering/trace.js';
 import { lookup, refused, type DynamicAnswer, type DynamicNames } from '../zone/lookup.js';
 
@@ -89,7 +90,7 @@ function answerSteered(ctx: SteeredQuery, owner: string, qtype: number, name: st
   if (!steered) return null;
   const policy = steered.policy;
   // A tenant's subdomain: one table probe on its slug (in place: no string made), then the answer
-  // memoised for its home region.
+  // made for its home region.
   if (policy.tenants !== undefined && name !== owner) {
     const start = tenantSlugStart(name, owner);
     const end = tenantSlugEnd(name, owner);
@@ -136,22 +137,6 @@ function answerSteered(ctx: SteeredQuery, owner: string, qtype: number, name: st
   return { records, servfail: false, ecsScope };
 }
 
-/**
- * A region's records for an outcome: its healthy endpoints normally; every endpoint when failing open
- * (as if up, TTL halved); for a fallback region, its healthy endpoints or, when none is, all of them
- * (the fallback is served whatever its health).
- */
-function regionRecords(steered: SteeredName, region: RegionId, outcome: SteeringOutcome, v6: boolean): readonly WireRR[] {
-  if (outcome === 'fail-open') return familyRecords(steered.all.get(region), v6, true);
-  const live = familyRecords(steered.records.get(region), v6, false);
-  return live.length === 0 && outcome === 'fallback-region' ? familyRecords(steered.all.get(region), v6, false) : live;
-}
-
-function familyRecords(r: RegionRecords | undefined, v6: boolean, halved: boolean): readonly WireRR[] {
-  if (r === undefined) return NONE;
-  return v6 ? (halved ? r.aaaaHalf : r.aaaa) : halved ? r.aHalf : r.a;
-}
-
 /** Each endpoint of the regions the pipeline weighed, with its state, for explain. */
 function traceEndpoints(trace: Trace, steered: SteeredName, family: 4 | 6): void {
   const regions = trace.health?.map((h) => h.region) ?? [...steered.policy.pools.keys()];
@@ -175,14 +160,13 @@ const TENANT_SERVFAIL: DynamicAnswer = Object.freeze({ records: NONE, servfail: 
 
 /**
  * A tenant with a home region. Its answer depends on the snapshot only (never on the client: ECS
- * scope /0), so it is built once per snapshot, hostname and home region, and a query only looks it up.
+ * scope /0), so it was built with the snapshot per hostname and home region (state/tenant-answers.ts).
  */
 function answerTenant(snap: Snapshot, ctx: SteeredQuery, steered: SteeredName, slug: string, home: RegionId, qtype: number): DynamicAnswer {
-  let t: TenantAnswer;
-  if (ctx.trace === null) {
-    t = snap.memo.tenantAnswer(steered, home, snap, tenantAnswer);
-  } else {
-    t = tenantAnswer(snap, steered, home);
+  // Made with the snapshot for every configured region; a home outside them (an override naming a
+  // region a reload removed) is answered as it comes.
+  const t = snap.tenantAnswers.get(steered.policy.fqdn)?.get(home) ?? tenantAnswer(steered, home, snap.isOperationalFor, snap.steering.regions);
+  if (ctx.trace !== null) {
     const v6 = qtype === RRType.AAAA;
     traceTenant(ctx.trace, snap, steered.policy, slug, steeringClient(ctx), v6 ? t.route6 : t.route);
     traceEndpoints(ctx.trace, steered, v6 ? 6 : 4);
@@ -190,25 +174,6 @@ function answerTenant(snap: Snapshot, ctx: SteeredQuery, steered: SteeredName, s
   ctx.steering = qtype === RRType.AAAA ? t.result6 : t.result;
   ctx.steeredName = steered.policy.fqdn;
   return qtype === RRType.AAAA ? t.aaaa : t.a;
-}
-
-/** The route per family: with endpoint health, a region may have healthy IPv4 endpoints and no IPv6 ones. */
-function tenantAnswer(snap: Snapshot, steered: SteeredName, home: RegionId): TenantAnswer {
-  const policy = steered.policy;
-  const route = routeTenant(policy, policy.tenants!, home, snap.isOperationalFor(policy.fqdn, 4), snap.steering.regions);
-  const route6 = policy.endpointChecks || steered.endpoints ? routeTenant(policy, policy.tenants!, home, snap.isOperationalFor(policy.fqdn, 6), snap.steering.regions) : route;
-  const a: WireRR[] = [];
-  const aaaa: WireRR[] = [];
-  for (const region of route.regions) a.push(...regionRecords(steered, region, route.outcome, false));
-  for (const region of route6.regions) aaaa.push(...regionRecords(steered, region, route6.outcome, true));
-  const result = (r: TenantRoute): SteeringResult => ({ regions: r.regions, setName: 'tenant', outcome: r.outcome, ttl: r.ttl, ecsScope: 0 });
-  const res = result(route);
-  return {
-    route, route6,
-    result: res, result6: route6 === route ? res : result(route6),
-    a: { records: a, servfail: route.outcome === 'servfail', ecsScope: 0 },
-    aaaa: { records: aaaa, servfail: route6.outcome === 'servfail', ecsScope: 0 },
-  };
 }
 
 const VERDICT: Record<TenantRoute['outcome'], TraceTenant['verdict']> = {

@@ -3,9 +3,10 @@
 import { createHash } from 'node:crypto';
 import type { ConfigIdentity, ZoneIdentity } from '../config/identity.js';
 import { checkTarget } from '../health/check-config.js';
+import type { HealthPlan } from '../health/plan.js';
 import type { SteeringConfig } from '../steering/policy.js';
 
-export function configIdentity(zones: readonly ZoneIdentity[], steering: SteeringConfig): ConfigIdentity {
+export function configIdentity(zones: readonly ZoneIdentity[], steering: SteeringConfig, health: Pick<HealthPlan, 'regions'>): ConfigIdentity {
   const h = createHash('sha256');
   const serials: Record<string, number | null> = {};
   for (const z of [...zones].sort((a, b) => (a.origin < b.origin ? -1 : 1))) {
@@ -14,7 +15,7 @@ export function configIdentity(zones: readonly ZoneIdentity[], steering: Steerin
   }
   for (const [id, r] of steering.regions) {
     h.update(`region ${id} ${r.location.lat} ${r.location.lon}\n`);
-    for (const c of r.checks) h.update(`check ${c.name} ${checkTarget(c)} ${c.intervalMs} ${c.timeoutMs} ${c.rise} ${c.fall}\n`);
+    for (const c of health.regions.get(id) ?? []) h.update(`check ${c.name} ${checkTarget(c)} ${c.intervalMs} ${c.timeoutMs} ${c.rise} ${c.fall}\n`);
   }
   for (const [fqdn, p] of steering.hostnames) {
     h.update(`hostname ${fqdn} ${p.ttl} ${p.answers} ${p.sticky} ${JSON.stringify(p.whenAllDown)}\n`);

@@ -77,7 +77,7 @@ export async function serveWorker(data: DnsWorkerData, port: MessagePort, log: L
   const built = builder.build(data.config);
   if (!built.ok) throw new Error(`the configuration could not be put in force: ${built.errors.map(formatConfigError).join('; ')}`);
   const first = built.config;
-  let base = buildSnapshot({ version: 0, zones: [], builtZones: first.zones, steering: first.steering, geo, latencyTable: first.latencyTable });
+  let base = buildSnapshot({ version: 0, zones: [], builtZones: first.zones, steering: first.steering, endpointCheckIds: first.health.pools, geo, latencyTable: first.latencyTable });
   let state: StateMessage | null = null;
   let tenantOverrides = OverrideMap.EMPTY;
   let tenantSeq = -1; // no full copy yet
@@ -119,7 +119,7 @@ export async function serveWorker(data: DnsWorkerData, port: MessagePort, log: L
   });
   const tcpOpts: TcpOptions = { ...DEFAULT_TCP_OPTIONS, ...opts.tcp };
   const applyConfig = (next: PreparedConfig) => {
-    base = buildSnapshot({ version: current.version, zones: [], builtZones: next.zones, steering: next.steering, geo, latencyTable: next.latencyTable });
+    base = buildSnapshot({ version: current.version, zones: [], builtZones: next.zones, steering: next.steering, endpointCheckIds: next.health.pools, geo, latencyTable: next.latencyTable });
     apply();
   };
   let dns: DnsListeners;

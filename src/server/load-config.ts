@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import { RRType } from '../dns/constants.js';
 import { attachKeys, defaultKeysDir } from '../dnssec/load.js';
 import { parseLatencyTable, type LatencyTable } from '../geo/latency-table.js';
-import { loadSteering } from '../steering/load-policy.js';
+import { loadPolicy } from '../health/load-plan.js';
+import { emptyHealthPlan, type HealthPlan } from '../health/plan.js';
 import type { SteeringConfig } from '../steering/policy.js';
 import { loadZoneDir, type LoadedZone, type ZoneFileCache } from '../zone/load.js';
 import type { ConfigError } from '../config/errors.js';
@@ -15,6 +16,8 @@ import { LatencyError, OtherConfigError } from '../config/error-codes.js';
 export interface LoadedConfig {
   zones: LoadedZone[];
   steering: SteeringConfig;
+  /** The health checks written beside the steering policies. */
+  health: HealthPlan;
   latencyTable: LatencyTable | null;
   errors: ConfigError[];
   /** Not fatal: the zone loads (e.g. TTLs of one RRset evened out, RFC 2181 §5.2). */
@@ -41,15 +44,15 @@ export interface LoadConfigOptions {
 export function loadConfig(zonesDir: string, opts: LoadConfigOptions = {}): LoadedConfig {
   if (opts.maxFileBytes !== undefined) setMaxConfigFileBytes(opts.maxFileBytes);
   if (!fs.existsSync(zonesDir) || !fs.statSync(zonesDir).isDirectory()) {
-    return { zones: [], steering: { regions: new Map(), hostnames: new Map() }, latencyTable: null, warnings: [], unchanged: [], errors: [{ code: OtherConfigError.ZONES_DIR, file: zonesDir, line: 0, message: 'zones folder not found: pass --zones DIR' }] };
+    return { zones: [], steering: { regions: new Map(), hostnames: new Map() }, health: emptyHealthPlan(), latencyTable: null, warnings: [], unchanged: [], errors: [{ code: OtherConfigError.ZONES_DIR, file: zonesDir, line: 0, message: 'zones folder not found: pass --zones DIR' }] };
   }
   const { zones, errors, warnings, unchanged, failedOrigins } = loadZoneDir(zonesDir, opts.cache);
   attachKeys(zones, opts.keysDir ?? defaultKeysDir(zonesDir), errors, {}, Date.now(), opts.signing !== false);
   const addressOwners = new Set<string>();
   for (const z of zones) for (const r of z.records) if (r.type === RRType.A || r.type === RRType.AAAA) addressOwners.add(r.owner);
-  const steering = loadSteering(zonesDir, zones.map((z) => z.origin), (fqdn) => addressOwners.has(fqdn), failedOrigins);
-  errors.push(...steering.errors);
-  unchanged.push(...(steering.unchanged ?? []));
+  const policy = loadPolicy(zonesDir, zones.map((z) => z.origin), (fqdn) => addressOwners.has(fqdn), failedOrigins);
+  errors.push(...policy.errors);
+  unchanged.push(...(policy.unchanged ?? []));
   let latencyTable: LatencyTable | null = null;
   if (opts.latencyTablePath) {
     try {
@@ -63,5 +66,5 @@ export function loadConfig(zonesDir: string, opts: LoadConfigOptions = {}): Load
   if (zones.length === 0 && errors.length === 0) {
     errors.push({ code: OtherConfigError.NO_ZONES, file: zonesDir, line: 0, message: 'no zone files (*.zone) in the zones folder' });
   }
-  return { zones, steering: steering.config, latencyTable, errors, warnings, unchanged };
+  return { zones, steering: policy.steering, health: policy.health, latencyTable, errors, warnings, unchanged };
 }

@@ -20,8 +20,8 @@ export async function probeOnly(opts: { zonesDir: string; redis: string; instanc
   const store = new RedisStore({ url: opts.redis, instanceId, log: log.child({ component: 'fleet-store' }) });
   await store.start();
   const prober = new Prober({ proberId: instanceId, store, log: log.child({ component: 'health' }) });
-  prober.update(first.steering.regions, first.steering.endpointChecks?.values());
-  const checks = [...first.steering.regions.values()].reduce((n, r) => n + r.checks.length, 0);
+  prober.update(first.health);
+  const checks = [...first.health.regions.values()].reduce((n, list) => n + list.length, 0);
   log.info({ prober: instanceId, checks, regions: first.steering.regions.size }, 'probing');
   return {
     reload() {
@@ -31,7 +31,7 @@ export async function probeOnly(opts: { zonesDir: string; redis: string; instanc
         for (const e of errors) log.error({ error: e }, 'reload failed: keeping the previous checks');
         return { ok: false, errors };
       }
-      prober.update(next.steering.regions, next.steering.endpointChecks?.values());
+      prober.update(next.health);
       log.info('checks reloaded');
       return { ok: true, errors: [] };
     },

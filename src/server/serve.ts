@@ -131,7 +131,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     throw err;
   }
   let config = first;
-  let identity = configIdentity(first.summary, first.steering);
+  let identity = configIdentity(first.summary, first.steering, first.health);
 
   const instanceId = opts.instanceId ?? defaultInstanceId();
   configureNsid(opts.nsid === 'auto' ? instanceId : opts.nsid ?? null);
@@ -169,11 +169,11 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
     : new LocalPresence(presenceOpts);
 
   const prober = opts.probe === false ? null : new Prober({ proberId: instanceId, store, log: log.child({ component: 'health' }) });
-  prober?.update(first.steering.regions, first.steering.endpointChecks?.values());
-  const health = new HealthTracker(store, { quorum: opts.quorum, prober, proberId: instanceId, endpointMetricsLimit: opts.endpointMetricsLimit });
+  prober?.update(first.health);
+  const health = new HealthTracker(first.health, store, { quorum: opts.quorum, prober, proberId: instanceId, endpointMetricsLimit: opts.endpointMetricsLimit });
   const coordinator = new Coordinator(
-    { zones: [], builtZones: first.zones, steering: first.steering, geo, latencyTable: first.latencyTable },
-    { store, log, health: health.source, endpointHealth: health.endpointSource },
+    { zones: [], builtZones: first.zones, steering: first.steering, endpointCheckIds: first.health.pools, geo, latencyTable: first.latencyTable },
+    { store, log, health: health.source, endpointHealth: health.endpointSource, checkCount: () => health.checkCount() },
   );
   coordinator.start();
   const current = () => coordinator.snapshot();
@@ -191,9 +191,11 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<RunningSer
   applyConfig = (next) => {
     config = next;
     // Overrides live in the store, so they survive the reload; checks added or removed start or stop.
-    const snap = coordinator.replaceConfig({ zones: [], builtZones: next.zones, steering: next.steering, geo, latencyTable: next.latencyTable });
-    identity = configIdentity(next.summary, next.steering);
-    prober?.update(next.steering.regions, next.steering.endpointChecks?.values());
+    // The tracker takes the new checks first: the new snapshot is judged against them.
+    health.setPlan(next.health);
+    const snap = coordinator.replaceConfig({ zones: [], builtZones: next.zones, steering: next.steering, endpointCheckIds: next.health.pools, geo, latencyTable: next.latencyTable });
+    identity = configIdentity(next.summary, next.steering, next.health);
+    prober?.update(next.health);
     publishSnapshotMetrics(next);
     logSummary(log, 'zones reloaded', snap, next);
   };

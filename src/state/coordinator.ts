@@ -24,9 +24,7 @@ export type EndpointHealthSource = (snap: Snapshot, now: number) => ReadonlyMap<
 export const VERDICT_COALESCE_MS = 50;
 export const COALESCE_MS_PER_CHECK = 0.02;
 
-function coalesceMs(steering: SteeringConfig): number {
-  let checks = steering.endpointChecks?.size ?? 0;
-  for (const r of steering.regions.values()) checks += r.checks.length;
+function coalesceMs(checks: number): number {
   return Math.max(VERDICT_COALESCE_MS, Math.ceil(checks * COALESCE_MS_PER_CHECK));
 }
 
@@ -36,6 +34,8 @@ export interface CoordinatorOptions {
   now?: () => number;
   health?: HealthSource;
   endpointHealth?: EndpointHealthSource;
+  /** How many checks `health` judges (region and endpoint checks): re-judging is spaced by it. */
+  checkCount?: () => number;
   /** How often health is re-judged without an event (verdicts go stale with time). */
   tickMs?: number;
 }
@@ -85,7 +85,7 @@ export class Coordinator {
       this.verdictTimer ??= setTimeout(() => {
         this.verdictTimer = null;
         this.refresh('health');
-      }, coalesceMs(this.current.steering));
+      }, coalesceMs(this.opts.checkCount?.() ?? 0));
     });
     this.timer = setInterval(() => this.refresh('tick'), this.opts.tickMs ?? 500);
     this.timer.unref();

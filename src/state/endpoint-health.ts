@@ -7,7 +7,8 @@
 
 import type { WireRR } from '../dns/types.js';
 import type { CheckId } from '../health/check-config.js';
-import type { Endpoint, HostnamePolicy, RegionId } from '../steering/policy.js';
+import type { PoolChecks } from '../health/plan.js';
+import type { Endpoint, HostnamePolicy, RegionId, SteeringOutcome } from '../steering/policy.js';
 import type { EndpointDrain } from './fleet-store.js';
 
 export interface OperationalVerdict {
@@ -49,27 +50,36 @@ export function drainApplies(d: EndpointDrain | undefined, fqdn: string): d is E
   return d !== undefined && (d.hostnames === null || d.hostnames.includes(fqdn));
 }
 
+/** One hostname's part of the plan's PoolChecks: region → address → check ids; absent: no endpoint has checks. */
+export type HostnameChecks = PoolChecks extends ReadonlyMap<string, infer V> ? V : never;
+
+const NO_CHECKS: readonly CheckId[] = [];
+
 /** Whether a hostname needs folding at all: some endpoint has checks, or is drained for it. */
-export function needsFold(policy: HostnamePolicy, drains: ReadonlyMap<string, EndpointDrain>): boolean {
-  if (policy.endpointChecks) return true;
+export function needsFold(policy: HostnamePolicy, checks: HostnameChecks | undefined, drains: ReadonlyMap<string, EndpointDrain>): boolean {
+  if (checks) return true;
   if (drains.size === 0) return false;
   for (const pool of policy.pools.values()) for (const t of pool.v4Text.concat(pool.v6Text)) if (drainApplies(drains.get(t), policy.fqdn)) return true;
   return false;
 }
 
-/** State of one endpoint of `fqdn`'s pools. `downChecks` holds the endpoint checks that are down (absent: up). */
+/**
+ * State of one endpoint of `fqdn`'s pools, decided by `checks` (its check ids). `downChecks` holds the
+ * endpoint checks that are down (absent: up).
+ */
 export function endpointState(
-  fqdn: string, e: Pick<Endpoint, 'text' | 'family' | 'checks'>, downChecks: ReadonlyMap<CheckId, OperationalVerdict>, drains: ReadonlyMap<string, EndpointDrain>,
+  fqdn: string, e: Pick<Endpoint, 'text' | 'family'>, checks: readonly CheckId[], downChecks: ReadonlyMap<CheckId, OperationalVerdict>,
+  drains: ReadonlyMap<string, EndpointDrain>,
 ): EndpointState {
   const d = drains.get(e.text);
   if (drainApplies(d, fqdn)) return { address: e.text, family: e.family, up: false, drained: true, reason: `drained by ${d.by}: ${d.reason}` };
   const down: string[] = [];
-  for (const c of e.checks) {
-    const h = downChecks.get(c.id);
-    if (h && !h.up) down.push(`check ${c.id}: ${h.reason}`);
+  for (const id of checks) {
+    const h = downChecks.get(id);
+    if (h && !h.up) down.push(`check ${id}: ${h.reason}`);
   }
   if (down.length > 0) return { address: e.text, family: e.family, up: false, drained: false, reason: `down: ${down.join('; ')}` };
-  return { address: e.text, family: e.family, up: true, drained: false, reason: e.checks.length === 0 ? 'up (no checks)' : 'up' };
+  return { address: e.text, family: e.family, up: true, drained: false, reason: checks.length === 0 ? 'up (no checks)' : 'up' };
 }
 
 /**
@@ -79,6 +89,7 @@ export function endpointState(
 export function foldHostname(
   policy: HostnamePolicy,
   all: ReadonlyMap<RegionId, RegionRecords>,
+  checks: HostnameChecks | undefined,
   downChecks: ReadonlyMap<CheckId, OperationalVerdict>,
   drains: ReadonlyMap<string, EndpointDrain>,
 ): { records: Map<RegionId, RegionRecords>; endpoints: Map<RegionId, RegionEndpoints> } {
@@ -88,14 +99,15 @@ export function foldHostname(
   for (const [region, pool] of policy.pools) {
     const full = all.get(region);
     if (!full) continue;
-    const list: readonly Pick<Endpoint, 'text' | 'family' | 'checks'>[] = pool.list
-      ?? [...pool.v4Text.map((text) => ({ text, family: 4 as const, checks: [] })), ...pool.v6Text.map((text) => ({ text, family: 6 as const, checks: [] }))];
+    const list: readonly Pick<Endpoint, 'text' | 'family'>[] = pool.list
+      ?? [...pool.v4Text.map((text) => ({ text, family: 4 as const })), ...pool.v6Text.map((text) => ({ text, family: 6 as const }))];
+    const byAddress = checks?.get(region);
     const states: EndpointState[] = [];
     const live: RegionRecords = { a: [], aaaa: [], aHalf: [], aaaaHalf: [] };
     let i4 = 0;
     let i6 = 0;
     for (const e of list) {
-      const s = endpointState(policy.fqdn, e, downChecks, drains);
+      const s = endpointState(policy.fqdn, e, byAddress?.get(e.text) ?? NO_CHECKS, downChecks, drains);
       states.push(s);
       if (e.family === 4) {
         if (s.up) { live.a.push(full.a[i4]); live.aHalf.push(full.aHalf[i4]); }
@@ -113,6 +125,26 @@ export function foldHostname(
     });
   }
   return { records, endpoints };
+}
+
+const NONE: readonly WireRR[] = Object.freeze([]);
+
+/**
+ * A region's records for an outcome: its healthy endpoints normally; every endpoint when failing open
+ * (as if up, TTL halved); for a fallback region, its healthy endpoints or, when none is, all of them
+ * (the fallback is served whatever its health).
+ */
+export function regionRecords(
+  s: { records: ReadonlyMap<RegionId, RegionRecords>; all: ReadonlyMap<RegionId, RegionRecords> }, region: RegionId, outcome: SteeringOutcome, v6: boolean,
+): readonly WireRR[] {
+  if (outcome === 'fail-open') return familyRecords(s.all.get(region), v6, true);
+  const live = familyRecords(s.records.get(region), v6, false);
+  return live.length === 0 && outcome === 'fallback-region' ? familyRecords(s.all.get(region), v6, false) : live;
+}
+
+function familyRecords(r: RegionRecords | undefined, v6: boolean, halved: boolean): readonly WireRR[] {
+  if (r === undefined) return NONE;
+  return v6 ? (halved ? r.aaaaHalf : r.aaaa) : halved ? r.aHalf : r.a;
 }
 
 /** A pool with fewer endpoints of the family than min-healthy needs all of them (else it could never answer). */

@@ -7,16 +7,16 @@ import { QUESTION_NAME, type WireRR } from '../dns/types.js';
 import type { GeoLocator } from '../geo/types.js';
 import type { LatencyTable } from '../geo/latency-table.js';
 import type { HostnamePolicy, RegionId, SteeringConfig } from '../steering/policy.js';
-import { SteeringMemo, type SteeringResult } from '../steering/pipeline.js';
+import { SteeringMemo } from '../steering/pipeline.js';
 import { NO_TENANT_FILE } from '../steering/tenant-table.js';
-import type { TenantRoute } from '../steering/tenant-residency.js';
-import type { DynamicAnswer } from '../zone/lookup.js';
 import { buildZone, buildZoneSet, type Zone, type ZoneSet } from '../zone/tree.js';
 import type { LoadedZone } from '../zone/load.js';
 import type { CheckId } from '../health/check-config.js';
+import type { PoolChecks } from '../health/plan.js';
 import { foldHostname, needsFold, type RegionEndpoints, type RegionRecords } from './endpoint-health.js';
 import type { Drain, EndpointDrain } from './fleet-store.js';
 import { TenantDirectory } from './tenant-directory.js';
+import { tenantAnswers, type TenantAnswers } from './tenant-answers.js';
 
 export interface RegionHealth {
   up: boolean;
@@ -40,18 +40,6 @@ export interface SteeredName {
 
 export type Family = 4 | 6;
 
-/** A tenant hostname's answer for one home region, computed once per snapshot and shared by every query. */
-export interface TenantAnswer {
-  /** For A queries; route6 for AAAA (the same object unless endpoint health tells the families apart). */
-  route: TenantRoute;
-  route6: TenantRoute;
-  /** What the query handler counts in metrics (A, AAAA). */
-  result: SteeringResult;
-  result6: SteeringResult;
-  a: DynamicAnswer;
-  aaaa: DynamicAnswer;
-}
-
 /**
  * Derived data, safe to fill: memos computed from a snapshot's immutable fields, kept for the next
  * query. Filling one never changes an answer; each snapshot (withState too) starts with its own.
@@ -60,26 +48,10 @@ export class SnapshotMemo {
   private readonly steering4 = new SteeringMemo();
   /** With endpoint health a region can answer one family and not the other: a memo per family. */
   private readonly steering6 = new SteeringMemo();
-  private readonly tenants = new Map<SteeredName, Map<RegionId, TenantAnswer>>();
 
   /** Steering orders per located client network (see steering/pipeline.ts). */
   steering(family: Family): SteeringMemo {
     return family === 6 ? this.steering6 : this.steering4;
-  }
-
-  /** A tenant hostname's answer for a home region: `build` runs once per snapshot, hostname and home. */
-  tenantAnswer(steered: SteeredName, home: RegionId, snap: Snapshot, build: (snap: Snapshot, steered: SteeredName, home: RegionId) => TenantAnswer): TenantAnswer {
-    let byHome = this.tenants.get(steered);
-    if (byHome === undefined) {
-      byHome = new Map();
-      this.tenants.set(steered, byHome);
-    }
-    let t = byHome.get(home);
-    if (t === undefined) {
-      t = build(snap, steered, home);
-      byHome.set(home, t);
-    }
-    return t;
   }
 }
 
@@ -91,6 +63,8 @@ export interface Snapshot {
   readonly zoneList: readonly Zone[];
   readonly steering: SteeringConfig;
   readonly steered: ReadonlyMap<string, SteeredName>;
+  /** Which endpoint checks decide each pool endpoint (ids only: the checks are the health plan's). */
+  readonly endpointCheckIds: PoolChecks;
   readonly geo: GeoLocator | null;
   readonly latencyTable: LatencyTable | null;
   /** What the health probes say; regions absent from the map are up. */
@@ -105,6 +79,8 @@ export interface Snapshot {
   readonly weightOverrides: ReadonlyMap<string, readonly number[]>;
   /** Tenant slug → home region: the tenants file under the API's overrides. */
   readonly tenants: TenantDirectory;
+  /** Tenant hostnames' answers per home region, made with the snapshot (a query picks one). */
+  readonly tenantAnswers: TenantAnswers;
   /** What queries derive from the fields above and keep; the only part of a snapshot a query fills. */
   readonly memo: SnapshotMemo;
   /**
@@ -157,17 +133,18 @@ function operationalFns(
  * records answered now; the others are shared. The map itself is shared when nothing is folded.
  */
 function foldSteered(
-  steered: ReadonlyMap<string, SteeredName>, endpointHealth: ReadonlyMap<CheckId, RegionHealth>, endpointDrains: ReadonlyMap<string, EndpointDrain>,
+  steered: ReadonlyMap<string, SteeredName>, checkIds: PoolChecks, endpointHealth: ReadonlyMap<CheckId, RegionHealth>, endpointDrains: ReadonlyMap<string, EndpointDrain>,
   folded: ReadonlySet<string> | null,
 ): { steered: Map<string, SteeredName>; folded: Set<string> } {
   const out = new Set<string>();
   let copy: Map<string, SteeredName> | null = null;
   for (const [fqdn, s] of steered) {
-    const need = needsFold(s.policy, endpointDrains);
+    const checks = checkIds.get(fqdn);
+    const need = needsFold(s.policy, checks, endpointDrains);
     if (!need && !folded?.has(fqdn)) continue;
     copy ??= new Map(steered);
     if (!need) { copy.set(fqdn, { policy: s.policy, records: s.all, all: s.all }); continue; }
-    const f = foldHostname(s.policy, s.all, endpointHealth, endpointDrains);
+    const f = foldHostname(s.policy, s.all, checks, endpointHealth, endpointDrains);
     copy.set(fqdn, { policy: s.policy, records: f.records, all: s.all, endpoints: f.endpoints });
     out.add(fqdn);
   }
@@ -183,6 +160,8 @@ export interface SnapshotInputs {
   /** Zones already built (a reload gets them built, src/server/reload/): used instead of `zones`. */
   builtZones?: readonly Zone[];
   steering: SteeringConfig;
+  /** The health plan's `pools`: absent, no endpoint has checks. */
+  endpointCheckIds?: PoolChecks;
   geo: GeoLocator | null;
   latencyTable: LatencyTable | null;
   regionHealth?: ReadonlyMap<RegionId, RegionHealth>;
@@ -207,9 +186,11 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
   for (const p of inputs.steering.hostnames.values()) encoded.set(p.fqdn, preEncode(p));
   const endpointHealth = inputs.endpointHealth ?? new Map();
   const endpointDrains = inputs.endpointDrains ?? new Map();
-  const { steered, folded } = foldSteered(encoded, endpointHealth, endpointDrains, null);
+  const endpointCheckIds = inputs.endpointCheckIds ?? new Map();
+  const { steered, folded } = foldSteered(encoded, endpointCheckIds, endpointHealth, endpointDrains, null);
   const regionHealth = inputs.regionHealth ?? new Map();
   const drains = inputs.drains ?? new Map();
+  const isOperationalFor = operationalFns(steered, regionHealth, drains);
   const snap: Snapshot = {
     version: inputs.version,
     builtAt: Date.now(),
@@ -217,6 +198,7 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
     zoneList,
     steering: inputs.steering,
     steered,
+    endpointCheckIds,
     geo: inputs.geo,
     latencyTable: inputs.latencyTable,
     regionHealth,
@@ -226,7 +208,8 @@ export function buildSnapshot(inputs: SnapshotInputs): Snapshot {
     memo: new SnapshotMemo(),
     weightOverrides: inputs.weightOverrides ?? new Map(),
     tenants: new TenantDirectory(inputs.steering.tenants ?? NO_TENANT_FILE, inputs.tenantOverrides ?? new Map()),
-    isOperationalFor: operationalFns(steered, regionHealth, drains),
+    tenantAnswers: tenantAnswers(steered, isOperationalFor, inputs.steering.regions),
+    isOperationalFor,
   };
   foldedIn.set(snap, folded);
   return snap;
@@ -252,7 +235,10 @@ export function withState(
   const sameEndpoints = endpointHealth === snap.endpointHealth && endpointDrains === snap.endpointDrains;
   const { steered, folded } = sameEndpoints
     ? { steered: snap.steered, folded: foldedIn.get(snap) ?? new Set<string>() }
-    : foldSteered(snap.steered, endpointHealth, endpointDrains, foldedIn.get(snap) ?? null);
+    : foldSteered(snap.steered, snap.endpointCheckIds, endpointHealth, endpointDrains, foldedIn.get(snap) ?? null);
+  const isOperationalFor = operationalFns(steered, regionHealth, drains);
+  // Tenant answers follow health and drains only: an override or weight change keeps them.
+  const sameHealth = steered === snap.steered && regionHealth === snap.regionHealth && drains === snap.drains;
   const next: Snapshot = {
     ...snap,
     version: change.version,
@@ -267,7 +253,8 @@ export function withState(
     tenants: change.tenantOverrides && change.tenantOverrides !== snap.tenants.overrides
       ? new TenantDirectory(snap.tenants.file, change.tenantOverrides, snap.tenants)
       : snap.tenants,
-    isOperationalFor: operationalFns(steered, regionHealth, drains),
+    tenantAnswers: sameHealth ? snap.tenantAnswers : tenantAnswers(steered, isOperationalFor, snap.steering.regions),
+    isOperationalFor,
   };
   foldedIn.set(next, folded);
   return next;

@@ -1,5 +1,7 @@
 // Loads regions.yaml and <origin>.steer.yaml files into a SteeringConfig. Every problem is a
-// ConfigError naming file:line and what to fix; loading never throws on bad input.
+// ConfigError naming file:line and what to fix; loading never throws on bad input. Health checks
+// written in these files are handed, where they are written, to a CheckReader (the health side's,
+// src/health/load-plan.ts): steering keeps none of them.
 // Two passes: a zod schema checks each value's shape and types, then plain code checks ranges and
 // references (regions, pools, zones) with the YAML nodes at hand for line numbers.
 
@@ -11,8 +13,6 @@ import type { ConfigError } from '../config/errors.js';
 import { describeValue, readYaml, strict, type Path, type YamlFile } from '../config/yaml-source.js';
 import { addressToString, parseSubnet } from '../dns/ecs.js';
 import { canonicalName, isSubdomain } from '../dns/name.js';
-import { CheckError, parseChecks, type CheckConfig, type CheckSite } from '../health/check-config.js';
-import { EndpointCheckSet } from '../health/endpoint-checks.js';
 import { loadTenantFile } from './load-tenants.js';
 import type { Endpoint, Endpoints, HostnamePolicy, RecordSet, Region, RegionId, SteeringConfig, TenantPolicy, WhenAllDown } from './policy.js';
 import { SteerError } from '../config/error-codes.js';
@@ -58,6 +58,19 @@ const HostnameSchema = strict({
 /** A pool entry with its own checks; a bare address is the other form. */
 const EndpointSchema = strict({ address: z.string(), checks: z.array(z.unknown()).optional() });
 
+/**
+ * Takes the health checks written in the files, as they are met (so their errors fall in file order
+ * with the others). `y` records errors with line numbers; `path` is where the list is written.
+ */
+export interface CheckReader {
+  region(y: YamlFile, path: Path, region: RegionId, raw: readonly unknown[]): void;
+  /** Called only for an endpoint whose entry lists checks. */
+  endpoint(y: YamlFile, path: Path, region: RegionId, endpoint: Endpoint, raw: readonly unknown[]): void;
+}
+
+/** For loading steering alone (tools and tests that judge no health): the checks are not read. */
+export const SKIP_CHECKS: CheckReader = { region() {}, endpoint() {} };
+
 // --- regions.yaml -------------------------------------------------------------------------------
 
 interface RegionsResult {
@@ -66,7 +79,7 @@ interface RegionsResult {
   declared: Set<RegionId>;
 }
 
-function loadRegions(y: YamlFile): RegionsResult {
+function loadRegions(y: YamlFile, checks: CheckReader): RegionsResult {
   const regions = new Map<RegionId, Region>();
   const declared = new Set<RegionId>();
   if (!y.check(RegionsFileSchema, [])) return { regions, declared };
@@ -89,21 +102,10 @@ function loadRegions(y: YamlFile): RegionsResult {
       y.error(SteerError.LOCATION_RANGE, [...path, 'location', 'lon'], `longitude ${lon} of region "${id}" must be between -180 and 180`);
       ok = false;
     }
-    const checks = loadChecks(y, id, [...path, 'checks'], r.checks ?? []);
-    if (ok) regions.set(id, { id, location: { lat, lon }, checks, file: y.file, line: y.line(path) });
+    checks.region(y, [...path, 'checks'], id, r.checks ?? []);
+    if (ok) regions.set(id, { id, location: { lat, lon }, file: y.file, line: y.line(path) });
   }
   return { regions, declared };
-}
-
-/** A region's health checks, validated by the health module with this file's lines and error list. */
-function loadChecks(y: YamlFile, region: RegionId, path: Path, raw: readonly unknown[]): CheckConfig[] {
-  const site: CheckSite = {
-    file: y.file,
-    line: (p) => y.line([...path, ...p]),
-    error: (code, p, message) => y.error(code, [...path, ...p], message),
-    shape: (schema, p) => y.check(schema, [...path, ...p], CheckError),
-  };
-  return parseChecks(region, raw, site);
 }
 
 // --- <origin>.steer.yaml ------------------------------------------------------------------------
@@ -121,8 +123,7 @@ interface SteerContext {
   dir: string;
   /** The one tenants file of the server, once a hostname names it. */
   tenantSource: { path: string; name: string; where: { file: string; line: number } } | null;
-  /** Endpoint checks of every file, interned so identical ones are probed once. */
-  endpointChecks: EndpointCheckSet;
+  checks: CheckReader;
 }
 
 function loadSteerFile(y: YamlFile, ctx: SteerContext, out: Map<string, HostnamePolicy>): void {
@@ -193,7 +194,7 @@ function loadHostname(y: YamlFile, key: string, ctx: SteerContext): HostnamePoli
   if (y.errors.length > before || fqdn === null || whenAllDown === null) return null;
   return {
     fqdn, zone: ctx.origin, ttl, answers, pools, sets, weights: sets.map((s) => s.weight),
-    sticky: h.sticky ?? 'none', minHealthy, endpointChecks: [...pools.values()].some((e) => e.list!.some((x) => x.checks.length > 0)),
+    sticky: h.sticky ?? 'none', minHealthy,
     whenAllDown, ...(tenants ? { tenants } : {}), file: y.file, line,
   };
 }
@@ -300,9 +301,9 @@ function loadPools(y: YamlFile, path: Path, raw: Record<string, unknown[]>, ctx:
         return;
       }
       seen.add(text);
-      const checks = written.checks.length === 0 ? [] : loadChecks(y, region, [...itemPath, 'checks'], written.checks).map((c) => ctx.endpointChecks.intern(c));
       const family = address.bytes.length === 4 ? 4 : 6;
-      const endpoint: Endpoint = { text, bytes: address.bytes, family, checks, line: y.line(itemPath) };
+      const endpoint: Endpoint = { text, bytes: address.bytes, family, line: y.line(itemPath) };
+      if (written.checks.length > 0) ctx.checks.endpoint(y, [...itemPath, 'checks'], region, endpoint, written.checks);
       e.list!.push(endpoint);
       if (family === 4) { e.v4.push(address.bytes); e.v4Text.push(text); }
       else { e.v6.push(address.bytes); e.v6Text.push(text); }
@@ -395,6 +396,7 @@ export function loadSteering(
   staticAddressNames: (fqdn: string) => boolean,
   /** Zones whose file has errors: their steer files wait until the zone loads (its errors say why). */
   failedOrigins: readonly string[] = [],
+  checks: CheckReader = SKIP_CHECKS,
 ): { config: SteeringConfig; errors: ConfigError[]; /** The tenants file, when its content was unchanged (not parsed again). */ unchanged?: string[] } {
   const errors: ConfigError[] = [];
   const config: SteeringConfig = { regions: new Map(), hostnames: new Map() };
@@ -412,7 +414,7 @@ export function loadSteering(
     const y = readYaml(join(dir, REGIONS_FILE), errors, SteerError);
     declared = new Set();
     if (y) {
-      const r = loadRegions(y);
+      const r = loadRegions(y, checks);
       config.regions = r.regions;
       declared = r.declared;
     }
@@ -420,7 +422,7 @@ export function loadSteering(
 
   const origins = zoneOrigins.map((o) => canonicalName(o));
   const seen = new Map<string, string>();
-  const shared = { seen, dir, tenantSource: null as SteerContext['tenantSource'], endpointChecks: new EndpointCheckSet() };
+  const shared = { seen, dir, tenantSource: null as SteerContext['tenantSource'], checks };
   for (const name of entries) {
     if (!name.endsWith(STEER_SUFFIX)) continue;
     const file = join(dir, name);
@@ -453,7 +455,6 @@ export function loadSteering(
       shared.tenantSource = ctx.tenantSource;
     }
   }
-  if (shared.endpointChecks.size > 0) config.endpointChecks = shared.endpointChecks.all();
   const t = shared.tenantSource;
   if (t && declared !== null) {
     const loaded = loadTenantFile(t.path, t.name, t.where, config);

@@ -3,7 +3,6 @@
 // Built once per config load (load-policy.ts); read-only on the query path.
 
 import type { GeoPoint } from '../geo/types.js';
-import type { CheckConfig } from '../health/check-config.js';
 import type { RegionId } from '../core/region-id.js';
 import type { TenantFile } from './tenant-table.js';
 
@@ -12,8 +11,6 @@ export type { RegionId, TenantFile };
 export interface Region {
   id: RegionId;
   location: GeoPoint;
-  /** Health checks, validated by the health module (src/health/check-config.ts); empty = always operational. */
-  checks: CheckConfig[];
   file: string;
   line: number;
 }
@@ -27,14 +24,12 @@ export interface RecordSet {
 
 export type WhenAllDown = { kind: 'fail-open' } | { kind: 'servfail' } | { kind: 'region'; region: RegionId };
 
-/** One address of a pool, with the checks that decide whether it is answered (none: always). */
+/** One address of a pool. Whether it is answered is the health plan's business (src/health/plan.ts). */
 export interface Endpoint {
   /** Canonical text (RFC 5952 for IPv6): the key of endpoint drains. */
   text: string;
   bytes: Uint8Array;
   family: 4 | 6;
-  /** Shared between every pool that names an identical check (see health/endpoint-checks.ts). */
-  checks: readonly CheckConfig[];
   line: number;
 }
 
@@ -79,8 +74,6 @@ export interface HostnamePolicy {
   sticky: Sticky;
   /** A region answers a family (A or AAAA) when at least this many of its endpoints of it are healthy. */
   minHealthy?: number;
-  /** Some endpoint of some pool has checks. */
-  endpointChecks?: boolean;
   whenAllDown: WhenAllDown;
   /** Set on a wildcard hostname with `tenants:`: tenants' subdomains go to their home region. */
   tenants?: TenantPolicy;
@@ -95,8 +88,6 @@ export interface SteeringConfig {
   hostnames: Map<string, HostnamePolicy>;
   /** Absent or empty when no hostname names a tenants file. */
   tenants?: TenantFile;
-  /** Every distinct endpoint check of every pool, by id: each is probed once however many pools name it. */
-  endpointChecks?: ReadonlyMap<string, CheckConfig>;
 }
 
 export function emptySteeringConfig(): SteeringConfig {

@@ -171,10 +171,11 @@ async function startProber(zones: string, redisUrl: string, id: string): Promise
 describe('health checks steer answers (one instance, memory store)', () => {
   const targets = { us: new Target(), eu: new Target(), ap: new Target() };
   let server: ServerProcess;
+  let dir: string;
 
   beforeAll(async () => {
     await Promise.all(Object.values(targets).map((t) => t.start()));
-    const dir = zonesDir({ us: targets.us.url, eu: targets.eu.url, ap: targets.ap.url });
+    dir = zonesDir({ us: targets.us.url, eu: targets.eu.url, ap: targets.ap.url });
     server = await startServer(['--zones', dir, '--geoip', GEOIP, '--ops-open-reads']);
   });
   afterAll(async () => {
@@ -243,6 +244,34 @@ describe('health checks steer answers (one instance, memory store)', () => {
 
     await targets.eu.set('ok');
     await untilOk('answer back to eu-central', () => answer(server.port), (a) => a === ADDR['eu-central']);
+  });
+
+  it('a reload that adds a failing check probes it and moves the answers; one that removes it brings them back', async () => {
+    const extra = await new Target().start();
+    await extra.set('fail');
+    const regions = path.join(dir, 'regions.yaml');
+    const before = fs.readFileSync(regions, 'utf8');
+    try {
+      // eu-central's check line again, named extra and aimed at the failing target.
+      const withExtra = before.split('\n').flatMap((line) =>
+        line.includes(`url: "${targets.eu.url}"`) ? [line, line.replace('name: healthz', 'name: extra').replace(targets.eu.url, extra.url)] : [line]).join('\n');
+      expect(withExtra).toContain(extra.url);
+      fs.writeFileSync(regions, withExtra);
+      server.proc.kill('SIGHUP');
+      await untilOk('answer leaves eu-central', () => answer(server.port), (a) => a !== ADDR['eu-central']);
+      const h = (await healthOf(server.httpPort)).regions['eu-central'];
+      expect(h.operational).toBe(false);
+      expect(h.checks.extra).toMatchObject({ up: false, target: `GET ${extra.url}` });
+      expect(h.checks.extra.local?.recent[0]).toMatchObject({ ok: false, cause: 'HTTP 500 (expected 200)' });
+
+      fs.writeFileSync(regions, before);
+      server.proc.kill('SIGHUP');
+      await untilOk('answer back to eu-central', () => answer(server.port), (a) => a === ADDR['eu-central']);
+      expect(Object.keys((await healthOf(server.httpPort)).regions['eu-central'].checks)).toEqual(['healthz']);
+    } finally {
+      fs.writeFileSync(regions, before);
+      await extra.close();
+    }
   });
 });
 

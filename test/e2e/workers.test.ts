@@ -77,6 +77,31 @@ describe(`${WORKERS} workers`, () => {
     expect(server.logs.filter((l) => l.msg === 'reload done').length).toBe(reloadsBefore + 1);
   });
 
+  it('endpoint checks added by a reload reach every worker: a failing endpoint leaves their answers', async () => {
+    let status = 200;
+    const endpoint = http.createServer((_req, res) => { res.statusCode = status; res.end(); });
+    await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', r));
+    try {
+      const check = `{ type: http, url: "http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/", interval: 200ms, timeout: 100ms, rise: 1, fall: 1 }`;
+      fs.appendFileSync(path.join(zones, 'steer.test.steer.yaml'), [
+        '  pair:',
+        '    pools:',
+        `      eu-central: [{ address: 198.51.100.21, checks: [${check}] }, 198.51.100.22]`,
+        '      us-east: [192.0.2.21]',
+        '',
+      ].join('\n'));
+      server.proc.kill('SIGHUP');
+      const both = ['198.51.100.21', '198.51.100.22'];
+      expect((await untilEveryWorker('pair.steer.test', '193.0.0.0/24', both)).size).toBe(WORKERS);
+      status = 500;
+      expect((await untilEveryWorker('pair.steer.test', '193.0.0.0/24', ['198.51.100.22'])).size).toBe(WORKERS);
+      status = 200;
+      expect((await untilEveryWorker('pair.steer.test', '193.0.0.0/24', both)).size).toBe(WORKERS);
+    } finally {
+      endpoint.close();
+    }
+  });
+
   it('a worker that dies is replaced, and the others keep serving', async () => {
     const thread = await killWorker(server, fault.REGIONDNS_TEST_FAULT_DIR, 0);
     expect(server.logs.some((l) => l.msg === 'worker failed' && l.thread === thread && String((l.err as { message?: string })?.message).includes('fault injected'))).toBe(true);

@@ -1,4 +1,4 @@
-// Health checks in regions.yaml, loaded through loadSteering: values, defaults, ids, and every
+// Health checks in regions.yaml, loaded through loadPolicy: values, defaults, ids, and every
 // error with its file:line and REGIONDNS_ERR_CHECK_* code.
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatConfigError } from '../../src/config/errors.js';
 import { checkTarget, parseHostPort, sameCheck, type CheckConfig } from '../../src/health/check-config.js';
-import { loadSteering } from '../../src/steering/load-policy.js';
+import { loadPolicy } from '../../src/health/load-plan.js';
 
 const root = mkdtempSync(join(tmpdir(), 'regiondns-checks-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -17,8 +17,8 @@ function load(regionsYaml: string) {
   const dir = join(root, String(n++));
   mkdirSync(dir);
   writeFileSync(join(dir, 'regions.yaml'), regionsYaml);
-  const r = loadSteering(dir, [], () => false);
-  return { ...r, errors: r.errors.map((e) => ({ ...e, file: e.file.slice(dir.length + 1) })) };
+  const r = loadPolicy(dir, [], () => false);
+  return { config: r.steering, health: r.health, errors: r.errors.map((e) => ({ ...e, file: e.file.slice(dir.length + 1) })) };
 }
 
 /** regions.yaml with one region "eu-central" whose checks list is `lines` (indented under it). */
@@ -26,7 +26,7 @@ function withChecks(...lines: string[]): string {
   return ['regions:', '  eu-central:', '    location: { lat: 50.11, lon: 8.68 }', '    checks:', ...lines.map((l) => `      ${l}`), ''].join('\n');
 }
 
-const checksOf = (r: ReturnType<typeof load>, region = 'eu-central'): CheckConfig[] => r.config.regions.get(region)?.checks ?? [];
+const checksOf = (r: ReturnType<typeof load>, region = 'eu-central'): readonly CheckConfig[] => r.health.regions.get(region) ?? [];
 
 describe('checks in regions.yaml: values', () => {
   it('loads the documented example', () => {
@@ -151,7 +151,7 @@ describe('checks in regions.yaml: every error names file:line and a stable code'
   });
 
   it('reports every bad check, and keeps the good ones', () => {
-    const { errors, config } = load(withChecks(
+    const { errors, health } = load(withChecks(
       '- { type: tcp, address: "10.0.0.1:1", rise: 0 }',
       '- { type: tcp, address: "10.0.0.2:1" }',
       '- { type: http, url: "gopher://x/", expect: 999 }',
@@ -161,7 +161,7 @@ describe('checks in regions.yaml: every error names file:line and a stable code'
       ['REGIONDNS_ERR_CHECK_URL', 7],
       ['REGIONDNS_ERR_CHECK_STATUS', 7],
     ]);
-    expect(config.regions.get('eu-central')!.checks.map((c) => c.id)).toEqual(['eu-central/tcp#1']);
+    expect(health.regions.get('eu-central')!.map((c) => c.id)).toEqual(['eu-central/tcp#1']);
     expect(formatConfigError(errors[0])).toMatch(/^regions\.yaml:5: check eu-central\/tcp#0: rise 0 .* \[REGIONDNS_ERR_CHECK_THRESHOLD\]$/);
   });
 

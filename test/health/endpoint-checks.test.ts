@@ -6,7 +6,6 @@ import { evaluateHealth } from '../../src/health/quorum.js';
 import { recordEndpointMetrics } from '../../src/health/report.js';
 import { registry } from '../../src/obs/metrics.js';
 import type { Verdict } from '../../src/health/verdict.js';
-import type { Endpoint, Endpoints } from '../../src/steering/policy.js';
 import { httpCheck, tcpCheck } from './fixtures.js';
 
 describe('endpoint check identity', () => {
@@ -49,13 +48,10 @@ describe('quorum over endpoint checks', () => {
 });
 
 describe('per-endpoint metrics', () => {
-  const ep = (text: string): Endpoint => ({ text, bytes: new Uint8Array(4), family: 4, checks: [check], line: 1 });
-  const pool = (...texts: string[]): Endpoints => ({ v4: [], v6: [], v4Text: texts, v6Text: [], list: texts.map(ep) });
+  const pool = (...texts: string[]) => new Map([['eu-central', new Map(texts.map((t) => [t, [check.id]]))]]);
   const steering = {
-    hostnames: new Map([
-      ['a.', { fqdn: 'a.', pools: new Map([['eu-central', pool('198.51.100.1', '198.51.100.2')]]) }],
-      ['b.', { fqdn: 'b.', pools: new Map([['eu-central', pool('198.51.100.1')]]) }],
-    ]),
+    pools: new Map([['a.', pool('198.51.100.1', '198.51.100.2')], ['b.', pool('198.51.100.1')]]),
+    endpointChecks: new Map([[check.id, check]]),
   };
   const view = (up: boolean) => evaluateHealth({ checks: new Map(), endpointChecks: [check], verdicts: [verdict('p1', up, 0)], now: 1, previous: null });
   const text = () => registry.metrics();

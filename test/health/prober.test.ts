@@ -1,6 +1,7 @@
 // The Prober end to end with real timers and a real HTTP target: rise/fall honoured, no flapping,
 // transitions logged and counted, a verdict published after every probe, reloads.
 
+import { emptyHealthPlan, type HealthPlan } from '../../src/health/plan.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CheckConfig, ProbeResult } from '../../src/health/check-config.js';
 import { Prober, runProbe } from '../../src/health/prober.js';
@@ -26,10 +27,11 @@ function setup(opts: { store?: { publishVerdict: (v: Verdict) => Promise<void> }
   return { prober, lines, verdicts, results };
 }
 
-const regionsOf = (...checks: CheckConfig[]) => {
-  const m = new Map<string, { checks: CheckConfig[] }>();
-  for (const c of checks) m.set(c.region, { checks: [...(m.get(c.region)?.checks ?? []), c] });
-  return m;
+/** A health plan of region checks only, each under its own region. */
+const regionsOf = (...checks: CheckConfig[]): HealthPlan => {
+  const m = new Map<string, CheckConfig[]>();
+  for (const c of checks) m.set(c.region, [...(m.get(c.region) ?? []), c]);
+  return { ...emptyHealthPlan(), regions: m };
 };
 
 const transitions = (lines: Record<string, unknown>[]) => lines.filter((l) => 'from' in l && 'to' in l);
@@ -169,7 +171,7 @@ describe('Prober (fake timers)', () => {
     expect(text).toContain('regiondns_probe_duration_seconds_count{region="metrics-test",check="x"} 2');
     expect(text).toContain('regiondns_check_up{region="metrics-test",check="x"} 0');
 
-    prober.update(new Map());
+    prober.update(emptyHealthPlan());
     expect(await up()).toBeUndefined();
     expect(await registry.metrics()).not.toContain('region="metrics-test"');
     prober.stop();

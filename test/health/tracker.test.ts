@@ -2,6 +2,7 @@
 // while nothing it was judged from changed (verdicts arrive once per probe; judging is O(checks)).
 import { describe, expect, it } from 'vitest';
 import { endpointCheck } from '../../src/health/endpoint-checks.js';
+import type { HealthPlan } from '../../src/health/plan.js';
 import { HealthTracker } from '../../src/health/tracker.js';
 import type { Verdict } from '../../src/health/verdict.js';
 import type { Snapshot } from '../../src/state/snapshot.js';
@@ -9,17 +10,17 @@ import { tcpCheck } from './fixtures.js';
 
 const region = tcpCheck('10.0.0.1', 443, { region: 'eu-central', name: 'lb', id: 'eu-central/lb', intervalMs: 1000 });
 const ep = endpointCheck(tcpCheck('10.0.0.2', 443, { intervalMs: 1000 }));
-const steering = {
-  regions: new Map([['eu-central', { id: 'eu-central', location: { lat: 0, lon: 0 }, checks: [region], file: 'r', line: 1 }]]),
-  hostnames: new Map(),
+const plan: HealthPlan = {
+  regions: new Map([['eu-central', [region]]]),
   endpointChecks: new Map([[ep.id, ep]]),
+  pools: new Map(),
 };
-const snap = { steering } as unknown as Snapshot;
+const snap = { steering: { regions: new Map(), hostnames: new Map() } } as unknown as Snapshot;
 
 function setup() {
   let verdicts: Verdict[] = [];
   const clock = { now: 0 };
-  const tracker = new HealthTracker({ verdicts: () => verdicts }, { now: () => clock.now });
+  const tracker = new HealthTracker(plan, { verdicts: () => verdicts }, { now: () => clock.now });
   const set = (...v: Verdict[]) => { verdicts = v; };
   const v = (checkId: string, up: boolean, at: number, prober = 'p1'): Verdict => ({ checkId, prober, up, cause: up ? 'connected' : 'connection refused', at, intervalMs: 1000 });
   return { tracker, set, v, clock };
@@ -65,7 +66,8 @@ describe('HealthTracker', () => {
     const { tracker, set, v } = setup();
     set(v(ep.id, false, 100));
     expect(tracker.endpointSource(snap, 200).size).toBe(1);
-    const none = { steering: { ...steering, endpointChecks: new Map() } } as unknown as Snapshot;
-    expect(tracker.endpointSource(none, 300).size).toBe(0);
+    tracker.setPlan({ ...plan, endpointChecks: new Map() });
+    const next = { steering: { regions: new Map(), hostnames: new Map() } } as unknown as Snapshot;
+    expect(tracker.endpointSource(next, 300).size).toBe(0);
   });
 });

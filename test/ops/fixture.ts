@@ -121,7 +121,7 @@ export function tempDir(): string {
 let reloads = 0;
 
 function fleetOfOne(cfg: LoadedConfig): LocalPresence {
-  const identity = configIdentity(cfg.zones.map((z) => ({ origin: z.origin, hash: z.hash ?? '', serial: zoneSerial(z.records) })), cfg.steering);
+  const identity = configIdentity(cfg.zones.map((z) => ({ origin: z.origin, hash: z.hash ?? '', serial: zoneSerial(z.records) })), cfg.steering, cfg.health);
   const presence: LocalPresence = new LocalPresence({
     instanceId: 'test-1', identity: () => identity, reload: (id) => presence.reloaded({ id, ok: true, at: Date.now() }),
   });
@@ -136,7 +136,7 @@ export async function startFleet(opts: FleetOptions = {}): Promise<Fleet> {
   await store.start();
   const health = new Map<RegionId, RegionHealth>();
   const coordinator = new Coordinator(
-    { zones: cfg.zones, steering: cfg.steering, geo: null, latencyTable: null },
+    { zones: cfg.zones, steering: cfg.steering, endpointCheckIds: cfg.health.pools, geo: null, latencyTable: null },
     { store, log, health: () => new Map(health), now: opts.now, tickMs: 60_000 },
   );
   coordinator.start();

@@ -20,7 +20,7 @@ const geo = openGeoDatabases([path.join(ROOT, 'geo/fixtures/world-flat.mmdb')]);
 
 function snapshot(): Snapshot {
   expect(cfg.errors).toEqual([]);
-  return buildSnapshot({ version: 1, zones: cfg.zones, steering: cfg.steering, geo, latencyTable: null });
+  return buildSnapshot({ version: 1, zones: cfg.zones, steering: cfg.steering, endpointCheckIds: cfg.health.pools, geo, latencyTable: null });
 }
 
 /** A query as a resolver sends it: `name` in whatever case, optional ECS (IPv4 /24). */

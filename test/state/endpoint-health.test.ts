@@ -67,7 +67,7 @@ const cfg = loadConfig(dir);
 const AMSTERDAM: ClientLocation = Object.freeze({ point: { lat: 52.37, lon: 4.9 }, country: 'NL', city: 'Amsterdam', networkPrefix: 24 });
 const geo: GeoLocator = { description: 'test', locate: () => AMSTERDAM };
 
-const checks = cfg.steering.endpointChecks!;
+const checks = cfg.health.endpointChecks;
 const idOf = (port: number) => [...checks.keys()].find((id) => id.includes(`:${port} `))!;
 const down = (...ports: number[]) => new Map<string, RegionHealth>(ports.map((p) => [idOf(p), { up: false, reason: 'connection refused (1 of 1 probers)' }]));
 const drain = (address: string, hostnames: string[] | null = null): [string, EndpointDrain] => [address, { address, reason: 'lb swap', hostnames, by: 'alice', at: 0 }];
@@ -75,7 +75,7 @@ const drain = (address: string, hostnames: string[] | null = null): [string, End
 function snap(state: { down?: number[]; drains?: [string, EndpointDrain][] } = {}): Snapshot {
   expect(cfg.errors).toEqual([]);
   return buildSnapshot({
-    version: 1, zones: cfg.zones, steering: cfg.steering, geo, latencyTable: null,
+    version: 1, zones: cfg.zones, steering: cfg.steering, endpointCheckIds: cfg.health.pools, geo, latencyTable: null,
     endpointHealth: down(...(state.down ?? [])), endpointDrains: new Map(state.drains ?? []),
   });
 }

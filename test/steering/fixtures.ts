@@ -6,7 +6,7 @@ import type { Endpoints, HostnamePolicy, RecordSet, Region, RegionId } from '../
 import type { IsOperational, SteeringClient } from '../../src/steering/stages.js';
 
 const region = (id: RegionId, lat: number, lon: number, line: number): Region =>
-  ({ id, location: { lat, lon }, checks: [], file: 'regions.yaml', line });
+  ({ id, location: { lat, lon }, file: 'regions.yaml', line });
 
 export const REGIONS: ReadonlyMap<RegionId, Region> = new Map([
   ['us-east', region('us-east', 39.04, -77.49, 2)],

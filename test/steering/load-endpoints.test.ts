@@ -4,7 +4,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadSteering } from '../../src/steering/load-policy.js';
+import type { CheckConfig } from '../../src/health/check-config.js';
+import { loadPolicy } from '../../src/health/load-plan.js';
+import type { HealthPlan } from '../../src/health/plan.js';
 
 const root = mkdtempSync(join(tmpdir(), 'regiondns-endpoints-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -21,15 +23,19 @@ function load(files: Record<string, string>, origins: string[] = [ORIGIN]) {
   const dir = join(root, String(n++));
   mkdirSync(dir);
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  const r = loadSteering(dir, origins, () => false);
-  return { ...r, errors: r.errors.map((e) => ({ ...e, file: e.file.slice(dir.length + 1) })) };
+  const r = loadPolicy(dir, origins, () => false);
+  return { config: r.steering, health: r.health, errors: r.errors.map((e) => ({ ...e, file: e.file.slice(dir.length + 1) })) };
 }
+
+/** The checks the plan gives one endpoint of one hostname's pool. */
+const checksOf = (health: HealthPlan, fqdn: string, region: string, address: string): CheckConfig[] =>
+  (health.pools.get(fqdn)?.get(region)?.get(address) ?? []).map((id) => health.endpointChecks.get(id)!);
 
 const steer = (...lines: string[]) => ({ 'regions.yaml': REGIONS, [STEER]: [...lines, ''].join('\n') });
 
 describe('pool endpoints with checks', () => {
   it('takes bare addresses and { address, checks } side by side, in the order written', () => {
-    const { config, errors } = load(steer(
+    const { config, health, errors } = load(steer(
       'hostnames:',
       '  www:',
       '    min-healthy: 2',
@@ -45,25 +51,29 @@ describe('pool endpoints with checks', () => {
     expect(errors).toEqual([]);
     const p = config.hostnames.get('www.gslb.example.com.')!;
     expect(p.minHealthy).toBe(2);
-    expect(p.endpointChecks).toBe(true);
+    expect(health.pools.has(p.fqdn)).toBe(true);
     const eu = p.pools.get('eu-central')!;
+    const of = (region: string, address: string) => checksOf(health, p.fqdn, region, address);
     expect(eu.v4Text).toEqual(['198.51.100.1', '198.51.100.3']);
     expect(eu.v6Text).toEqual(['2001:db8::2']);
-    expect(eu.list!.map((e) => [e.text, e.family, e.checks.length, e.line])).toEqual([
+    expect(eu.list!.map((e) => [e.text, e.family, of('eu-central', e.text).length, e.line])).toEqual([
       ['198.51.100.1', 4, 1, 6], ['2001:db8::2', 6, 1, 7], ['198.51.100.3', 4, 0, 10],
     ]);
-    const http = eu.list![0].checks[0];
+    const http = of('eu-central', '198.51.100.1')[0];
     expect(http).toMatchObject({ type: 'http', url: 'http://10.1.0.1:8080/healthz', intervalMs: 1000, rise: 2, fall: 2, endpoint: true, line: 6 });
     expect(http.id).toMatch(/^GET http:\/\/10\.1\.0\.1:8080\/healthz \[[0-9a-f]{8}\]$/);
-    expect(eu.list![1].checks[0]).toMatchObject({ type: 'tcp', host: '10.1.0.2', port: 443 });
-    expect([...config.endpointChecks!.keys()].sort()).toEqual([http.id, eu.list![1].checks[0].id].sort());
+    const tcp = of('eu-central', '2001:db8::2')[0];
+    expect(tcp).toMatchObject({ type: 'tcp', host: '10.1.0.2', port: 443 });
+    expect([...health.endpointChecks.keys()].sort()).toEqual([http.id, tcp.id].sort());
     const us = p.pools.get('us-east')!;
-    expect(us.list!.map((e) => e.checks.length)).toEqual([0]);
+    expect(us.list!.map((e) => of('us-east', e.text).length)).toEqual([0]);
+    // Steering's vocabulary carries no checks.
+    expect(Object.keys(eu.list![0]).sort()).toEqual(['bytes', 'family', 'line', 'text']);
   });
 
   it('identical checks are one check however many hostnames, regions and files name them; a changed parameter is another', () => {
     const check = '{ type: tcp, address: "127.0.0.1:9000", interval: 2s }';
-    const { config, errors } = load({
+    const { config, health, errors } = load({
       'regions.yaml': REGIONS,
       [STEER]: ['hostnames:', '  a:', '    pools:', `      us-east: [{ address: 192.0.2.1, checks: [${check}] }]`,
         '  b:', '    pools:', `      eu-central: [{ address: 198.51.100.1, checks: [{ name: other-name, type: tcp, address: "127.0.0.1:9000", interval: 2s }] }]`,
@@ -71,16 +81,19 @@ describe('pool endpoints with checks', () => {
       'example.net.steer.yaml': ['hostnames:', '  www:', '    pools:', `      us-east: [{ address: 192.0.2.9, checks: [${check}] }]`, ''].join('\n'),
     }, [ORIGIN, 'example.net.']);
     expect(errors).toEqual([]);
-    const first = (fqdn: string) => config.hostnames.get(fqdn)!.pools.values().next().value!.list![0].checks[0];
+    const first = (fqdn: string) => {
+      const [region, pool] = config.hostnames.get(fqdn)!.pools.entries().next().value!;
+      return checksOf(health, fqdn, region, pool.list![0].text)[0];
+    };
     const a = first('a.gslb.example.com.');
     expect(first('b.gslb.example.com.')).toBe(a);
     expect(first('www.example.net.')).toBe(a);
     expect(first('c.gslb.example.com.')).not.toBe(a);
-    expect(config.endpointChecks!.size).toBe(2);
+    expect(health.endpointChecks.size).toBe(2);
   });
 
   it('tenant hostnames ("*.app") take the same form', () => {
-    const { config, errors } = load(steer(
+    const { health, errors } = load(steer(
       'hostnames:',
       '  "*.app":',
       '    tenants: { unknown: nearest }',
@@ -89,14 +102,15 @@ describe('pool endpoints with checks', () => {
       '      us-east: [192.0.2.1]',
     ));
     expect(errors).toEqual([]);
-    expect(config.hostnames.get('*.app.gslb.example.com.')!.endpointChecks).toBe(true);
+    expect(checksOf(health, '*.app.gslb.example.com.', 'eu-central', '198.51.100.1')).toHaveLength(1);
   });
 
   it('without endpoint checks the config has none', () => {
-    const { config, errors } = load(steer('hostnames:', '  a: { pools: { us-east: [192.0.2.1] } }'));
+    const { config, health, errors } = load(steer('hostnames:', '  a: { pools: { us-east: [192.0.2.1] } }'));
     expect(errors).toEqual([]);
-    expect(config.endpointChecks).toBeUndefined();
-    expect(config.hostnames.get('a.gslb.example.com.')).toMatchObject({ minHealthy: 1, endpointChecks: false });
+    expect(health.endpointChecks.size).toBe(0);
+    expect(health.pools.size).toBe(0);
+    expect(config.hostnames.get('a.gslb.example.com.')).toMatchObject({ minHealthy: 1 });
   });
 });
 

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadPolicy } from '../../src/health/load-plan.js';
 import { loadSteering } from '../../src/steering/load-policy.js';
 
 const root = mkdtempSync(join(tmpdir(), 'regiondns-steer-'));
@@ -22,9 +23,9 @@ function load(files: Record<string, string>, origins: string[] = [ORIGIN], stati
   const dir = join(root, String(n++));
   mkdirSync(dir);
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  const r = loadSteering(dir, origins, (fqdn) => statics.includes(fqdn));
+  const r = loadPolicy(dir, origins, (fqdn) => statics.includes(fqdn));
   const errors = r.errors.map((e) => ({ ...e, file: e.file.slice(dir.length + 1) }));
-  return { ...r, errors, dir };
+  return { config: r.steering, health: r.health, errors, dir };
 }
 
 /** A steer file with one hostname "api" whose body lines are given (indented under it). */
@@ -36,7 +37,7 @@ const POOLS = ['pools:', '  us-east: [192.0.2.10, "2001:db8::10"]', '  eu-centra
 
 describe('loadSteering: the example shape', () => {
   it('loads regions and a full hostname policy', () => {
-    const { config, errors } = load({
+    const { config, health, errors } = load({
       'regions.yaml': REGIONS,
       [STEER]: api(
         'ttl: 20',
@@ -51,7 +52,8 @@ describe('loadSteering: the example shape', () => {
     });
     expect(errors).toEqual([]);
     expect([...config.regions.keys()]).toEqual(['us-east', 'eu-central', 'ap-south']);
-    expect(config.regions.get('eu-central')).toMatchObject({ location: { lat: 50.11, lon: 8.68 }, checks: [], line: 3 });
+    expect(config.regions.get('eu-central')).toMatchObject({ location: { lat: 50.11, lon: 8.68 }, line: 3 });
+    expect(health.regions.get('eu-central')).toEqual([]);
     const p = config.hostnames.get('api.gslb.example.com.')!;
     expect(p).toMatchObject({
       fqdn: 'api.gslb.example.com.', zone: ORIGIN, ttl: 20, answers: 2, sticky: 'subnet', line: 2,
@@ -99,9 +101,9 @@ describe('loadSteering: the example shape', () => {
 
   it('validates region checks at load time, naming file:line', () => {
     const checks = 'checks:\n      - { http: "https://x/health", every: 5s }\n      - { type: tcp, address: "127.0.0.1:443" }';
-    const { config, errors } = load({ 'regions.yaml': `regions:\n  us-east:\n    location: { lat: 1, lon: 2 }\n    ${checks}\n` });
+    const { health, errors } = load({ 'regions.yaml': `regions:\n  us-east:\n    location: { lat: 1, lon: 2 }\n    ${checks}\n` });
     expect(errors.map((e) => [e.code, e.line])).toEqual([['REGIONDNS_ERR_CHECK_MISSING_KEY', 5]]);
-    expect(config.regions.get('us-east')?.checks.map((c) => [c.id, c.type, c.line])).toEqual([['us-east/tcp#1', 'tcp', 6]]);
+    expect(health.regions.get('us-east')?.map((c) => [c.id, c.type, c.line])).toEqual([['us-east/tcp#1', 'tcp', 6]]);
   });
 
   it('absolute hostnames, upper case and zone-relative names land on canonical fqdns', () => {

@@ -14,14 +14,14 @@ import { answer } from '../../src/query/answer.js';
 import { explainQuery } from '../../src/query/explain.js';
 import type { Drain } from '../../src/state/fleet-store.js';
 import { OverrideMap } from '../../src/state/store-kit.js';
-import { buildSnapshot, type RegionHealth } from '../../src/state/snapshot.js';
+import { buildSnapshot, withState, type RegionHealth } from '../../src/state/snapshot.js';
 import type { HostnamePolicy, Region, RegionId, TenantPolicy, WhenHomeDown } from '../../src/steering/policy.js';
 import { formatTrace } from '../../src/steering/trace.js';
 import { parseTenants, routeTenant, slugProblem, tenantSlug, type TenantRoute } from '../../src/steering/tenant-residency.js';
 import { buildQuery, ecsOption, Packet } from '../helpers/dns-client.js';
 import { downRegions, endpoints } from './fixtures.js';
 
-const region = (id: RegionId, lat: number, lon: number): Region => ({ id, location: { lat, lon }, checks: [], file: 'regions.yaml', line: 1 });
+const region = (id: RegionId, lat: number, lon: number): Region => ({ id, location: { lat, lon }, file: 'regions.yaml', line: 1 });
 const REGIONS: ReadonlyMap<RegionId, Region> = new Map([
   ['us-east', region('us-east', 39.04, -77.49)],
   ['eu-central', region('eu-central', 50.11, 8.68)],
@@ -212,10 +212,25 @@ describe('answer() for tenant subdomains', () => {
     expect(parsed.answers.map((a: { name: string; address: string }) => [a.name, a.address])).toEqual([['AcMe.App.tenant.test', '198.51.100.20']]);
   });
 
-  it('answers come from a memo per snapshot and home region: no per-query allocation of records', () => {
+  it('answers are made with the snapshot per home region: no per-query allocation of records', () => {
     const snap = snapshot();
     expect(ask(snap, 'acme.app.tenant.test').ans.answer).toBe(ask(snap, 'www.acme.app.tenant.test').ans.answer);
     expect(ask(snap, 'acme.app.tenant.test').ans.answer).not.toBe(ask(snapshot(), 'acme.app.tenant.test').ans.answer);
+    // One per (tenant hostname, region), made before any query: never one per tenant.
+    const made = snap.tenantAnswers.get('*.app.tenant.test.')!;
+    expect([...made.keys()]).toEqual([...cfg.steering.regions.keys()]);
+    expect(ask(snap, 'acme.app.tenant.test').ans.answer).toBe(made.get('eu-central')!.a.records);
+  });
+
+  it('a new snapshot keeps the tenant answers when only overrides change, and remakes them when health does', () => {
+    const snap = snapshot();
+    const moved = withState(snap, { version: 2, tenantOverrides: OverrideMap.from([['acme', { region: 'eu-west', by: 'alice', at: 1 }]]) });
+    expect(moved.tenantAnswers).toBe(snap.tenantAnswers);
+    expect(addresses(ask(moved, 'acme.app.tenant.test').ans)).toEqual(['198.51.100.40']);
+    const down = withState(snap, { version: 3, regionHealth: new Map([['eu-central', { up: false, reason: '0/2 probes pass' }]]) });
+    expect(down.tenantAnswers).not.toBe(snap.tenantAnswers);
+    expect(addresses(ask(down, 'acme.app.tenant.test').ans)).toEqual(['198.51.100.40']);
+    expect(addresses(ask(snap, 'acme.app.tenant.test').ans)).toEqual(['198.51.100.20']);
   });
 
   it('a name below the tenant\'s label belongs to the tenant', () => {

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { emptyHealthPlan } from '../../health/plan.js';
 import { loadConfig } from '../load-config.js';
 import { CDNSKEY, CDS, DNSKEY } from '../../dnssec/nsec.js';
 import { encodeFlatZone } from '../../zone/flat-zone.js';
@@ -51,6 +52,7 @@ function handle(req: LoadRequest): LoadResponse {
     id: req.id,
     zones,
     steering: { ...rest, ...(tenants ? { tenants: { file: tenants.file, entries: tenants.entries.toParts() } } : {}) },
+    health: cfg.health,
     errors: cfg.errors,
     warnings: cfg.warnings,
     unchanged: cfg.unchanged,
@@ -63,7 +65,7 @@ process.on('message', (req: LoadRequest) => {
   try {
     res = handle(req);
   } catch (err) {
-    res = { id: req.id, zones: [], steering: { regions: new Map(), hostnames: new Map() }, errors: [], warnings: [], unchanged: [], loadMs: 0, crash: (err as Error).stack ?? String(err) };
+    res = { id: req.id, zones: [], steering: { regions: new Map(), hostnames: new Map() }, health: emptyHealthPlan(), errors: [], warnings: [], unchanged: [], loadMs: 0, crash: (err as Error).stack ?? String(err) };
   }
   process.send?.(res);
 });

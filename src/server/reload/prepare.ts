@@ -7,6 +7,7 @@
 import type { ConfigError } from '../../config/errors.js';
 import { maxConfigFileBytes, readConfigFile } from '../../config/read-file.js';
 import { parseLatencyTable, type LatencyTable } from '../../geo/latency-table.js';
+import type { HealthPlan } from '../../health/plan.js';
 import type { SteeringConfig } from '../../steering/policy.js';
 import { TenantTable, type TenantTableParts } from '../../steering/tenant-table.js';
 import { defaultKeysDir, zoneSigner } from '../../dnssec/load.js';
@@ -30,6 +31,8 @@ export interface PreparedConfig {
   zones: Zone[];
   summary: ZoneSummary[];
   steering: SteeringConfig;
+  /** Plain data, as the reload process made it: the prober takes the checks, snapshots the ids. */
+  health: HealthPlan;
   latencyTable: LatencyTable | null;
   warnings: ConfigError[];
   /** Files skipped because their content was unchanged. */
@@ -50,6 +53,7 @@ export type PrepareResult = { ok: true; config: PreparedConfig } | { ok: false; 
 export interface SharedConfig {
   zones: SharedZone[];
   steering: LoadResponse['steering'];
+  health: HealthPlan;
   /** The latency table's text as read when the configuration was loaded. */
   latencyTable: { file: string; text: string } | null;
   warnings: ConfigError[];
@@ -102,6 +106,7 @@ export class ConfigPreparer {
       zones,
       // The tenants file's table can hold millions of entries: shared, like the zones.
       steering: tenants ? { ...steering, tenants: { ...tenants, entries: shareTenantParts(tenants.entries) } } : steering,
+      health: res.health,
       latencyTable,
       warnings: res.warnings,
       unchanged: res.unchanged,
@@ -152,7 +157,7 @@ export class ConfigBuilder {
     if (errors.length) return { ok: false, errors };
     const { tenants, ...sent } = shared.steering;
     const steering: SteeringConfig = {
-      ...sent, // regions, hostnames, endpoint checks: plain data, as the reload process made them
+      ...sent, // regions and hostnames: plain data, as the reload process made them
       ...(tenants ? { tenants: { file: tenants.file, entries: TenantTable.fromParts(tenants.entries) } } : {}),
     };
     const built = new Map<string, Zone>();
@@ -173,6 +178,7 @@ export class ConfigBuilder {
         zones,
         summary: shared.zones.map((p, i) => ({ origin: p.origin, file: p.file, records: p.records, serial: soaSerial(zones[i]), hash: p.hash })),
         steering,
+        health: shared.health,
         latencyTable,
         warnings: shared.warnings,
         unchanged: shared.unchanged,

@@ -2,6 +2,7 @@
 // IPC channel by structured clone (zones as files, see flat-file.ts): plain data only.
 
 import type { ConfigError } from '../../config/errors.js';
+import type { HealthPlan } from '../../health/plan.js';
 import type { SteeringConfig, TenantFile } from '../../steering/policy.js';
 import type { TenantTableParts } from '../../steering/tenant-table.js';
 import type { FlatZoneFile } from './flat-file.js';
@@ -32,6 +33,7 @@ export interface LoadResponse {
   id: number;
   zones: PreparedZone[];
   steering: Omit<SteeringConfig, 'tenants'> & { tenants?: Omit<TenantFile, 'entries'> & { entries: TenantTableParts } };
+  health: HealthPlan;
   errors: ConfigError[];
   warnings: ConfigError[];
   unchanged: string[];
