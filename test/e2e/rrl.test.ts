@@ -55,14 +55,13 @@ async function counts(s: ServerProcess): Promise<Counts> {
  * /metrics) until the server has handled all of it, so no socket buffer overflows and nothing is
  * lost to the kernel. Returns the replies.
  */
-async function burst(s: ServerProcess, query: Buffer | ((i: number) => Buffer), total: number, sockets = 1): Promise<{ replies: Buffer[]; elapsedMs: number }> {
+async function burst(s: ServerProcess, query: Buffer | ((i: number) => Buffer), total: number, given?: dgram.Socket[]): Promise<{ replies: Buffer[]; elapsedMs: number }> {
   // Several sockets (source ports) spread the queries over the workers of a multi-core server (SO_REUSEPORT).
-  const socks = Array.from({ length: sockets }, () => dgram.createSocket('udp4'));
+  const socks = given ?? [await udpSocket()];
+  const sockets = socks.length;
   const replies: Buffer[] = [];
-  for (const sock of socks) {
-    sock.on('message', (m) => replies.push(m));
-    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
-  }
+  const collect = (m: Buffer) => replies.push(m);
+  for (const sock of socks) sock.on('message', collect);
   const start = Date.now();
   const base = await counts(s);
   try {
@@ -83,9 +82,21 @@ async function burst(s: ServerProcess, query: Buffer | ((i: number) => Buffer), 
     const want = (await counts(s)).udpReplies - base.udpReplies;
     while (replies.length < want && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
   } finally {
-    for (const sock of socks) sock.close();
+    for (const sock of socks) if (given) sock.off('message', collect); else sock.close();
   }
   return { replies, elapsedMs: Date.now() - start };
+}
+
+async function udpSocket(): Promise<dgram.Socket> {
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  return sock;
+}
+
+/** The NSID (RFC 5001) a reply carries: which worker answered. */
+function nsidOf(reply: Buffer): string {
+  const at = reply.lastIndexOf(Buffer.from([0, 3]));
+  return at > 0 ? reply.subarray(at + 4, at + 4 + reply.readUInt16BE(at + 2)).toString() : '';
 }
 
 describe('response rate limiting', () => {
@@ -119,13 +130,21 @@ describe('response rate limiting', () => {
 
   it('with --workers 2, the rate holds for the instance: the workers share one table of accounts', async () => {
     const nsid = Buffer.from([0, 3, 0, 0]);
-    const { replies } = await burst(twoWorkers, buildQuery('www.e2e.test', 'A', { id: 9, edns: { options: [nsid] } }), 1000, 16);
-    const workers = new Set(replies.map((r) => { const at = r.lastIndexOf(Buffer.from([0, 3])); return r.subarray(at + 4, at + 4 + r.readUInt16BE(at + 2)).toString(); }));
-    expect(workers.size).toBe(2); // both answered part of the flood
-    // One account for both: RATE, not a RATE per worker (a flood above the rate stays in debt, so a
-    // second boundary during the burst adds nothing unless it comes within its first RATE queries).
-    expect(replies.length).toBeGreaterThanOrEqual(RATE);
-    expect(replies.length).toBeLessThan(2 * RATE);
+    const socks = await Promise.all(Array.from({ length: 16 }, udpSocket));
+    try {
+      // Which worker each socket reaches (SO_REUSEPORT keeps a source port on one socket): asked for
+      // AAAA, a NODATA account of its own, 16 replies under the rate.
+      const probe = buildQuery('www.e2e.test', 'AAAA', { id: 8, edns: { options: [nsid] } });
+      const { replies: probes } = await burst(twoWorkers, probe, socks.length, socks);
+      expect(new Set(probes.map(nsidOf)).size).toBe(2); // the flood below reaches both workers
+      const { replies } = await burst(twoWorkers, buildQuery('www.e2e.test', 'A', { id: 9, edns: { options: [nsid] } }), 1000, socks);
+      // One account for both: RATE, not a RATE per worker (a flood above the rate stays in debt, so a
+      // second boundary during the burst adds nothing unless it comes within its first RATE queries).
+      expect(replies.length).toBeGreaterThanOrEqual(RATE);
+      expect(replies.length).toBeLessThan(2 * RATE);
+    } finally {
+      for (const s of socks) s.close();
+    }
   });
 
   it('TCP is never limited, while the same account over UDP still is', async () => {
