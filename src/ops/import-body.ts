@@ -27,7 +27,7 @@ export function readImportBody(req: FastifyRequest, payload: Readable | null, li
     format = importFormat(req.headers['content-type']);
   } catch (err) {
     if (!(err instanceof OpsError)) throw err;
-    return payload === null ? Promise.resolve({ refused: err }) : drain(req, payload, limit, null).then(() => ({ refused: err }));
+    return payload === null ? Promise.resolve({ refused: err }) : readBody(req, payload, limit, null).then(() => ({ refused: err }));
   }
   const length = Number(req.headers['content-length']);
   let reader: TenantLineReader | null = null;
@@ -54,11 +54,11 @@ export function readImportBody(req: FastifyRequest, payload: Readable | null, li
     return { format: format === 'sniff' ? 'csv' : format, parsed: reader.end() };
   };
   if (payload === null) return Promise.resolve(finish());
-  return drain(req, payload, limit, feed).then(finish);
+  return readBody(req, payload, limit, feed).then(finish);
 }
 
 /** Reads the body to its end within the limit, giving `feed` its text (decoded across chunk boundaries). */
-function drain(req: FastifyRequest, payload: Readable, limit: number, feed: ((text: string) => void) | null): Promise<void> {
+function readBody(req: FastifyRequest, payload: Readable, limit: number, feed: ((text: string) => void) | null): Promise<void> {
   const length = Number(req.headers['content-length']);
   if (length > limit) return Promise.reject(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
   const decoder = new StringDecoder('utf8');
