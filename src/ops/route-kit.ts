@@ -9,7 +9,7 @@ import * as z from 'zod';
 import type { Logger } from '../obs/logger.js';
 import type { ConfigIdentity } from '../config/identity.js';
 import { alignWeights } from '../state/coordinator.js';
-import { StoreConflictError, type AuditInput, type Change, type Drain, type EndpointDrain, type FleetStore, type WeightOverride } from '../state/fleet-store.js';
+import { StoreConflictError, type AuditInput, type Change, type ChangeList, type Drain, type EndpointDrain, type FleetStore, type WeightOverride } from '../state/fleet-store.js';
 import { operational, type Snapshot } from '../state/snapshot.js';
 import type { HostnamePolicy, RegionId } from '../steering/policy.js';
 import { bearerToken, HOW_TO_CONFIGURE_TOKENS, type Access, type TokenIdentity, type TokenSet } from './auth.js';
@@ -199,7 +199,7 @@ const CAS_ATTEMPTS = 8;
 
 /** A change prepared on one version of the fleet state: what to write, and the answer once written. */
 export interface Prepared<T> {
-  changes: Change[];
+  changes: ChangeList;
   audit: AuditInput;
   answer(version: number): T;
 }

@@ -3,14 +3,16 @@
 // beat the tenants file; a DELETE of a tenant the file has writes a tombstone (region null) that
 // hides it. Every change is audited; an import is one audit entry with its counts.
 
+import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import * as z from 'zod';
-import type { Change, TenantOverride } from '../state/fleet-store.js';
+import type { ChangeList, TenantOverride } from '../state/fleet-store.js';
 import { listTenants } from '../state/tenant-list.js';
 import { TenantDirectory, type TenantLookup } from '../state/tenant-directory.js';
 import type { HostnamePolicy } from '../steering/policy.js';
-import { parseTenants, slugProblem, tenantHostnames, tenantRegionCheck, type TenantFormat } from '../steering/tenant-residency.js';
+import { slugProblem, tenantHostnames, tenantRegionCheck } from '../steering/tenant-residency.js';
 import { OpsError } from './errors.js';
+import { readImportBody, type ImportBody } from './import-body.js';
 import { addRoute, commitChecked, orEmpty, param, parseBody, query, Reason, ReasonBody, type OpsDeps } from './route-kit.js';
 
 /** An import may carry a million lines (about 25 MB of CSV). */
@@ -20,8 +22,6 @@ const LIST_DEFAULT = 100;
 const LIST_MAX = 10_000;
 /** Problems listed in a refused import's answer (all are counted). */
 const IMPORT_PROBLEMS = 20;
-const JSON_LINES = new Set(['application/x-ndjson', 'application/jsonl', 'application/json-lines', 'application/jsonlines', 'application/json']);
-const CSV = new Set(['text/csv', 'text/plain']);
 
 const TenantBody = z.strictObject({ region: z.string().min(1), reason: Reason.optional() });
 
@@ -113,18 +113,20 @@ export async function tenantRoutes(v1: FastifyInstance, deps: OpsDeps): Promise<
     });
   });
 
-  // Its own scope: the body is read as text whatever its content type (CSV or JSON lines).
+  // Its own scope: the body, CSV or JSON lines whatever its content type, is parsed as it arrives.
   v1.register(async (scope) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser('*', { bodyLimit: IMPORT_BODY_LIMIT }, (req: FastifyRequest, payload: Readable) =>
+      readImportBody(req, payload, IMPORT_BODY_LIMIT, deps.snapshot().steering, IMPORT_PROBLEMS));
     // '::' is a literal ':' in a route (find-my-way): the path is /v1/tenants:import.
     addRoute(scope, deps, 'POST', '/tenants::import', 'write', async (req, who) => {
       hostnames();
       const reason = query(req).reason;
       if (reason !== undefined && !Reason.safeParse(reason).success) throw new OpsError('BAD_REQUEST', 'reason: 1 to 1000 characters');
-      const text = typeof req.body === 'string' ? req.body : '';
-      const format = importFormat(req.headers['content-type'], text);
-      const parsed = parseTenants(text, format, deps.snapshot().steering, IMPORT_PROBLEMS);
+      // No body at all reaches no parser: read as an empty one.
+      const body = (req.body as ImportBody | undefined) ?? await readImportBody(req, null, IMPORT_BODY_LIMIT, deps.snapshot().steering, IMPORT_PROBLEMS);
+      if ('refused' in body) throw body.refused;
+      const { format, parsed } = body;
       if (parsed.problemCount > 0) {
         const first = parsed.problems[0];
         throw new OpsError('BAD_REQUEST', `import refused, nothing was changed: ${parsed.problemCount} bad line${parsed.problemCount === 1 ? '' : 's'} of ${parsed.lines}; first: line ${first.line}: ${first.message}`, {
@@ -140,20 +142,29 @@ export async function tenantRoutes(v1: FastifyInstance, deps: OpsDeps): Promise<
         if (v === undefined) values.set(region, (v = { region, by: who!.name, at }));
         return v;
       };
+      const entries = parsed.entries;
       return commitChecked(store, () => {
         const dir = current();
         const counts = { created: 0, moved: 0, unchanged: 0 };
-        const changes: Change[] = [];
         const overrides = store.get('tenant');
-        for (const [slug, region] of parsed.entries) {
+        const differs = (slug: string, region: string): boolean => overrides.get(slug)?.region !== region;
+        let written = 0;
+        for (const [slug, region] of entries) {
           const before = dir.lookup(slug).region;
           if (before === null) counts.created++;
           else if (before === region) counts.unchanged++;
           else counts.moved++;
-          const o = overrides.get(slug);
-          if (o?.region !== region) changes.push({ ns: 'tenant', key: slug, value: valueOf(region) });
+          if (differs(slug, region)) written++;
         }
-        const detail = { format, lines: parsed.lines, imported: parsed.entries.size, ...counts, written: changes.length };
+        // Made on demand from the parsed table on each pass of the store: a million Change objects
+        // beside the store's new view were most of the import's peak.
+        const changes: ChangeList = {
+          length: written,
+          *[Symbol.iterator]() {
+            for (const [slug, region] of entries) if (differs(slug, region)) yield { ns: 'tenant', key: slug, value: valueOf(region) };
+          },
+        };
+        const detail = { format, lines: parsed.lines, imported: entries.size, ...counts, written };
         return {
           changes,
           audit: { actor: who!.name, action: 'tenant.import', target: 'tenants', reason: reason ?? null, before: null, after: null, detail },
@@ -167,13 +178,4 @@ export async function tenantRoutes(v1: FastifyInstance, deps: OpsDeps): Promise<
 
 function summary(t: TenantLookup): { region: string; source: string } | null {
   return t.region === null ? null : { region: t.region, source: t.source! };
-}
-
-/** CSV or JSON lines by content type; without one (or text/plain), by the first character. */
-function importFormat(contentType: string | undefined, text: string): TenantFormat {
-  const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
-  if (JSON_LINES.has(type)) return 'jsonl';
-  if (type === 'text/csv') return 'csv';
-  if (type !== '' && !CSV.has(type)) throw new OpsError('UNSUPPORTED_MEDIA_TYPE', `content type ${type}: send text/csv ("slug,region" lines) or application/x-ndjson (JSON lines)`);
-  return text.trimStart().startsWith('{') ? 'jsonl' : 'csv';
 }

@@ -73,6 +73,15 @@ export interface Change {
   value: unknown | null;
 }
 
+/**
+ * The changes of one write: an array, or (a million-tenant import) changes made on demand, so that
+ * no million-element list lives beside the store's new view. Every pass over it yields the same
+ * changes in the same order; a store may make several.
+ */
+export interface ChangeList extends Iterable<Change> {
+  readonly length: number;
+}
+
 export interface AuditInput {
   /** Name of the token that made the change ("ramp-controller" for automatic steps). */
   actor: string;
@@ -172,7 +181,7 @@ export interface FleetStore {
    * StoreConflictError when opts.expectVersion is not the store's version, StoreResettingError while
    * the store restores lost state, and StoreOutcomeUnknownError when it cannot tell whether it committed.
    */
-  write(changes: Change[], audit: AuditInput, opts?: WriteOptions): Promise<number>;
+  write(changes: ChangeList, audit: AuditInput, opts?: WriteOptions): Promise<number>;
   /** Newest first. */
   audit(limit: number): Promise<AuditEntry[]>;
 

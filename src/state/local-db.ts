@@ -219,7 +219,7 @@ export class LocalStateDb {
    * few milliseconds inside its transaction (the caller queues writes, so none interleave); readers
    * keep the in-memory views, which change only once this resolves.
    */
-  async commit(stored: readonly StoredChange[], entry: AuditEntry, expected: number): Promise<void> {
+  async commit(stored: Iterable<StoredChange>, entry: AuditEntry, expected: number): Promise<void> {
     if (this.closed) throw new StoreUnavailableError(`the state database ${this.file} is closed (shutting down): the change was not persisted`);
     const db = this.db;
     let open = false;
@@ -229,11 +229,11 @@ export class LocalStateDb {
       const current = this.version();
       if (current !== expected) throw new StoreConflictError(expected, current);
       let t0 = performance.now();
-      for (let i = 0; i < stored.length; i++) {
-        const c = stored[i];
+      let i = 0;
+      for (const c of stored) {
         if (c.json === null) this.del.run(c.ns, c.key);
         else this.put.run(c.ns, c.key, c.json);
-        if ((i & 1023) === 1023 && performance.now() - t0 > SLICE_MS) {
+        if ((i++ & 1023) === 1023 && performance.now() - t0 > SLICE_MS) {
           await yieldTurn();
           t0 = performance.now();
         }

@@ -9,7 +9,7 @@ import {
   StoreOutcomeUnknownError,
   type AuditEntry,
   type AuditInput,
-  type Change,
+  type ChangeList,
   type FleetStore,
   type Namespace,
   type StoreEvent,
@@ -19,7 +19,7 @@ import {
 import type { Verdict } from '../health/verdict.js';
 import type { NamespaceValues } from './fleet-store.js';
 import { LocalStateDb, WalSyncError } from './local-db.js';
-import { applyStored, emptyViews, EventHub, normalizeChanges, OverrideMap, ValueDecoder, verdictKey, type StoredChange, type Views } from './store-kit.js';
+import { applyStored, emptyViews, EventHub, normalizeChanges, OverrideMap, storedChanges, ValueDecoder, verdictKey, type StoredChange, type Views } from './store-kit.js';
 
 /** Audit entries kept in memory when there is no state directory. */
 export const MEMORY_AUDIT_LIMIT = 1_000;
@@ -93,11 +93,12 @@ export class MemoryStore implements FleetStore {
     return this.ver;
   }
 
-  write(changes: Change[], audit: AuditInput, opts: WriteOptions = {}): Promise<number> {
+  write(changes: ChangeList, audit: AuditInput, opts: WriteOptions = {}): Promise<number> {
     // Validate before queueing so a caller's mistake fails on its own, not as "store unavailable".
-    let stored: StoredChange[];
+    // A list made on demand stays one: it is normalised again on each pass (the database's, the view's).
+    let stored: Iterable<StoredChange>;
     try {
-      stored = normalizeChanges(changes);
+      stored = Array.isArray(changes) ? normalizeChanges(changes) : storedChanges(changes);
       for (const c of stored) if (c.json !== null) this.decoder.own(c.ns, c.key, c.json);
     } catch (err) {
       return Promise.reject(err);
@@ -112,7 +113,7 @@ export class MemoryStore implements FleetStore {
     return run;
   }
 
-  private async persistAndApply(stored: StoredChange[], input: AuditInput, expectVersion: number | undefined): Promise<number> {
+  private async persistAndApply(stored: Iterable<StoredChange>, input: AuditInput, expectVersion: number | undefined): Promise<number> {
     // Compare-and-set: the caller checked its invariants on version `expectVersion`.
     if (expectVersion !== undefined && expectVersion !== this.ver) throw new StoreConflictError(expectVersion, this.ver);
     const version = this.ver + 1;

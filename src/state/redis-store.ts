@@ -55,6 +55,7 @@ import {
   type AuditEntry,
   type AuditInput,
   type Change,
+  type ChangeList,
   type FleetStore,
   type Namespace,
   type StoreEvent,
@@ -470,7 +471,7 @@ export class RedisStore implements FleetStore {
 
   // ---- writes ----
 
-  async write(changes: Change[], audit: AuditInput, opts: WriteOptions = {}): Promise<number> {
+  async write(changes: ChangeList, audit: AuditInput, opts: WriteOptions = {}): Promise<number> {
     const stored = normalizeChanges(changes);
     // A value its namespace's schema refuses is the caller's mistake (as in MemoryStore): refused here,
     // never written for every reader to skip.

@@ -3,7 +3,7 @@
 
 import type { Logger } from 'pino';
 import { fleetStoreBadEntries } from '../obs/metrics.js';
-import { NAMESPACES, type Change, type Namespace, type StoreEvent } from './fleet-store.js';
+import { NAMESPACES, type Change, type ChangeList, type Namespace, type StoreEvent } from './fleet-store.js';
 import { keyProblem, parseNamespaceValue, type NamespaceValues } from './schemas.js';
 
 const BUCKETS = 1024;
@@ -149,21 +149,36 @@ export interface StoredChange {
 }
 
 /** Checks namespaces and keys and serialises values once. Throws TypeError on a caller's mistake. */
-export function normalizeChanges(changes: readonly Change[]): StoredChange[] {
-  // A bulk write often gives many keys one value object (an import: one per region): serialised once.
-  const texts = new Map<unknown, string | undefined>();
-  return changes.map((c, i) => {
-    if (!NAMESPACES.includes(c.ns)) throw new TypeError(`change ${i}: unknown namespace ${JSON.stringify(c.ns)}`);
-    if (typeof c.key !== 'string' || c.key === '') throw new TypeError(`change ${i}: key must be a non-empty string`);
-    if (c.value === null || c.value === undefined) return { ns: c.ns, key: c.key, json: null };
-    let json = texts.get(c.value);
-    if (json === undefined) {
-      json = JSON.stringify(c.value);
-      if (typeof c.value === 'object') texts.set(c.value, json);
-    }
-    if (json === undefined) throw new TypeError(`change ${i} (${c.ns}/${c.key}): value is not JSON`);
-    return { ns: c.ns, key: c.key, json };
-  });
+export function normalizeChanges(changes: ChangeList): StoredChange[] {
+  return Array.from(storedChanges(changes));
+}
+
+/**
+ * normalizeChanges made on demand: each pass normalises the changes again as it goes, so a
+ * million-key write is never a million-element list. Throws, during a pass, what normalizeChanges would.
+ */
+export function storedChanges(changes: ChangeList): Iterable<StoredChange> {
+  return {
+    *[Symbol.iterator]() {
+      // A bulk write often gives many keys one value object (an import: one per region): serialised once.
+      const texts = new Map<unknown, string | undefined>();
+      let i = 0;
+      for (const c of changes) yield normalized(c, i++, texts);
+    },
+  };
+}
+
+function normalized(c: Change, i: number, texts: Map<unknown, string | undefined>): StoredChange {
+  if (!NAMESPACES.includes(c.ns)) throw new TypeError(`change ${i}: unknown namespace ${JSON.stringify(c.ns)}`);
+  if (typeof c.key !== 'string' || c.key === '') throw new TypeError(`change ${i}: key must be a non-empty string`);
+  if (c.value === null || c.value === undefined) return { ns: c.ns, key: c.key, json: null };
+  let json = texts.get(c.value);
+  if (json === undefined) {
+    json = JSON.stringify(c.value);
+    if (typeof c.value === 'object') texts.set(c.value, json);
+  }
+  if (json === undefined) throw new TypeError(`change ${i} (${c.ns}/${c.key}): value is not JSON`);
+  return { ns: c.ns, key: c.key, json };
 }
 
 /** The changes as they travel in messages: values parsed back from their JSON. */
@@ -264,9 +279,9 @@ export function applyChanges(views: Views, changes: readonly Change[]): { views:
 /**
  * applyChanges for changes as stored, each value given by `decode` (e.g. the decoder's shared value for
  * its text): no Change object is made per key, so a million-key write does not make a million more
- * objects while the previous views are still alive.
+ * objects while the previous views are still alive. `stored` is read once, then once per namespace.
  */
-export function applyStored(views: Views, stored: readonly StoredChange[], decode: (c: StoredChange & { json: string }) => unknown): { views: Map<Namespace, OverrideMap>; touched: Namespace[] } {
+export function applyStored(views: Views, stored: Iterable<StoredChange>, decode: (c: StoredChange & { json: string }) => unknown): { views: Map<Namespace, OverrideMap>; touched: Namespace[] } {
   const touched = new Set<Namespace>();
   for (const c of stored) touched.add(c.ns);
   const next = new Map(views);
@@ -275,7 +290,7 @@ export function applyStored(views: Views, stored: readonly StoredChange[], decod
 }
 
 /** The changes of one namespace through one reused cell (OverrideMap.with reads each before the next). */
-function* cellsOf(stored: readonly StoredChange[], ns: Namespace, decode: (c: StoredChange & { json: string }) => unknown): Generator<{ key: string; value: unknown }> {
+function* cellsOf(stored: Iterable<StoredChange>, ns: Namespace, decode: (c: StoredChange & { json: string }) => unknown): Generator<{ key: string; value: unknown }> {
   const cell = { key: '', value: null as unknown };
   for (const c of stored) {
     if (c.ns !== ns) continue;

@@ -112,114 +112,153 @@ export function tenantRegionCheck(steering: Pick<SteeringConfig, 'regions' | 'ho
 
 const isSpace = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0d;
 
+/** Reads a whole text of tenant lines (the tenants file): TenantLineReader fed once. */
+export function parseTenants(
+  text: string, format: TenantFormat, steering: Pick<SteeringConfig, 'regions' | 'hostnames'>, maxProblems = 20,
+): ParsedTenants {
+  const reader = new TenantLineReader(format, steering, maxProblems, text.length);
+  reader.push(text);
+  return reader.end();
+}
+
 /**
  * Reads tenant lines: `slug,region` (csv; an optional first line `slug,region` is a header) or
  * `{"slug": …, "region": …}` (jsonl). Blank lines and lines starting with '#' are skipped. Every line
  * is checked (slug rules, region, duplicates) so a caller can refuse the whole text on any problem.
- * Walks the text once with indexOf and copies slugs straight into the table, making no string per
- * slug: 1,000,000 lines take well under a second.
+ * The text comes in pieces split anywhere (a request body as it arrives) and none is kept past its
+ * last line: a million-line import never holds its 25 MB of text. Walks each piece with indexOf and
+ * copies slugs straight into the table, making no string per slug: 1,000,000 lines take well under a second.
  */
-export function parseTenants(
-  text: string, format: TenantFormat, steering: Pick<SteeringConfig, 'regions' | 'hostnames'>, maxProblems = 20,
-): ParsedTenants {
-  const checkRegion = tenantRegionCheck(steering);
-  const entries = new TenantTable([...steering.regions.keys()], text.length / 16);
-  const out: ParsedTenants = { entries, lines: 0, problems: [], problemCount: 0 };
-  const problem = (line: number, kind: TenantProblemKind, message: string): void => {
-    out.problemCount++;
-    if (out.problems.length < maxProblems) out.problems.push({ line, kind, message });
-  };
-  /** Duplicates whose first line is looked up afterwards (bounded by maxProblems): no slug → line map for a million lines. */
-  const duplicates: TenantProblem[] = [];
-  const n = text.length;
-  let pos = text.charCodeAt(0) === 0xfeff ? 1 : 0; // a byte-order mark
-  let lineNo = 0;
-  let first = true;
-  while (pos <= n) {
-    let nl = text.indexOf('\n', pos);
-    if (nl < 0) nl = n;
-    lineNo++;
-    let a = pos;
-    let b = nl;
-    pos = nl + 1;
+export class TenantLineReader {
+  private readonly checkRegion: TenantRegionCheck;
+  private readonly out: ParsedTenants;
+  /** The line of each entry, in the order added: a duplicate names its first line without the text. */
+  private lineOf: Int32Array;
+  /** The unfinished last line of the pieces so far. */
+  private rest = '';
+  private started = false;
+  private lineNo = 0;
+  /** No tenant line read yet (a CSV header may come). */
+  private first = true;
+
+  /** `expectedChars`: the text's length when known, to size the table once. */
+  constructor(
+    private readonly format: TenantFormat, steering: Pick<SteeringConfig, 'regions' | 'hostnames'>, private readonly maxProblems = 20, expectedChars = 0,
+  ) {
+    this.checkRegion = tenantRegionCheck(steering);
+    const expected = expectedChars / 16;
+    this.out = { entries: new TenantTable([...steering.regions.keys()], expected), lines: 0, problems: [], problemCount: 0 };
+    this.lineOf = new Int32Array(Math.max(16, Math.ceil(expected)));
+  }
+
+  push(piece: string): void {
+    if (!this.started) {
+      if (piece.length === 0) return;
+      this.started = true;
+      if (piece.charCodeAt(0) === 0xfeff) piece = piece.slice(1); // a byte-order mark
+    }
+    let pos = 0;
+    if (this.rest !== '') {
+      // Only the new piece is searched: a long line in many pieces is joined once, not rescanned per piece.
+      const nl = piece.indexOf('\n');
+      if (nl < 0) {
+        this.rest += piece;
+        return;
+      }
+      const line = this.rest + piece.slice(0, nl);
+      this.rest = '';
+      this.line(line, 0, line.length);
+      pos = nl + 1;
+    }
+    for (let nl = piece.indexOf('\n', pos); nl >= 0; nl = piece.indexOf('\n', pos)) {
+      this.line(piece, pos, nl);
+      pos = nl + 1;
+    }
+    this.rest = piece.slice(pos);
+  }
+
+  /** The result once every piece is pushed (the last line needs no newline). */
+  end(): ParsedTenants {
+    const last = this.rest;
+    this.rest = '';
+    this.line(last, 0, last.length);
+    return this.out;
+  }
+
+  /** text[start, end) is the next line, without its '\n'. */
+  private line(text: string, start: number, end: number): void {
+    const out = this.out;
+    const lineNo = ++this.lineNo;
+    let a = start;
+    let b = end;
     while (a < b && isSpace(text.charCodeAt(a))) a++;
     while (b > a && isSpace(text.charCodeAt(b - 1))) b--;
-    if (a === b || text.charCodeAt(a) === 0x23 /* # */) continue;
+    if (a === b || text.charCodeAt(a) === 0x23 /* # */) return;
     out.lines++;
     // The slug is src[s, e) (the text itself for CSV, a parsed JSON string for JSON lines).
     let src = text;
     let s: number;
     let e: number;
     let region: string;
-    if (format === 'csv') {
+    if (this.format === 'csv') {
       const comma = text.indexOf(',', a);
       const second = comma < 0 ? -1 : text.indexOf(',', comma + 1);
       if (comma < 0 || comma >= b || (second >= 0 && second < b)) {
-        problem(lineNo, 'format', `expected "slug,region", got ${JSON.stringify(clip(text.slice(a, b)))}`);
-        first = false;
-        continue;
+        this.problem(lineNo, 'format', `expected "slug,region", got ${JSON.stringify(clip(text.slice(a, b)))}`);
+        this.first = false;
+        return;
       }
       s = a;
       e = comma;
       while (e > s && isSpace(text.charCodeAt(e - 1))) e--;
       region = text.slice(comma + 1, b).trim();
-      if (first && text.slice(s, e).toLowerCase() === 'slug' && region.toLowerCase() === 'region') {
-        first = false;
+      if (this.first && text.slice(s, e).toLowerCase() === 'slug' && region.toLowerCase() === 'region') {
+        this.first = false;
         out.lines--;
-        continue; // the header
+        return; // the header
       }
     } else {
       const parsed = jsonLine(text.slice(a, b));
       if (typeof parsed === 'string') {
-        problem(lineNo, 'format', parsed);
-        continue;
+        this.problem(lineNo, 'format', parsed);
+        return;
       }
       src = parsed.slug;
       s = 0;
       e = src.length;
       region = parsed.region;
     }
-    first = false;
+    this.first = false;
     const bad = slugProblemIn(src, s, e);
     if (bad !== null) {
-      problem(lineNo, 'bad-slug', bad);
-      continue;
+      this.problem(lineNo, 'bad-slug', bad);
+      return;
     }
-    const id = checkRegion(region);
+    const id = this.checkRegion(region);
     if (typeof id !== 'string') {
-      problem(lineNo, id.kind, `tenant ${src.slice(s, e)}: ${id.message}`);
-      continue;
+      this.problem(lineNo, id.kind, `tenant ${src.slice(s, e)}: ${id.message}`);
+      return;
     }
-    if (!entries.add(src, s, e, id)) {
-      const p: TenantProblem = { line: lineNo, kind: 'duplicate', message: src.slice(s, e) };
-      out.problemCount++;
-      if (out.problems.length < maxProblems) {
-        out.problems.push(p);
-        duplicates.push(p);
+    const entries = out.entries;
+    if (entries.add(src, s, e, id)) {
+      const i = entries.size - 1;
+      if (i === this.lineOf.length) {
+        const bigger = new Int32Array(i * 2);
+        bigger.set(this.lineOf);
+        this.lineOf = bigger;
       }
-      continue;
+      this.lineOf[i] = lineNo;
+      return;
     }
+    // Only a listed duplicate looks its first line up (a walk of the table): at most maxProblems walks.
+    const listed = out.problems.length < this.maxProblems;
+    this.problem(lineNo, 'duplicate', listed ? `duplicate slug "${src.slice(s, e)}": already on line ${this.lineOf[entries.indexOf(src, s, e)]}` : '');
   }
-  if (duplicates.length > 0) describeDuplicates(text, format, duplicates);
-  return out;
-}
 
-/** Fills in "first on line N" for the duplicates reported, in one more pass over the text. */
-function describeDuplicates(text: string, format: TenantFormat, duplicates: TenantProblem[]): void {
-  const wanted = new Map<string, number>();
-  for (const d of duplicates) wanted.set(d.message, 0);
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i].trim();
-    let slug: string | null = null;
-    if (format === 'csv') slug = raw.slice(0, raw.indexOf(',')).trim();
-    else if (raw.startsWith('{')) {
-      const p = jsonLine(raw);
-      slug = typeof p === 'string' ? null : p.slug;
-    }
-    if (slug !== null && wanted.get(slug) === 0) wanted.set(slug, i + 1);
+  private problem(line: number, kind: TenantProblemKind, message: string): void {
+    this.out.problemCount++;
+    if (this.out.problems.length < this.maxProblems) this.out.problems.push({ line, kind, message });
   }
-  for (const d of duplicates) d.message = `duplicate slug "${d.message}": already on line ${wanted.get(d.message)}`;
 }
 
 function jsonLine(s: string): { slug: string; region: string } | string {

@@ -1,6 +1,8 @@
 // The tenant routes through inject(), on the real MemoryStore and Coordinator: validation, API over
 // file, tombstones, audit entries, and the all-or-nothing import.
+import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { IMPORT_BODY_LIMIT } from '../../src/ops/tenant-routes.js';
 import { cleanup, READ, startFleet, WRITE, type Fleet } from './fixture.js';
 
 const APP = '*.app.gslb.example.com.';
@@ -129,6 +131,28 @@ describe('POST /v1/tenants:import', () => {
     expect(e.detail.errors[2].message).toBe('duplicate slug "good-1": already on line 1');
     expect(fleet.store.version()).toBe(0);
     expect(home('good-1')).toBeNull();
+  });
+
+  it('a body in pieces split anywhere (inside a line, inside a UTF-8 character) reads as the whole would', async () => {
+    const text = '\ufeffslug,region\r\nsplit-a,eu-central\r\n# ünïcode comment\nsplit-b,us-east\nsplit-c,mars-ä';
+    const bytes = Buffer.from(text);
+    const inU = bytes.indexOf(Buffer.from('ü')) + 1; // inside the two bytes of "ü"
+    const cuts = [0, 2, 20, inU, bytes.length - 1, bytes.length]; // 2: inside the byte-order mark; last: inside "ä"
+    const pieces = cuts.slice(1).map((end, i) => bytes.subarray(cuts[i], end));
+    const r = await fleet.app.inject({ method: 'POST', url: '/v1/tenants:import', headers: { ...WRITE, 'content-type': 'text/csv' }, payload: Readable.from(pieces) });
+    expect(r.statusCode).toBe(400);
+    expect(r.json().error.detail).toEqual({ errorCount: 1, lines: 3, errors: [{ line: 5, message: expect.stringMatching(/^tenant split-c: unknown region "mars-ä"/) }] });
+    const ok = await fleet.app.inject({ method: 'POST', url: '/v1/tenants:import', headers: { ...WRITE, 'content-type': 'text/csv' }, payload: Readable.from([bytes.subarray(0, inU), bytes.subarray(inU, bytes.indexOf('split-c'))]) });
+    expect(ok.json()).toMatchObject({ format: 'csv', lines: 2, imported: 2 });
+  });
+
+  it('a body over the limit is refused as it streams, without a content-length; nothing changes', async () => {
+    const line = Buffer.from('over-limit,us-east\n'.repeat(1 << 15));
+    const n = Math.ceil(IMPORT_BODY_LIMIT / line.length) + 1;
+    const r = await fleet.app.inject({ method: 'POST', url: '/v1/tenants:import', headers: { ...WRITE, 'content-type': 'text/csv' }, payload: Readable.from((function* () { for (let i = 0; i < n; i++) yield line; })()) });
+    expect(r.statusCode).toBe(413);
+    expect(r.json().error.code).toBe('REGIONDNS_ERR_BODY_TOO_LARGE');
+    expect(fleet.store.version()).toBe(0);
   });
 
   it('an empty body, and a content type that is neither CSV nor JSON lines', async () => {

@@ -17,7 +17,7 @@ import { OverrideMap } from '../../src/state/store-kit.js';
 import { buildSnapshot, withState, type RegionHealth } from '../../src/state/snapshot.js';
 import type { HostnamePolicy, Region, RegionId, TenantPolicy, WhenHomeDown } from '../../src/steering/policy.js';
 import { formatTrace } from '../../src/steering/trace.js';
-import { parseTenants, routeTenant, slugProblem, tenantSlug, type TenantRoute } from '../../src/steering/tenant-residency.js';
+import { parseTenants, routeTenant, slugProblem, TenantLineReader, tenantSlug, type TenantRoute } from '../../src/steering/tenant-residency.js';
 import { buildQuery, ecsOption, Packet } from '../helpers/dns-client.js';
 import { downRegions, endpoints } from './fixtures.js';
 
@@ -138,6 +138,25 @@ describe('tenant lines (file and import)', () => {
     const r = parseTenants('{"slug":"a"\n{"slug":"a","region":"us-east","x":1}\n{"slug":1,"region":"us-east"}\n[]', 'jsonl', steering);
     expect(r.problems.map((p) => p.line)).toEqual([1, 2, 3, 4]);
     expect(r.problems[1].message).toMatch(/unknown key "x"/);
+  });
+
+  it('text in pieces split at any place reads as the whole text does', () => {
+    const texts: [string, 'csv' | 'jsonl'][] = [
+      ['\ufeffslug,region\r\n# comment\n\n acme , eu-central\r\nnocomma\nglobex,us-east\nacme,eu-west\nhooli,mars', 'csv'],
+      ['{"slug":"acme","region":"eu-west"}\n\n{"slug":"a"\n{"slug":"acme","region":"us-east"}\n', 'jsonl'],
+    ];
+    for (const [text, format] of texts) {
+      const whole = parseTenants(text, format, steering);
+      expect(whole.problems.some((p) => p.kind === 'duplicate')).toBe(true);
+      for (let i = 0; i <= text.length; i++) {
+        for (const j of [i, Math.min(text.length, i + 1), Math.min(text.length, i + 7)]) {
+          const reader = new TenantLineReader(format, steering);
+          for (const piece of [text.slice(0, i), text.slice(i, j), text.slice(j)]) reader.push(piece);
+          const r = reader.end();
+          expect({ ...r, entries: [...r.entries] }, `split at ${i}, ${j}`).toEqual({ ...whole, entries: [...whole.entries] });
+        }
+      }
+    }
   });
 
   it('counts every problem but lists only the first ones', () => {
