@@ -1,0 +1,18 @@
+// The hot-path query counters as a scrape shows them: each counted type under its name, every other
+// type (0, unassigned, the largest) under "other".
+import { describe, expect, it } from 'vitest';
+import { queryStats, registry } from '../../src/obs/metrics.js';
+
+describe('query counters', () => {
+  it('counts a query under its type, or "other", and its rcode', async () => {
+    const line = async (qtype: string) => {
+      const text = await registry.getSingleMetricAsString('regiondns_queries_total');
+      return Number(new RegExp(`\\{transport="udp",qtype="${qtype}",rcode="NOERROR"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    };
+    const [a0, aaaa0, other0] = [await line('A'), await line('AAAA'), await line('other')];
+    queryStats.count(0, 1, 0, 40);
+    queryStats.count(0, 28, 0, 40);
+    for (const t of [0, 99, 4242, 65535]) queryStats.count(0, t, 0, 40);
+    expect([await line('A'), await line('AAAA'), await line('other')]).toEqual([a0 + 1, aaaa0 + 1, other0 + 4]);
+  });
+});
