@@ -1,4 +1,6 @@
-// Response encoder: Query + Answer → one wire message, sized first and written into a single allocation.
+// Response encoder: Query + Answer → one wire message, sized first, then written at the start of the
+// caller's buffer (the batched UDP engine's output slot: no allocation per reply) or, by the allocating
+// forms, into a scratch buffer and copied out at its exact size.
 // The question is copied from the request bytes, so the asker's case survives (RFC 1034 §3.1, RFC 4343).
 
 import { QUESTION_NAME, type Answer, type ClientSubnet, type Edns, type Query, type WireRR } from './types.js';
@@ -196,12 +198,37 @@ function effectiveRcode(rcode: number, edns: Edns | null): number {
   return rcode > 15 && edns === null ? Rcode.SERVFAIL : rcode;
 }
 
+/** Room for any DNS message (TCP's limit); what every `…Into` form needs at the start of `out`. */
+export const MAX_REPLY = MAX_MESSAGE;
+
+function checkRoom(out: Uint8Array): void {
+  if (out.length < MAX_MESSAGE) throw new RangeError(`encode: the output buffer holds ${out.length} octets, a reply may need ${MAX_MESSAGE}`);
+}
+
+/** The allocating forms encode here, then copy the reply out at its exact size. */
+const scratch = new Uint8Array(MAX_MESSAGE);
+
+/** The first `n` octets of `from`, copied into a Buffer of their own (what the allocating forms return). */
+export function copyReply(from: Uint8Array, n: number): Buffer {
+  const out = Buffer.allocUnsafe(n);
+  out.set(from.subarray(0, n));
+  return out;
+}
+
+const copyOut = (n: number): Uint8Array => copyReply(scratch, n);
+
 /**
  * Encodes the reply to `query`. `maxSize` is the size limit: min(client's EDNS size or 512, server cap)
  * for UDP, 65535 for TCP. Over the limit: TC=1 with header, question and OPT only (RFC 6891 §7, RFC 2181 §9).
  * `cookie`: the COOKIE option data to answer with (client + server cookie), when the query sent one.
  */
 export function encodeResponse(req: Uint8Array, query: Query, answer: Answer, maxSize: number, cookie: Uint8Array | null = null): Uint8Array {
+  return copyOut(encodeResponseInto(scratch, req, query, answer, maxSize, cookie));
+}
+
+/** encodeResponse written at the start of `out` (at least MAX_REPLY octets); returns the reply's length. */
+export function encodeResponseInto(out: Uint8Array, req: Uint8Array, query: Query, answer: Answer, maxSize: number, cookie: Uint8Array | null = null): number {
+  checkRoom(out);
   const edns = query.edns;
   const rcode = effectiveRcode(answer.rcode, edns);
   const qEnd = query.questionEnd > HEADER && query.questionEnd <= req.length ? query.questionEnd : HEADER;
@@ -223,17 +250,16 @@ export function encodeResponse(req: Uint8Array, query: Query, answer: Answer, ma
   let flags = replyFlags(query.flags, query.opcode, answer.aa, rcode);
   const qd = qEnd > HEADER ? 1 : 0;
   if (size <= limit) {
-    const out = Buffer.allocUnsafe(size);
     writeHeader(out, query.id, flags, qd, an.length, ns.length, ad.length + (edns === null ? 0 : 1));
     let o = copyRange(out, HEADER, req, HEADER, qEnd);
     o = writeSection(out, o, an, req, qname, nameEnd);
     o = writeSection(out, o, ns, req, qname, nameEnd);
     o = writeSection(out, o, ad, req, qname, nameEnd);
     if (edns !== null) writeOpt(out, o, rcode, edns, ecs, answer.ecsScope, cookie);
-    return out;
+    return size;
   }
   flags |= TC;
-  return truncated(req, query.id, flags, qd, qEnd, base, limit, rcode, edns, answer.ecsScope, cookie);
+  return truncated(out, req, query.id, flags, qd, qEnd, base, limit, rcode, edns, answer.ecsScope, cookie);
 }
 
 /**
@@ -241,28 +267,32 @@ export function encodeResponse(req: Uint8Array, query: Query, answer: Answer, ma
  * cookie). What a rate limiter "slips" so a resolver retries over TCP.
  */
 export function encodeTruncatedResponse(req: Uint8Array, query: Query, rcode: number, cookie: Uint8Array | null = null): Uint8Array {
+  return copyOut(encodeTruncatedResponseInto(scratch, req, query, rcode, cookie));
+}
+
+/** encodeTruncatedResponse written at the start of `out` (at least MAX_REPLY octets); returns the reply's length. */
+export function encodeTruncatedResponseInto(out: Uint8Array, req: Uint8Array, query: Query, rcode: number, cookie: Uint8Array | null = null): number {
+  checkRoom(out);
   const edns = query.edns;
   const rc = effectiveRcode(rcode, edns);
   const qEnd = query.questionEnd > HEADER && query.questionEnd <= req.length ? query.questionEnd : HEADER;
   const flags = replyFlags(query.flags, query.opcode, false, rc) | TC;
-  return truncated(req, query.id, flags, qEnd > HEADER ? 1 : 0, qEnd, qEnd + optSize(edns, cookie), MAX_MESSAGE, rc, edns, 0, cookie);
+  return truncated(out, req, query.id, flags, qEnd > HEADER ? 1 : 0, qEnd, qEnd + optSize(edns, cookie), MAX_MESSAGE, rc, edns, 0, cookie);
 }
 
-/** Header + question + OPT with TC set; just the header if even that does not fit. */
+/** Header + question + OPT with TC set; just the header if even that does not fit. Returns the length. */
 function truncated(
-  req: Uint8Array, id: number, flags: number, qd: number, qEnd: number, base: number, limit: number,
+  out: Uint8Array, req: Uint8Array, id: number, flags: number, qd: number, qEnd: number, base: number, limit: number,
   rcode: number, edns: Edns | null, scope: number, cookie: Uint8Array | null,
-): Uint8Array {
+): number {
   if (base > limit) {
-    const out = Buffer.allocUnsafe(HEADER);
     writeHeader(out, id, flags | TC, 0, 0, 0, 0);
-    return out;
+    return HEADER;
   }
-  const out = Buffer.allocUnsafe(base);
   writeHeader(out, id, flags, qd, 0, 0, edns === null ? 0 : 1);
   const o = copyRange(out, HEADER, req, HEADER, qEnd);
   if (edns !== null) writeOpt(out, o, rcode, edns, edns.ecs, scope, cookie);
-  return out;
+  return base;
 }
 
 /**
@@ -273,6 +303,15 @@ export function encodeErrorResponse(
   req: Uint8Array, id: number, flags: number, opcode: number, questionEnd: number, rcode: number,
   edns: Edns | null, maxSize = 512, cookie: Uint8Array | null = null,
 ): Uint8Array {
+  return copyOut(encodeErrorResponseInto(scratch, req, id, flags, opcode, questionEnd, rcode, edns, maxSize, cookie));
+}
+
+/** encodeErrorResponse written at the start of `out` (at least MAX_REPLY octets); returns the reply's length. */
+export function encodeErrorResponseInto(
+  out: Uint8Array, req: Uint8Array, id: number, flags: number, opcode: number, questionEnd: number, rcode: number,
+  edns: Edns | null, maxSize = 512, cookie: Uint8Array | null = null,
+): number {
+  checkRoom(out);
   const rc = effectiveRcode(rcode, edns);
   const qEnd = questionEnd > HEADER && questionEnd <= req.length ? questionEnd : HEADER;
   const limit = maxSize > MAX_MESSAGE ? MAX_MESSAGE : maxSize < HEADER ? HEADER : maxSize;
@@ -280,10 +319,9 @@ export function encodeErrorResponse(
   const size = qEnd + optSize(edns, cookie);
   const outFlags = replyFlags(flags, opcode, false, rc);
   const qd = qEnd > HEADER ? 1 : 0;
-  if (size > limit) return truncated(req, id, outFlags | TC, qd, qEnd, size, limit, rc, edns, 0, cookie);
-  const out = Buffer.allocUnsafe(size);
+  if (size > limit) return truncated(out, req, id, outFlags | TC, qd, qEnd, size, limit, rc, edns, 0, cookie);
   writeHeader(out, id, outFlags, qd, 0, 0, edns === null ? 0 : 1);
   const o = copyRange(out, HEADER, req, HEADER, qEnd);
   if (edns !== null) writeOpt(out, o, rc, edns, ecs, 0, cookie);
-  return out;
+  return size;
 }

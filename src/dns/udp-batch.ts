@@ -1,13 +1,22 @@
 // The batched UDP listener: the udp-batch addon owns the socket, reads up to BATCH datagrams per
-// recvmmsg into a slab and calls onBatch(n) once; each query is answered from a view of the slab and
-// its reply copied into the output slab, which the addon sends with one sendmmsg. No per-packet
-// Buffer, rinfo object or address string: the client address is a view of 4 or 16 octets.
+// recvmmsg into a slab and calls onBatch(n) once; each query is answered from its slot of the input
+// slab straight into its slot of the output slab, which the addon sends with one sendmmsg. No
+// per-packet Buffer, view, rinfo object or address string: the views of every slot and client address
+// (4 or 16 octets) are made once, and the clock is read once per batch.
 
 import type { AddressInfo } from 'node:net';
 import { udpSendDropped } from '../obs/metrics.js';
 import type { ListenAddress } from './listen-address.js';
-import type { MessageHandler, UdpListener } from './udp.js';
+import type { UdpListener } from './udp.js';
 import type { UdpBatchAddon } from './udp-engine.js';
+
+/**
+ * Answers one datagram of a batch: the query is the first `length` octets of `msg` (its input slot),
+ * the reply is written at the start of `out` (its output slot, SLOT octets: room for any DNS message).
+ * Returns the reply's length, 0 to send nothing. `client`: the resolver's address, 4 or 16 octets;
+ * `now`: the clock, read once for the batch (ms since the epoch). Every view is valid during the call only.
+ */
+export type SlotHandler = (msg: Uint8Array, length: number, client: Uint8Array, out: Uint8Array, now: number) => number;
 
 export interface BatchOptions {
   /** SO_REUSEPORT: each worker binds its own socket and the kernel spreads datagrams over them. */
@@ -20,7 +29,7 @@ export interface BatchOptions {
 export const DEFAULT_SOCKET_BUFFER = 4 << 20;
 
 export function listenUdpBatch(
-  addon: UdpBatchAddon, addr: ListenAddress, handle: MessageHandler, onError: (err: Error) => void, opts: BatchOptions = {},
+  addon: UdpBatchAddon, addr: ListenAddress, handle: SlotHandler, onError: (err: Error) => void, opts: BatchOptions = {},
 ): UdpListener & { stats(): ReturnType<UdpBatchAddon['stats']> } {
   const { BATCH, SLOT, META } = addon;
   const input = new ArrayBuffer(BATCH * SLOT);
@@ -29,10 +38,11 @@ export function listenUdpBatch(
   const metaBuf = new ArrayBuffer((BATCH + 1) * META * 4);
   const addrBuf = new ArrayBuffer(BATCH * 16);
   const meta = new Int32Array(metaBuf);
-  const out = new Uint8Array(output);
-  // The address views are made once: a query reads its client's octets and keeps no reference.
-  const v4 = Array.from({ length: BATCH }, (_, i) => new Uint8Array(addrBuf, i * 16, 4));
-  const v6 = Array.from({ length: BATCH }, (_, i) => new Uint8Array(addrBuf, i * 16, 16));
+  const slots = (buf: ArrayBuffer, size: number, stride = size) => Array.from({ length: BATCH }, (_, i) => new Uint8Array(buf, i * stride, size));
+  const inSlot = slots(input, SLOT);
+  const outSlot = slots(output, SLOT);
+  const v4 = slots(addrBuf, 4, 16);
+  const v6 = slots(addrBuf, 16);
   const DROPPED = BATCH * META;
   let dropped = 0;
   const countDrops = () => {
@@ -43,20 +53,18 @@ export function listenUdpBatch(
   const onBatch = (n: number) => {
     if (n < 0) { onError(Object.assign(new Error(`udp-batch: receive failed (errno ${-n})`), { errno: n })); return; }
     countDrops(); // the sends of the previous batch
+    // The datagrams of one recvmmsg arrived together: one clock read serves them all.
+    const now = Date.now();
     for (let i = 0; i < n; i++) {
       const m = i * META;
-      const msg = new Uint8Array(input, i * SLOT, meta[m]);
-      let reply: Uint8Array | null;
+      let len: number;
       try {
-        reply = handle(msg, meta[m + 1] === 4 ? v4[i] : v6[i]);
+        len = handle(inSlot[i], meta[m], meta[m + 1] === 4 ? v4[i] : v6[i], outSlot[i], now);
       } catch (err) {
         onError(err as Error); // the handler answers SERVFAIL itself; this is the last line of defence
         continue;
       }
-      if (reply !== null && reply.length <= SLOT) {
-        out.set(reply, i * SLOT);
-        meta[m + 2] = reply.length;
-      }
+      if (len > 0 && len <= SLOT) meta[m + 2] = len; // the addon zeroed it at receive: no reply
     }
   };
   const h = addon.open(addr.host, addr.port, addr.family, opts.reusePort === true, opts.bufferBytes ?? DEFAULT_SOCKET_BUFFER, input, output, metaBuf, addrBuf, onBatch);

@@ -22,9 +22,10 @@ if (isMainThread) client.collectDefaultMetrics({ register: registry, prefix: 're
 const RESPONSE_BUCKETS = [64, 128, 256, 512, 1232, 4096, 16384, 65535] as const;
 const TRANSPORTS: readonly Transport[] = ['udp', 'tcp'];
 const COUNTED_TYPES = [RRType.A, RRType.AAAA, RRType.CNAME, RRType.NS, RRType.SOA, RRType.MX, RRType.TXT, RRType.SRV, RRType.CAA, RRType.PTR, RRType.ANY, 43, 48, 65, 64];
-/** qtype → slot; every other type shares the last slot ("other"). */
-const TYPE_SLOT = new Map<number, number>(COUNTED_TYPES.map((t, i) => [t, i]));
 const TYPE_SLOTS = COUNTED_TYPES.length + 1;
+/** qtype → slot, indexed by the 16-bit type; every other type shares the last slot ("other"). An array read, not a Map lookup, per query. */
+const TYPE_SLOT = new Uint8Array(65536).fill(TYPE_SLOTS - 1);
+COUNTED_TYPES.forEach((t, i) => { TYPE_SLOT[t] = i; });
 const RCODE_SLOTS = 24; // 0..23 covers every rcode we send (BADVERS = 16)
 const OUTCOMES = ['ok', 'fail-open', 'servfail', 'fallback-region', 'pinned', 'residency-fallback'] as const;
 export type SteeringOutcomeLabel = (typeof OUTCOMES)[number];
@@ -37,7 +38,7 @@ export class QueryStats {
   readonly steered = new Map<string, Map<string, Float64Array>>();
 
   count(transport: 0 | 1, qtype: number, rcode: number, bytes: number): void {
-    const t = TYPE_SLOT.get(qtype) ?? TYPE_SLOTS - 1;
+    const t = TYPE_SLOT[qtype & 0xffff];
     this.counts[(transport * TYPE_SLOTS + t) * RCODE_SLOTS + (rcode < RCODE_SLOTS ? rcode : RCODE_SLOTS - 1)]++;
     let b = 0;
     while (b < RESPONSE_BUCKETS.length && bytes > RESPONSE_BUCKETS[b]) b++;

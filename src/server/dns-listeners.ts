@@ -47,6 +47,7 @@ export async function startDnsListeners(
   // the resolver's address: node:dgram and TCP give text, parsed once here; the batched engine octets.
   const octets = new ClientOctets();
   const answerUdp = (msg: Uint8Array, src: ClientAddress) => handler.handle(msg, octets.of(src), 'udp', Date.now());
+  const answerSlot = (msg: Uint8Array, length: number, client: Uint8Array, out: Uint8Array, now: number) => handler.handleInto(msg, length, client, 'udp', now, out);
   let socketBuffer = 0; // as the kernel set it (it doubles the request, capped by net.core.rmem_max)
   try {
     for (const addr of addrs) {
@@ -54,7 +55,7 @@ export async function startDnsListeners(
       if (engine.addon) {
         let b: ReturnType<typeof listenUdpBatch>;
         try {
-          b = listenUdpBatch(engine.addon, addr, answerUdp, onError, { reusePort: opts.worker === true || opts.reusePort === true });
+          b = listenUdpBatch(engine.addon, addr, answerSlot, onError, { reusePort: opts.worker === true || opts.reusePort === true });
         } catch (err) {
           throw bindError('--listen', addr, 'udp', err);
         }

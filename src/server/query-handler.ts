@@ -6,7 +6,7 @@ import { CookieVerdict } from '../cookies/server-cookie.js';
 import { Rcode } from '../dns/constants.js';
 import { decodeQuery } from '../dns/decode-query.js';
 import { withDnssec } from '../dnssec/secure-answer.js';
-import { encodeErrorResponse, encodeResponse, encodeTruncatedResponse } from '../dns/encode-response.js';
+import { copyReply, encodeErrorResponseInto, encodeResponseInto, encodeTruncatedResponseInto, MAX_REPLY } from '../dns/encode-response.js';
 import type { Logger } from '../obs/logger.js';
 import { internalErrors, malformed, queryStats, truncated, type Transport } from '../obs/metrics.js';
 import { answer } from '../query/answer.js';
@@ -34,6 +34,8 @@ const CLASSIC_UDP = 512;
 
 export class QueryHandler {
   private readonly malformedByKind = new Map<string, { inc(): void }>();
+  /** Where handle() encodes before copying the reply out at its size. */
+  private readonly reply = new Uint8Array(MAX_REPLY);
 
   constructor(
     private readonly snapshot: () => Snapshot,
@@ -41,15 +43,25 @@ export class QueryHandler {
   ) {}
 
   /**
-   * `source`: the resolver's address as octets (from the batched UDP engine a view valid during this
-   * call only; text from node:dgram or TCP is parsed once at the edge, dns-listeners.ts);
-   * `now`: the time the message arrived (ms since the epoch), read at the socket edge.
+   * The reply to `msg` as a new array, or null to send nothing. `source`: the resolver's address as
+   * octets (text from node:dgram or TCP is parsed once at the edge, dns-listeners.ts); `now`: the time
+   * the message arrived (ms since the epoch), read at the socket edge.
    */
   handle(msg: Uint8Array, source: Uint8Array, transport: Transport, now: number): Uint8Array | null {
-    const decoded = decodeQuery(msg);
+    const n = this.handleInto(msg, msg.length, source, transport, now, this.reply);
+    return n === 0 ? null : copyReply(this.reply, n);
+  }
+
+  /**
+   * Answers the first `length` octets of `msg` by writing the reply at the start of `out` (at least
+   * MAX_REPLY octets); returns its length, 0 to send nothing. The batched UDP engine passes views of
+   * its slabs, valid during this call only (`source` too): no allocation per reply.
+   */
+  handleInto(msg: Uint8Array, length: number, source: Uint8Array, transport: Transport, now: number, out: Uint8Array): number {
+    const decoded = decodeQuery(msg, length);
     if (decoded.kind === 'drop') {
       this.countMalformed(decoded.reason);
-      return null;
+      return 0;
     }
     const limit = transport === 'tcp' ? MAX_TCP_MESSAGE : this.opts.udpLimit;
     const guard = this.opts.guard;
@@ -63,17 +75,17 @@ export class QueryHandler {
       } else {
         this.countMalformed(decoded.reason);
       }
-      if (guard && guard.limit(null, null, source, transport, verdict, now) === RrlAction.DROP) return null;
+      if (guard && guard.limit(null, null, source, transport, verdict, now) === RrlAction.DROP) return 0;
       const size = transport === 'tcp' ? MAX_TCP_MESSAGE : Math.min(limit, decoded.edns ? Math.max(CLASSIC_UDP, decoded.edns.udpSize) : CLASSIC_UDP);
-      const out = encodeErrorResponse(msg, decoded.id, decoded.flags, decoded.opcode, decoded.questionEnd, rcode, decoded.edns, size, guard ? guard.replyCookie(verdict) : null);
-      queryStats.count(transport === 'udp' ? 0 : 1, 0, rcode, out.length);
-      return out;
+      const n = encodeErrorResponseInto(out, msg, decoded.id, decoded.flags, decoded.opcode, decoded.questionEnd, rcode, decoded.edns, size, guard ? guard.replyCookie(verdict) : null);
+      queryStats.count(transport === 'udp' ? 0 : 1, 0, rcode, n);
+      return n;
     }
     const query = decoded.query;
     const maxSize = transport === 'tcp' ? MAX_TCP_MESSAGE : Math.min(limit, query.edns ? Math.max(CLASSIC_UDP, query.edns.udpSize) : CLASSIC_UDP);
     const verdict = guard ? guard.checkCookie(query.edns, source, now) : CookieVerdict.NONE;
     const cookie = guard ? guard.replyCookie(verdict) : null;
-    let out: Uint8Array;
+    let n: number;
     let rcode: number;
     let slipped = false;
     let steering: SteeringResult | null = null;
@@ -90,7 +102,7 @@ export class QueryHandler {
       // Charged by the plain answer: a name that does not exist is an NXDOMAIN to the rate limiter
       // whether or not compact denial dressed it as NOERROR for this client.
       const action = guard ? guard.limit(query, plain, source, transport, verdict, now) : RrlAction.PASS;
-      if (action === RrlAction.DROP) return null;
+      if (action === RrlAction.DROP) return 0;
       if (action === RrlAction.SLIP) {
         slipped = true;
         // A client that sent a cookie is told BADCOOKIE with a fresh server cookie: it retries over
@@ -98,22 +110,22 @@ export class QueryHandler {
         // limiting"; BIND does the same). Others get TC=1 and retry over TCP.
         if (verdict !== CookieVerdict.NONE) {
           rcode = Rcode.BADCOOKIE;
-          out = encodeErrorResponse(msg, query.id, query.flags, query.opcode, query.questionEnd, rcode, query.edns, maxSize, cookie);
+          n = encodeErrorResponseInto(out, msg, query.id, query.flags, query.opcode, query.questionEnd, rcode, query.edns, maxSize, cookie);
         } else {
-          out = encodeTruncatedResponse(msg, query, rcode, cookie);
+          n = encodeTruncatedResponseInto(out, msg, query, rcode, cookie);
         }
       } else {
-        out = encodeResponse(msg, query, ans, maxSize, cookie);
+        n = encodeResponseInto(out, msg, query, ans, maxSize, cookie);
       }
     } catch (err) {
       // A bug must cost one SERVFAIL, never the process.
       internalErrors.inc();
       this.opts.log.error({ err, qname: query.qname, qtype: query.qtype }, 'query failed');
       rcode = Rcode.SERVFAIL;
-      out = encodeErrorResponse(msg, query.id, query.flags, query.opcode, query.questionEnd, Rcode.SERVFAIL, query.edns, maxSize, cookie);
+      n = encodeErrorResponseInto(out, msg, query.id, query.flags, query.opcode, query.questionEnd, Rcode.SERVFAIL, query.edns, maxSize, cookie);
     }
     if (transport === 'udp' && !slipped && (out[2] & 0x02) !== 0) truncated.inc();
-    queryStats.count(transport === 'udp' ? 0 : 1, query.qtype, rcode, out.length);
+    queryStats.count(transport === 'udp' ? 0 : 1, query.qtype, rcode, n);
     if (slipped) {
       steering = null;
       steeredName = null;
@@ -121,7 +133,7 @@ export class QueryHandler {
       queryStats.countSteered(steeredName, steering.regions[0] ?? 'none', steering.outcome);
     }
     this.opts.observer?.answered(transport, source, query, rcode, steering, steeredName, now);
-    return out;
+    return n;
   }
 
   private countMalformed(kind: string): void {

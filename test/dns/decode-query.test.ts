@@ -136,6 +136,18 @@ describe('decodeQuery: valid queries built with dns2', () => {
 });
 
 describe('decodeQuery: valid queries dns2 cannot build', () => {
+  it('names seen before (any case) and names that share a cache slot decode to their own text', () => {
+    const name = (i: number) => `n${i.toString(36)}.Ex${i % 7}.test`;
+    const qname = (n: string) => asQuery(decodeQuery(msg(header(), question(n)))).qname;
+    // More names than the cache holds, twice over, then each again in another case and in a longer slot.
+    for (let round = 0; round < 2; round++) for (let i = 0; i < 5000; i++) expect(qname(name(i))).toBe(name(i).toLowerCase() + '.');
+    for (let i = 0; i < 5000; i += 97) expect(qname(name(i).toUpperCase())).toBe(name(i).toLowerCase() + '.');
+    const slot = new Uint8Array(512).fill(0x61);
+    const one = msg(header(), question('short.test'));
+    slot.set(one);
+    expect(asQuery(decodeQuery(slot, one.length)).qname).toBe('short.test.');
+  });
+
   it('ECS IPv6 /56 (7 address octets) followed by another option', () => {
     const buf = msg(header({ ar: 1 }), question('www.example.com', 28), opt({
       options: [ecsOption(2, 56, 0, [0x20, 0x01, 0x0d, 0xb8, 0x12, 0x34, 0x56]), option(10, [1, 2, 3, 4, 5, 6, 7, 8])],

@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseListenAddress } from '../../src/dns/listen-address.js';
 import type { ClientAddress, MessageHandler } from '../../src/dns/udp.js';
-import { listenUdpBatch } from '../../src/dns/udp-batch.js';
+import { listenUdpBatch, type SlotHandler } from '../../src/dns/udp-batch.js';
 import { resolveUdpEngine, type UdpBatchAddon } from '../../src/dns/udp-engine.js';
 import { mulberry32 } from '../../src/steering/rng.js';
 import { randomBytes } from '../helpers/fuzz.js';
@@ -29,9 +29,17 @@ afterEach(async () => {
   errors.length = 0;
 });
 
-async function listen(text: string, handle: MessageHandler, reusePort = false): Promise<Listener> {
+/** A handler that answers with a whole array, copied into the reply slot (the server's encodes there). */
+const inSlot = (handle: MessageHandler): SlotHandler => (msg, length, client, out) => {
+  const reply = handle(msg.subarray(0, length), client);
+  if (reply === null) return 0;
+  out.set(reply);
+  return reply.length;
+};
+
+async function listen(text: string, handle: MessageHandler | { slot: SlotHandler }, reusePort = false): Promise<Listener> {
   const addr = parseListenAddress(text);
-  const l = listenUdpBatch(addon, addr, handle, onError, { reusePort });
+  const l = listenUdpBatch(addon, addr, typeof handle === 'function' ? inSlot(handle) : handle.slot, onError, { reusePort });
   open.push(l);
   return l;
 }
@@ -94,6 +102,28 @@ describe('udp-batch addon', () => {
     expect(st.sent).toBe(N);
     expect(st.dropped).toBe(0);
     expect(st.batches).toBeLessThanOrEqual(N / 8); // 64 per recvmmsg when the queue is full; never one call per packet
+    await c.close();
+  });
+
+  it('sends the reply written in the slot at the length returned, and nothing for a length no slot holds', async () => {
+    const port = await freePort();
+    const seen: { length: number; slot: number; now: number }[] = [];
+    await listen(`127.0.0.1:${port}`, {
+      slot: (msg, length, _client, out, now) => {
+        seen.push({ length, slot: msg.length, now });
+        const asked = Number(Buffer.from(msg.subarray(0, length)).toString());
+        out[0] = 0x2a;
+        out[1] = length;
+        return asked;
+      },
+    });
+    const c = await client('udp4');
+    for (const n of ['2', '-1', 'NaN', String(addon.SLOT + 1), '1']) c.s.send(Buffer.from(n), port, '127.0.0.1');
+    const got = await c.until(2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(got.map((r) => r.msg.toString('hex')).sort()).toEqual(['2a', '2a01']);
+    expect(seen.map((s) => s.length)).toEqual([1, 2, 3, 5, 1]);
+    expect(seen.every((s) => s.slot === addon.SLOT && Number.isFinite(s.now))).toBe(true);
     await c.close();
   });
 

@@ -62,6 +62,21 @@ describe.each(['geoip2', 'flat'] as const)('openGeoDatabase on the %s fixture', 
     expect(Object.isFrozen(a)).toBe(true);
   });
 
+  it('answers an address the same whether it is new, repeated, or its cache slot was taken in between', () => {
+    const fresh = openGeoDatabase(FIXTURE[layout]);
+    // Inside the fixture's networks (193.0/16, 49.44/16, 8.8.8/24, 1.1.1/24) and outside them.
+    const prefixes = ['193.0', '49.44', '8.8', '1.1', '10.1', '9.9'];
+    const addrs = Array.from({ length: 20000 }, (_, i) => `${prefixes[i % 6]}.${i % 6 === 2 || i % 6 === 3 ? (i % 6 === 2 ? 8 : 1) : (i * 7) & 255}.${i & 255}`);
+    const first = addrs.map((a) => fresh.locate(ip(a)));
+    // A second locator that never saw them is the reference; the first answers again from its cache.
+    const reference = openGeoDatabase(FIXTURE[layout]);
+    addrs.forEach((a, i) => {
+      expect(fresh.locate(ip(a)), a).toEqual(reference.locate(ip(a)));
+      expect(fresh.locate(ip(a)), a).toEqual(first[i]);
+    });
+    expect(first.filter((l) => l !== null).length).toBe(addrs.filter((_, i) => i % 6 < 4).length);
+  });
+
   it('describes itself', () => {
     expect(geo.description).toMatch(new RegExp(`^world-${layout}\\.mmdb \\(regiondns-.*-City-Test, ${layout} layout, IPv6 tree, built 2026-01-01\\)$`));
   });
