@@ -212,7 +212,7 @@ describe('udp-batch addon', () => {
       (async () => {
         const { resolveUdpEngine } = await import(workerData.engine);
         const { listenUdpBatch } = await import(workerData.batch);
-        listenUdpBatch(resolveUdpEngine('batch').addon, { host: '127.0.0.1', port: workerData.port, family: 4 }, (m) => m, () => {}, { reusePort: true });
+        listenUdpBatch(resolveUdpEngine('batch').addon, { host: '127.0.0.1', port: workerData.port, family: 4 }, (msg, length, client, out) => { out.set(msg.subarray(0, length)); return length; }, () => {}, { reusePort: true });
         parentPort.postMessage('listening');
       })();`, { eval: true, workerData: { port, engine: dist('udp-engine.js'), batch: dist('udp-batch.js') } });
     await once(w, 'message');
