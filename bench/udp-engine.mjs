@@ -7,12 +7,13 @@
 //   1. cpu: dnsperf sends --queries `www.gslb.test A` at a fixed rate (--rate, default 40,000/s, so both
 //      engines do the same work at the same pace); the server's CPU (utime + stime of the primary and
 //      its workers, /proc/PID/stat) over the run, divided by the replies.
-//   2. syscalls: `strace -c -f` attached to the workers during --strace-queries queries at
+//   2. syscalls: `strace -c -f` attached to the server (every thread) during --strace-queries queries at
 //      --strace-rate/s (default 5,000: strace slows every call), total calls / replies. Batches grow
 //      with the rate, so the batch engine's figure falls as load rises; try --strace-rate 40000.
 //   3. latency: dnsperf -v paced at 20,000 qps for 4 s, p50 / p99 of the per-reply latencies.
 //   4. rss: the sum of VmRSS over the server's processes, once after 1) (warm).
-// And once: the RSS of `npm start` (its command line: zones/, default workers, bundled DB-IP).
+// And once: the RSS of `npm start` (its command line: zones/, default workers, bundled DB-IP), at
+// rest (the reload process gone) and right after start-up.
 // Everything on 127.0.0.1; every child is stopped by its pid. Needs dnsperf and strace.
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -101,8 +102,9 @@ async function measure(engine) {
     const cpu = treeCpu(s.child.pid) - c0;
     const rss = treeRssMb(s.child.pid);
 
-    const workers = pidsOf(s.child.pid).filter((p) => p !== s.child.pid);
-    const targets = (workers.length ? workers : [s.child.pid]).flatMap((p) => ['-p', String(p)]);
+    // The workers are threads of the server process: `strace -f -p` attaches every thread (the
+    // reload process, a child, is idle and leaves after 5 s).
+    const targets = ['-p', String(s.child.pid)];
     const summary = path.join(fs.mkdtempSync('/tmp/regiondns-strace-'), 'strace.txt');
     const st = spawn('strace', ['-c', '-f', '-o', summary, ...targets], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 1000)); // attached
@@ -143,7 +145,10 @@ if (!o['skip-npm-start']) {
     // `npm start` is `node bin/regiondns.js serve --zones zones --listen 127.0.0.1:5353`: the same here, on a free port.
     const s = await startServer(['--zones', 'zones', '--udp-engine', e]);
     dnsperf(s.port, 20000, 20000);
-    console.log(`npm start (${e}, default workers, bundled DB-IP): RSS ${treeRssMb(s.child.pid).toFixed(0)} MB over ${pidsOf(s.child.pid).length} processes`);
+    const early = `${treeRssMb(s.child.pid).toFixed(0)} MB over ${pidsOf(s.child.pid).length} processes`;
+    // At rest: the reload process that loaded the zones ends after 5 s idle (config-process.ts).
+    await new Promise((r) => setTimeout(r, 6_000));
+    console.log(`npm start (${e}, default workers, bundled DB-IP): RSS at rest ${treeRssMb(s.child.pid).toFixed(0)} MB over ${pidsOf(s.child.pid).length} processes (right after start-up: ${early})`);
     await s.stop();
   }
 }
