@@ -24,6 +24,7 @@ import { regionOf } from '../state/tenant-directory.js';
 import type { MetricsJson, StateMessage, TenantsMessage, ToPrimary, ToWorker } from './worker-messages.js';
 import type { Snapshot } from '../state/snapshot.js';
 import { BindError } from './bind-error.js';
+import { checkPortsFree } from './dns-listeners.js';
 import type { DnsWorkerData, DnsWorkerOptions } from './dns-worker.js';
 import { initialSecrets, workerSecretEnv } from './guard-setup.js';
 import type { SharedConfig } from './reload/prepare.js';
@@ -87,6 +88,8 @@ function workerOptions(opts: ClusterOptions, instanceId: string): DnsWorkerOptio
 }
 
 export async function servePrimary(opts: ClusterOptions, log: Logger): Promise<RunningCluster> {
+  // Before anything starts: another process on a --listen port ends start-up here (BindError).
+  await checkPortsFree(opts.listen);
   /** Live workers by thread id, their index (0..workers-1, kept by a replacement), and when they last answered a heartbeat. */
   const live = new Map<number, { worker: Worker; index: number; heardAt: number }>();
   const ready = new Set<number>();

@@ -1,7 +1,8 @@
 // UDP and TCP listeners on every --listen address, answering through one QueryHandler.
 // Shared by the single-process server and by each worker of a multi-core one.
 
-import type { AddressInfo } from 'node:net';
+import dgram from 'node:dgram';
+import net, { type AddressInfo } from 'node:net';
 import type { ListenAddress } from '../dns/listen-address.js';
 import { listenTcp, type TcpListener, type TcpOptions } from '../dns/tcp.js';
 import { ipToBytes } from '../dns/address.js';
@@ -79,6 +80,29 @@ export async function startDnsListeners(
     addresses: () => ({ udp: udp.map((u) => u.address()), tcp: tcp.map((t) => t.server.address() as AddressInfo) }),
     close,
   };
+}
+
+/**
+ * Makes sure nothing holds the --listen ports before worker threads bind them with SO_REUSEPORT.
+ * SO_REUSEPORT lets any process of the same user join a port's group: a second instance started
+ * on the same port by mistake would not fail, it would silently take a share of the first one's
+ * queries. Binding each port once without it first fails on any holder (EADDRINUSE, as a single
+ * process would); the probe sockets are closed at once.
+ */
+export async function checkPortsFree(addrs: readonly ListenAddress[]): Promise<void> {
+  for (const addr of addrs) {
+    if (addr.port === 0) continue; // the kernel picks a free port per socket: nothing to share
+    const udp = dgram.createSocket({ type: addr.family === 6 ? 'udp6' : 'udp4', ipv6Only: addr.family === 6 });
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind({ port: addr.port, address: addr.host, exclusive: true }, () => resolve());
+    }).catch((err: unknown) => { throw bindError('--listen', addr, 'udp', err); }).finally(() => { try { udp.close(); } catch { /* closed by the failed bind */ } });
+    const tcp = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen({ port: addr.port, host: addr.host, ipv6Only: addr.family === 6, exclusive: true }, () => resolve());
+    }).catch((err: unknown) => { throw bindError('--listen', addr, 'tcp', err); }).finally(() => tcp.close(() => undefined));
+  }
 }
 
 /**

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
-import { BIN, REPO } from '../helpers/server-process.js';
+import { BIN, REPO, startServer } from '../helpers/server-process.js';
 
 const ZONES = path.resolve(import.meta.dirname, 'zones');
 /**
@@ -105,6 +105,20 @@ it('--workers 2 (and --reuse-port, accepted from older command lines): a port he
   await holdUdp(port);
   const exit = await serveUntilExit(['--workers', '2', '--reuse-port', '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${httpPort}`]);
   expectOneLine(exit, `--listen 127.0.0.1:${port} (udp): address already in use`);
+});
+
+it('--workers 2: a second instance on the ports of a running one ends start-up, instead of joining its SO_REUSEPORT group', async () => {
+  // Workers bind with SO_REUSEPORT, which lets any process of the same user share the port: without
+  // the check, the second instance would start and silently take a share of the first one's queries.
+  const first = await startServer(['--workers', '2']);
+  try {
+    const httpPort = await freePort();
+    const exit = await serveUntilExit(['--workers', '2', '--listen', `127.0.0.1:${first.port}`, '--http', `127.0.0.1:${httpPort}`]);
+    expectOneLine(exit, `--listen 127.0.0.1:${first.port} (udp): address already in use`);
+    expect(first.proc.exitCode).toBeNull(); // the first one serves on
+  } finally {
+    await first.stop();
+  }
 });
 
 it('--workers 2: workers that keep dying before they serve are not restarted forever', async () => {
