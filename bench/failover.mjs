@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort as sharedFreePort } from './lib/ports.mjs';
 import { ecsV4, encodeQuery } from './lib/dns-query.mjs';
+import { exitOnHelp, intReader } from './lib/options.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.1';
@@ -49,18 +50,8 @@ const { values: opt } = parseArgs({
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
-if (opt.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const int = (name, text, min, max) => {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    console.error(`--${name} takes a whole number from ${min} to ${max}\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-};
+exitOnHelp(opt, USAGE);
+const int = intReader(USAGE);
 const TRIALS = int('trials', opt.trials, 1, 1000);
 const INTERVAL_MS = int('interval', opt.interval, 100, 60_000);
 const FALL = int('fall', opt.fall, 1, 100);

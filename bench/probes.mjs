@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort as sharedFreePort } from './lib/ports.mjs';
+import { exitOnHelp, intReader } from './lib/options.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.1';
@@ -43,18 +44,8 @@ const { values: opt } = parseArgs({
     'targets-child': { type: 'boolean', default: false },
   },
 });
-if (opt.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const int = (name, text, min, max) => {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    console.error(`--${name} takes a whole number from ${min} to ${max}\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-};
+exitOnHelp(opt, USAGE);
+const int = intReader(USAGE);
 const HOSTNAMES = int('hostnames', opt.hostnames, 1, 100_000);
 const PER_REGION = int('per-region', opt['per-region'], 1, 100);
 const INTERVAL_MS = int('interval', opt.interval, 500, 600_000);
