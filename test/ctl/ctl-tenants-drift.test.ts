@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCtl } from '../../src/ctl/ctl.js';
+import { runCtlCaptured } from '../helpers/run-ctl.js';
 import { cleanup, READ_TOKEN, startFleet, WRITE_TOKEN, type Fleet } from '../ops/fixture.js';
 
 let fleet: Fleet;
@@ -19,15 +19,7 @@ afterAll(async () => {
   cleanup(fleet.dir);
 });
 
-async function ctl(args: string[], env: Record<string, string | undefined> = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCtl(args, {
-    out: (t) => out.push(t), err: (t) => err.push(t),
-    env: { REGIONDNS_SERVER: server, REGIONDNS_TOKEN: WRITE_TOKEN, ...env },
-  });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const ctl = (args: string[], env: Record<string, string | undefined> = {}) => runCtlCaptured(args, { REGIONDNS_SERVER: server, REGIONDNS_TOKEN: WRITE_TOKEN, ...env });
 
 describe('ctl tenants', () => {
   it('set, get, list with a prefix and pages, delete', async () => {

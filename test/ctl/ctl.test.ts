@@ -1,7 +1,7 @@
 // `regiondns ctl` against a real HTTP server on 127.0.0.1 with the ops routes.
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCtl } from '../../src/ctl/ctl.js';
+import { runCtlCaptured } from '../helpers/run-ctl.js';
 import type { Drain, Ramp, WeightOverride } from '../../src/state/fleet-store.js';
 import { freePort } from '../helpers/ports.js';
 import { API, cleanup, READ_TOKEN, startFleet, WEB, WRITE_TOKEN, type Fleet } from '../ops/fixture.js';
@@ -19,15 +19,7 @@ afterAll(async () => {
   cleanup(fleet.dir);
 });
 
-async function ctl(args: string[], env: Record<string, string> = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCtl(args, {
-    out: (t) => out.push(t), err: (t) => err.push(t),
-    env: { REGIONDNS_SERVER: server, REGIONDNS_TOKEN: WRITE_TOKEN, ...env },
-  });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const ctl = (args: string[], env: Record<string, string> = {}) => runCtlCaptured(args, { REGIONDNS_SERVER: server, REGIONDNS_TOKEN: WRITE_TOKEN, ...env });
 
 /** Clears every override between tests through the store (the server is shared). */
 beforeEach(async () => {
