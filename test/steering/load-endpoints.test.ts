@@ -1,16 +1,12 @@
 // Pool endpoints with their own checks in <origin>.steer.yaml: the forms, interning of identical
 // checks, min-healthy, and every error with its file:line.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CheckConfig } from '../../src/health/check-config.js';
 import { loadPolicy } from '../../src/health/load-plan.js';
 import type { HealthPlan } from '../../src/health/plan.js';
+import { configDirs } from '../helpers/config-dirs.js';
 
-const root = mkdtempSync(join(tmpdir(), 'regiondns-endpoints-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-let n = 0;
+const dirWith = configDirs('regiondns-endpoints-');
 
 const ORIGIN = 'gslb.example.com.';
 const STEER = 'gslb.example.com.steer.yaml';
@@ -20,9 +16,7 @@ const REGIONS = `regions:
 `;
 
 function load(files: Record<string, string>, origins: string[] = [ORIGIN]) {
-  const dir = join(root, String(n++));
-  mkdirSync(dir);
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  const dir = dirWith(files);
   const r = loadPolicy(dir, origins, () => false);
   return { config: r.steering, health: r.health, errors: r.errors.map((e) => ({ ...e, file: e.file.slice(dir.length + 1) })) };
 }

@@ -1,13 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadPolicy } from '../../src/health/load-plan.js';
 import { loadSteering } from '../../src/steering/load-policy.js';
+import { configDirs } from '../helpers/config-dirs.js';
 
-const root = mkdtempSync(join(tmpdir(), 'regiondns-steer-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-let n = 0;
+const dirWith = configDirs('regiondns-steer-');
 
 const ORIGIN = 'gslb.example.com.';
 const STEER = 'gslb.example.com.steer.yaml';
@@ -20,9 +17,7 @@ const REGIONS = `regions:
 
 /** Writes `files` into a fresh folder and loads it. */
 function load(files: Record<string, string>, origins: string[] = [ORIGIN], statics: string[] = []) {
-  const dir = join(root, String(n++));
-  mkdirSync(dir);
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  const dir = dirWith(files);
   const r = loadPolicy(dir, origins, (fqdn) => statics.includes(fqdn));
   const errors = r.errors.map((e) => ({ ...e, file: e.file.slice(dir.length + 1) }));
   return { config: r.steering, health: r.health, errors, dir };
@@ -126,7 +121,7 @@ describe('loadSteering: the example shape', () => {
   });
 
   it('no folder: nothing to load, no error', () => {
-    expect(loadSteering(join(root, 'missing'), [ORIGIN], () => false)).toEqual({ config: { regions: new Map(), hostnames: new Map() }, errors: [] });
+    expect(loadSteering(join(dirWith({}), 'missing'), [ORIGIN], () => false)).toEqual({ config: { regions: new Map(), hostnames: new Map() }, errors: [] });
   });
 
   it('no steering files: no regions needed', () => {

@@ -1,14 +1,12 @@
 // The `tenants:` section of a steer file and the tenants file it names: every problem as file:line.
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { formatConfigError } from '../../src/config/errors.js';
 import { loadSteering } from '../../src/steering/load-policy.js';
+import { configDirs } from '../helpers/config-dirs.js';
 
-const root = mkdtempSync(join(tmpdir(), 'regiondns-tenants-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-let n = 0;
+const dirWith = configDirs('regiondns-tenants-');
 
 const ORIGIN = 'gslb.example.com.';
 const STEER = 'gslb.example.com.steer.yaml';
@@ -30,13 +28,6 @@ function steer(tenants = ['source: tenants.csv', 'residency:', '  eu-central: [e
     ...tenants.map((l) => `      ${l}`),
     '',
   ].join('\n');
-}
-
-function dirWith(files: Record<string, string>): string {
-  const dir = join(root, String(n++));
-  mkdirSync(dir);
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  return dir;
 }
 
 function load(files: Record<string, string>) {
