@@ -3,7 +3,7 @@
 // through the ops API of one instance seen by another over a private Redis.
 import fs from 'node:fs';
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { buildQuery, ecsOption, parse, udpExchange } from '../helpers/dns-client
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { REPO, startServer, type ServerProcess } from '../helpers/server-process.js';
 import { untilOk } from '../helpers/ops-api.js';
+import { listenLoopback } from '../helpers/ports.js';
 
 const GEOIP = path.join(REPO, 'geo/fixtures/world-geoip2.mmdb');
 /** Amsterdam in the fixture database: eu-central first, then us-east. */
@@ -47,15 +48,8 @@ class Target {
       : `{ type: tcp, address: "127.0.0.1:${this.port}", interval: ${INTERVAL_MS}ms, timeout: ${TIMEOUT_MS}ms, fall: ${FALL}, rise: ${RISE} }`;
   }
 
-  listen(port = this.port): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, '127.0.0.1', () => {
-        this.server.off('error', reject);
-        this.port = (this.server.address() as AddressInfo).port;
-        resolve();
-      });
-    });
+  async listen(port = this.port): Promise<void> {
+    this.port = await listenLoopback(this.server, port);
   }
 
   async kill(): Promise<void> {

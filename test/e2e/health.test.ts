@@ -4,7 +4,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import { buildQuery, ecsOption, parse, udpExchange } from '../helpers/dns-client
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { BIN, REPO, startServer, type ServerProcess } from '../helpers/server-process.js';
 import { untilOk } from '../helpers/ops-api.js';
+import { listenLoopback } from '../helpers/ports.js';
 
 const TEMPLATE = path.resolve(import.meta.dirname, 'health-zones');
 const GEOIP = path.join(REPO, 'geo/fixtures/world-geoip2.mmdb');
@@ -68,15 +68,8 @@ class Target {
     this.hanging.clear();
   }
 
-  private listen(port: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, '127.0.0.1', () => {
-        this.server.off('error', reject);
-        this.port = (this.server.address() as AddressInfo).port;
-        resolve();
-      });
-    });
+  private async listen(port: number): Promise<void> {
+    this.port = await listenLoopback(this.server, port);
   }
 }
 

@@ -13,6 +13,7 @@ import type { TLSSocket } from 'node:tls';
 import { CHECK_DEFAULTS, type HttpCheck, type TcpCheck } from '../../src/health/check-config.js';
 import type { Timers } from '../../src/health/scheduler.js';
 import { createLogger, type Logger } from '../../src/obs/logger.js';
+import { listenLoopback } from '../helpers/ports.js';
 
 const base = (region: string, name: string) => ({
   id: `${region}/${name}`, region, name,
@@ -94,11 +95,7 @@ export class Target {
   }
 
   async listen(port = 0): Promise<this> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, '127.0.0.1', () => resolve());
-    });
-    this.port = (this.server.address() as net.AddressInfo).port;
+    this.port = await listenLoopback(this.server, port);
     return this;
   }
 

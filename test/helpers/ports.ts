@@ -21,3 +21,14 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   }
   throw new Error('no free port found');
 }
+
+/** Listens on 127.0.0.1:`port` (0: any free port, or the same port again for a target brought back); resolves with the port bound. */
+export function listenLoopback(server: net.Server, port = 0): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
