@@ -23,11 +23,9 @@ export interface DnsListeners {
 }
 
 export interface DnsListenerOptions {
-  /** Each worker binds its own UDP and TCP sockets (SO_REUSEPORT) instead of sharing the primary's. */
+  /** A worker thread: binds its UDP and TCP sockets with SO_REUSEPORT, beside the other workers'. */
   reusePort?: boolean;
   udpEngine?: UdpEngineChoice;
-  /** One of several workers: the batch engine then always binds with SO_REUSEPORT (it cannot share the primary's socket). */
-  worker?: boolean;
 }
 
 export async function startDnsListeners(
@@ -56,7 +54,7 @@ export async function startDnsListeners(
       if (engine.addon) {
         let b: ReturnType<typeof listenUdpBatch>;
         try {
-          b = listenUdpBatch(engine.addon, addr, answerSlot, onError, { reusePort: opts.worker === true || opts.reusePort === true });
+          b = listenUdpBatch(engine.addon, addr, answerSlot, onError, { reusePort: opts.reusePort === true });
         } catch (err) {
           throw bindError('--listen', addr, 'udp', err);
         }

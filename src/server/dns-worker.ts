@@ -125,7 +125,7 @@ export async function serveWorker(data: DnsWorkerData, port: MessagePort, log: L
   let dns: DnsListeners;
   try {
     // Threads cannot share one socket as processes did: each binds its own (SO_REUSEPORT).
-    dns = await startDnsListeners(opts.listen, handler, tcpOpts, wlog, { reusePort: true, udpEngine: opts.udpEngine, worker: true });
+    dns = await startDnsListeners(opts.listen, handler, tcpOpts, wlog, { reusePort: true, udpEngine: opts.udpEngine });
   } catch (err) {
     await guard.close();
     // The primary says it once and exits: restarting a worker cannot free a port.

@@ -36,8 +36,6 @@ export interface ReloadStatus {
 
 export interface ReloaderOptions extends PrepareOptions {
   log: Logger;
-  /** Record metrics (false in DNS workers: the primary reports). */
-  metrics?: boolean;
 }
 
 export class ConfigLoadError extends Error {
@@ -74,10 +72,8 @@ export class Reloader {
   private succeeded(c: PreparedConfig): void {
     this.zones = c.summary;
     this.lastSuccessAt = new Date().toISOString();
-    if (this.opts.metrics !== false) {
-      zoneReloadLastSuccess.set(Date.now() / 1000);
-      zoneFilesUnchanged.inc(c.unchanged.length);
-    }
+    zoneReloadLastSuccess.set(Date.now() / 1000);
+    zoneFilesUnchanged.inc(c.unchanged.length);
   }
 
   private async run(): Promise<{ ok: boolean; errors: string[] }> {
@@ -97,7 +93,7 @@ export class Reloader {
     }
     const t = timing();
     this.succeeded(r.config);
-    if (this.opts.metrics !== false) zoneReloads.labels('ok').inc();
+    zoneReloads.labels('ok').inc();
     this.last = { at: new Date().toISOString(), ok: true, ...t, errors: [], errorCount: 0, zones: this.zones, unchanged: r.config.unchanged };
     this.opts.log.info({ ...t, loadMs: Math.round(r.config.loadMs) }, 'reload done');
     return { ok: true, errors: [] };
@@ -106,10 +102,8 @@ export class Reloader {
   private failed(problems: ConfigError[], t: { durationMs: number; eventLoopDelayMaxMs: number }): { ok: false; errors: string[] } {
     const errors = problems.map(formatConfigError);
     for (const e of errors) this.opts.log.error({ error: e }, 'reload failed: keeping the previous zones');
-    if (this.opts.metrics !== false) {
-      zoneReloads.labels('error').inc();
-      zoneReloadLastFailure.set(Date.now() / 1000);
-    }
+    zoneReloads.labels('error').inc();
+    zoneReloadLastFailure.set(Date.now() / 1000);
     this.last = { at: new Date().toISOString(), ok: false, ...t, errors: errors.slice(0, LISTED_ERRORS), errorCount: errors.length, zones: this.zones, unchanged: [] };
     return { ok: false, errors };
   }
