@@ -113,9 +113,13 @@ function privateKeyObject(algorithm: AlgorithmNumber, publicKey: Uint8Array, sec
     if (publicKey.length !== 32 || secret.length !== 32) throw new Error('an Ed25519 key has 32-octet public and private parts');
     return crypto.createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64u(publicKey), d: b64u(secret) }, format: 'jwk' });
   }
-  if (publicKey.length !== 64 || secret.length !== 32) throw new Error('a P-256 key has a 64-octet public key and a 32-octet private key');
+  if (publicKey.length !== 64 || secret.length === 0 || secret.length > 32) throw new Error('a P-256 key has a 64-octet public key and a private key of at most 32 octets');
+  // The private key is an integer: BIND writes it without its leading zero octets (OpenSSL's
+  // BN_bn2bin), so about one key in 256 has 31 octets or fewer. JWK wants exactly 32 (RFC 7518 §6.2.2.1).
+  const d = new Uint8Array(32);
+  d.set(secret, 32 - secret.length);
   return crypto.createPrivateKey({
-    key: { kty: 'EC', crv: 'P-256', x: b64u(publicKey.subarray(0, 32)), y: b64u(publicKey.subarray(32)), d: b64u(secret) },
+    key: { kty: 'EC', crv: 'P-256', x: b64u(publicKey.subarray(0, 32)), y: b64u(publicKey.subarray(32)), d: b64u(d) },
     format: 'jwk',
   });
 }

@@ -107,6 +107,22 @@ describe('BIND key files', () => {
     expect(zone.dnssec!.ksks.map((k) => k.tag)).toEqual([ksk]);
   });
 
+  it('reads a P-256 private key written without its leading zero octet, as BIND writes about one key in 256', () => {
+    // Bounded search for a key whose private scalar starts with 0x00 (1 in 256 per try).
+    let key = generateKey('short.test.', 13, 257);
+    for (let i = 0; i < 20_000 && Buffer.from(key.privateKey.export({ format: 'jwk' }).d!, 'base64url')[0] !== 0; i++) key = generateKey('short.test.', 13, 257);
+    const d = Buffer.from(key.privateKey.export({ format: 'jwk' }).d!, 'base64url');
+    expect(d[0]).toBe(0);
+    const base = writeKeyFiles(path.join(dir, 'short'), key);
+    const priv = fs.readFileSync(`${base}.private`, 'utf8');
+    fs.writeFileSync(`${base}.private`, priv.replace(/^PrivateKey: .*$/m, `PrivateKey: ${d.subarray(1).toString('base64')}`));
+    const [read] = readZoneKeys(path.join(dir, 'short'), 'short.test.');
+    expect(read.tag).toBe(key.tag);
+    const data = Buffer.from('signed with the short key');
+    const pub = crypto.createPublicKey(key.privateKey);
+    expect(crypto.verify('sha256', data, pub, crypto.sign('sha256', data, read.privateKey))).toBe(true);
+  });
+
   it('signs at most `presignLimit` RRsets at load, apex first; the rest on first use', () => {
     const keysDir = path.join(dir, 'lazy');
     writeKeyFiles(keysDir, generateKey('lazy.test.', 13, 257));
